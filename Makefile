@@ -1,0 +1,42 @@
+# Entry points for a new machine: only python3 (3.11) and make are assumed.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export DAGSTER_HOME := $(CURDIR)/.dagster
+# uv from the PATH, else bootstrapped from PyPI into .tools/.
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+RUN := $(UV) run --frozen --no-sync
+
+.PHONY: help install run dev test lint typecheck bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+install: $(UV)  ## Install the locked environment into .venv and set up .dagster/
+	$(UV) sync --frozen
+	mkdir -p .dagster
+	ln -sf ../dagster.yaml .dagster/dagster.yaml
+
+run: install  ## Land the 2013 sample, materialize everything in one run, print a summary
+	$(RUN) lakehouse land
+	$(RUN) lakehouse materialize
+
+dev: install  ## Dagster UI and daemon on http://127.0.0.1:3000
+	$(RUN) dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+lint: install  ## ruff
+	$(RUN) ruff check platform platform_tests
+	$(RUN) ruff format --check platform platform_tests
+
+typecheck: install  ## mypy on the lakehouse package
+	$(RUN) mypy
+
+test: lint typecheck  ## Lint, type-check and run the whole test suite
+	$(RUN) pytest
+
+clean:  ## Remove data and instance state (keeps the environment)
+	rm -rf data .dagster

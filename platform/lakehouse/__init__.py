@@ -1,0 +1,1 @@
+"""lakehouse: an asset-based data platform on Dagster (landing -> raw -> staged -> marts)."""

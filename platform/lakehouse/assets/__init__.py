@@ -1,0 +1,1 @@
+"""Software-defined assets: thin Dagster shells over the transforms, one table per module."""

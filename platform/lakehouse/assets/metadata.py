@@ -1,0 +1,74 @@
+"""Asset metadata built from table specs, so column names and descriptions are written once."""
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from lakehouse.transforms.spec import TableSpec
+
+OWNERS = ["team:data-platform"]
+
+
+def column_schema(spec: TableSpec) -> dg.TableSchema:
+    """The UI's column schema for a table spec."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=c.name,
+                type=str(c.dtype),
+                description=c.description,
+                constraints=dg.TableColumnConstraints(unique=spec.key == (c.name,)),
+            )
+            for c in spec.columns
+        ]
+    )
+
+
+def text_schema(columns: tuple[str, ...], extra: TableSpec) -> dg.TableSchema:
+    """The column schema of a raw table: every delivered column as text, then `extra`."""
+    delivered = [
+        dg.TableColumn(name=name, type="String", description="as delivered") for name in columns
+    ]
+    return dg.TableSchema(columns=delivered + list(column_schema(extra).columns))
+
+
+def definition_metadata(schema: dg.TableSchema, **extra: Any) -> dict[str, Any]:
+    """Static metadata for an asset definition: its column schema (and e.g. partition_expr)."""
+    return {"dagster/column_schema": schema, **extra}
+
+
+def output_metadata(frame: pl.DataFrame, **extra: Any) -> dict[str, Any]:
+    """Materialization metadata: the row count plus anything asset-specific."""
+    return {"dagster/row_count": dg.MetadataValue.int(frame.height), **extra}
+
+
+def column_lineage(
+    lineage: Mapping[str, Mapping[str, list[str]]], inputs: Mapping[str, dg.AssetKey]
+) -> dg.TableColumnLineage:
+    """The UI's column lineage from `{column: {input name: [upstream columns]}}`."""
+    return dg.TableColumnLineage(
+        deps_by_column={
+            column: [
+                dg.TableColumnDep(asset_key=inputs[name], column_name=upstream)
+                for name, upstream_columns in deps.items()
+                for upstream in upstream_columns
+            ]
+            for column, deps in lineage.items()
+        }
+    )
+
+
+def markdown_preview(frame: pl.DataFrame, rows: int = 10) -> dg.MetadataValue:
+    """The first rows of a frame as a markdown table."""
+    head = frame.head(rows)
+    lines = [
+        "| " + " | ".join(head.columns) + " |",
+        "|" + "---|" * len(head.columns),
+        *(
+            "| " + " | ".join("" if v is None else str(v) for v in row) + " |"
+            for row in head.iter_rows()
+        ),
+    ]
+    return dg.MetadataValue.md("\n".join(lines))

@@ -1,0 +1,65 @@
+"""Raw layer: every delivered line kept as text, with the file and line it came from."""
+
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from lakehouse.assets.metadata import OWNERS, definition_metadata, output_metadata, text_schema
+from lakehouse.landing import PARTITION_COLUMN
+from lakehouse.partitions import DAILY, keys_to_dates
+from lakehouse.resources.landing import LandingZone
+from lakehouse.resources.parquet_io import PARTITION_EXPR
+from lakehouse.sources import Cadence, Source
+from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
+
+RAW_EXTRA = TableSpec(
+    columns=(
+        *LINEAGE,
+        Column("_content_hash", pl.String(), "SHA-256 of the delivered file"),
+    )
+)
+RAW_PARTITION = Column(PARTITION_COLUMN, pl.Date(), "day of the file the row was delivered in")
+
+
+def build_raw_asset(source: Source) -> dg.AssetsDefinition:
+    """The raw asset of a landing source: daily-partitioned for daily sources, else the newest
+    snapshot.
+    """
+    common: dict[str, Any] = {
+        "key": ["raw", source.name],
+        "group_name": "raw",
+        "kinds": {"polars", "parquet"},
+        "owners": OWNERS,
+        "io_manager_key": "lake_io_manager",
+        "code_version": "1",
+        "description": f"Every delivered {source.name} line, as text, with its file and line.",
+    }
+    if source.cadence is Cadence.DAILY:
+        extra = TableSpec(columns=(*RAW_EXTRA.columns, RAW_PARTITION))
+        schema = text_schema(source.columns, extra)
+
+        @dg.asset(
+            **common,
+            partitions_def=DAILY,
+            backfill_policy=dg.BackfillPolicy.single_run(),
+            metadata=definition_metadata(schema, **{PARTITION_EXPR: PARTITION_COLUMN}),
+        )
+        def _daily(
+            context: dg.AssetExecutionContext, landing: LandingZone
+        ) -> dg.Output[pl.DataFrame]:
+            files = landing.daily_files(source, keys_to_dates(context.partition_keys))
+            rows = landing.read(source, files)
+            return dg.Output(rows, metadata=output_metadata(rows, files=len(files)))
+
+        return _daily
+
+    schema = text_schema(source.columns, TableSpec(columns=(*RAW_EXTRA.columns, RAW_PARTITION)))
+
+    @dg.asset(**common, metadata=definition_metadata(schema))
+    def _snapshot(landing: LandingZone) -> dg.Output[pl.DataFrame]:
+        snapshot = landing.latest_snapshot(source)
+        rows = landing.read(source, [snapshot])
+        return dg.Output(rows, metadata=output_metadata(rows, snapshot=snapshot.name))
+
+    return _snapshot

@@ -1,0 +1,40 @@
+"""The one Definitions object: assets, checks, sensors and resources. No logic lives here."""
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from lakehouse.assets.marts import mart_ontime_daily
+from lakehouse.assets.raw import build_raw_asset
+from lakehouse.assets.staged import staged_airlines, staged_flights
+from lakehouse.resources.landing import LandingZone
+from lakehouse.resources.parquet_io import ParquetIOManager
+from lakehouse.resources.warehouse_io import DuckDBWarehouseIOManager
+from lakehouse.sensors.landing import make_landing_sensor
+from lakehouse.settings import Settings
+from lakehouse.sources import AIRLINES, FLIGHTS
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    """The resources for a settings' data home (tests pass a temporary one)."""
+    return {
+        "landing": LandingZone(root=str(settings.landing_dir)),
+        "lake_io_manager": ParquetIOManager(base_dir=str(settings.lake_dir)),
+        "warehouse_io_manager": DuckDBWarehouseIOManager(
+            duckdb=DuckDBResource(database=str(settings.warehouse_path))
+        ),
+    }
+
+
+raw_flights = build_raw_asset(FLIGHTS)
+raw_airlines = build_raw_asset(AIRLINES)
+
+ASSETS = [raw_flights, raw_airlines, staged_flights, staged_airlines, mart_ontime_daily]
+SENSORS = [
+    make_landing_sensor(FLIGHTS, dg.AssetSelection.assets(raw_flights).downstream()),
+]
+
+defs = dg.Definitions(
+    assets=ASSETS,
+    sensors=SENSORS,
+    resources=build_resources(Settings.from_env()),
+)

@@ -1,0 +1,319 @@
+"""The landing zone: where delivery files live, how they are named, written and parsed.
+
+Deliveries are never modified here. Parsing keeps every field as the text that was delivered;
+typing belongs to the staged layer.
+"""
+
+import csv
+import hashlib
+import io
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import polars as pl
+
+from lakehouse.sources import Source
+
+CSV_SUFFIX = ".csv"
+LINEAGE_COLUMNS = ("_source_file", "_line_number", "_ingested_at", "_content_hash")
+PARTITION_COLUMN = "_partition_date"
+
+
+class LandingFileError(Exception):
+    """A delivery that cannot be ingested; the message names the file, the line and the fix."""
+
+    def __init__(self, source_file: str, problem: str, *, line: int | None = None) -> None:
+        where = f"{source_file}:{line}" if line is not None else source_file
+        super().__init__(f"{where}: {problem}")
+        self.source_file = source_file
+        self.line = line
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """A delivery file found in the landing zone."""
+
+    source: str
+    day: date
+    path: Path
+
+    @property
+    def name(self) -> str:
+        """The file's name relative to the landing root, as recorded in `_source_file`."""
+        return f"{self.source}/{self.path.name}"
+
+
+@dataclass(frozen=True)
+class MalformedLine:
+    """A delivered line that could not be split into the source's fields."""
+
+    line_number: int
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A parsed delivery: its rows as text with lineage columns, plus the lines it could not
+    split. Together they account for every line after the header.
+    """
+
+    rows: pl.DataFrame
+    malformed: list[MalformedLine] = field(default_factory=list)
+
+
+def landing_path(root: Path, source: str, day: date) -> Path:
+    """Where the delivery of `source` for `day` lands."""
+    return root / source / f"{day.isoformat()}{CSV_SUFFIX}"
+
+
+def day_of(file_name: str) -> date | None:
+    """The day a landing file is for, from its name (`2013-01-01.csv`); None if not so named."""
+    path = Path(file_name)
+    stem, suffix = path.stem, path.suffix
+    if suffix != CSV_SUFFIX:
+        return None
+    try:
+        return date.fromisoformat(stem) if len(stem) == len("YYYY-MM-DD") else None
+    except ValueError:
+        return None
+
+
+def is_in_flight(file_name: str) -> bool:
+    """Hidden names are files still being written (our producer's temp files start with '.')."""
+    return file_name.startswith(".")
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The landing folder of one source: complete date-named deliveries, oldest day first, and
+    the names of files that are not named as a delivery.
+    """
+
+    files: list[LandingFile]
+    unrecognized: list[str]
+
+
+def list_landing_files(root: Path, source: str) -> Listing:
+    """List the deliveries of `source`, skipping files still being written."""
+    folder = root / source
+    if not folder.is_dir():
+        return Listing(files=[], unrecognized=[])
+    files, unrecognized = [], []
+    for entry in sorted(folder.iterdir()):
+        if is_in_flight(entry.name) or not entry.is_file():
+            continue
+        day = day_of(entry.name)
+        if day is None:
+            unrecognized.append(entry.name)
+        else:
+            files.append(LandingFile(source=source, day=day, path=entry))
+    return Listing(files=sorted(files, key=lambda f: f.day), unrecognized=unrecognized)
+
+
+def content_hash(data: bytes) -> str:
+    """The SHA-256 of a delivery's bytes: its identity for idempotent re-delivery."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_atomic(path: Path, data: bytes) -> bool:
+    """Write `data` to `path` so that readers see the old file or the whole new one.
+
+    Returns:
+        False if the file already held exactly these bytes (nothing was written).
+    """
+    if path.exists() and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def read_delivery(file: LandingFile, source: Source, *, ingested_at: datetime) -> Delivery:
+    """Read and parse one landing file, adding the lineage and partition columns."""
+    try:
+        data = file.path.read_bytes()
+    except OSError as error:
+        msg = f"cannot be read ({error.strerror}); check the file's permissions"
+        raise LandingFileError(file.name, msg) from error
+    delivery = parse_delivery(data, source, source_file=file.name)
+    rows = delivery.rows.with_columns(
+        pl.lit(file.name).alias("_source_file"),
+        pl.lit(ingested_at, dtype=pl.Datetime("us", "UTC")).alias("_ingested_at"),
+        pl.lit(content_hash(data)).alias("_content_hash"),
+        pl.lit(file.day, dtype=pl.Date).alias(PARTITION_COLUMN),
+    ).select(*source.columns, *LINEAGE_COLUMNS, PARTITION_COLUMN)
+    return Delivery(rows=rows, malformed=delivery.malformed)
+
+
+def parse_delivery(data: bytes, source: Source, *, source_file: str) -> Delivery:
+    """Split a delivery's bytes into rows of text, one per line after the header.
+
+    Every field keeps the exact delivered text (`NA` stays `NA`, an empty field stays empty).
+    Lines that cannot be split into the source's fields are returned as `malformed`, with the
+    reason, rather than dropped.
+
+    Args:
+        data: The file's bytes.
+        source: The source the file was delivered for (its header is checked against it).
+        source_file: The file's name, for error messages.
+
+    Returns:
+        The rows (source columns as text plus `_line_number`) and the malformed lines.
+
+    Raises:
+        LandingFileError: The file is empty or its header is not the source's header.
+    """
+    lines, undecodable = _split_lines(data)
+    if not lines or (len(lines) == 1 and not lines[0].strip()):
+        msg = f"file is empty; expected a CSV header: {','.join(source.columns)}"
+        raise LandingFileError(source_file, msg, line=1)
+    if 1 in undecodable:
+        raise LandingFileError(source_file, f"header {undecodable[1]}", line=1)
+    header = _check_header(lines[0], source, source_file)
+    malformed = [
+        MalformedLine(number, lines[number - 1], reason) for number, reason in undecodable.items()
+    ]
+    body_start = 2
+    if any('"' in line for line in lines):
+        rows, bad = _split_quoted(lines, header, undecodable)
+    else:
+        rows, bad = _split_plain(lines[1:], header, body_start, undecodable)
+    malformed = sorted(malformed + bad, key=lambda m: m.line_number)
+    return Delivery(rows=rows.select(*source.columns, "_line_number"), malformed=malformed)
+
+
+def _split_lines(data: bytes) -> tuple[list[str], dict[int, str]]:
+    """Decode to lines; lines that are not UTF-8 are replaced by their repaired text and listed
+    (1-based line number -> reason) so they can be reported instead of failing the whole file.
+    """
+    undecodable: dict[int, str] = {}
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        decoded = []
+        for number, raw in enumerate(data.split(b"\n"), start=1):
+            try:
+                decoded.append(raw.decode("utf-8"))
+            except UnicodeDecodeError as error:
+                bad = raw[error.start : error.start + 1].hex()
+                undecodable[number] = (
+                    f"is not valid UTF-8 (byte 0x{bad} at column {error.start + 1})"
+                )
+                decoded.append(raw.decode("utf-8", errors="replace"))
+        text = "\n".join(decoded)
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last line
+    return [line.removesuffix("\r") for line in lines], undecodable
+
+
+def _check_header(line: str, source: Source, source_file: str) -> list[str]:
+    header = next(csv.reader([line]))
+    expected = set(source.columns)
+    missing = [c for c in source.columns if c not in header]
+    extra = [c for c in header if c not in expected]
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    problems = []
+    if missing:
+        problems.append(f"missing column(s) {', '.join(missing)}")
+    if extra:
+        problems.append(f"unexpected column(s) {', '.join(extra)}")
+    if duplicated:
+        problems.append(f"duplicated column(s) {', '.join(duplicated)}")
+    if problems:
+        msg = (
+            f"header does not match the {source.name} source: {'; '.join(problems)}. "
+            f"Expected: {','.join(source.columns)}. Fix the file and deliver it again."
+        )
+        raise LandingFileError(source_file, msg, line=1)
+    return header
+
+
+def _split_plain(
+    body: list[str], header: list[str], first_line: int, skip: dict[int, str]
+) -> tuple[pl.DataFrame, list[MalformedLine]]:
+    """Fast path for files without quoting: split every line on commas, vectorised."""
+    width = len(header)
+    frame = pl.DataFrame(
+        {
+            "_line_number": pl.int_range(first_line, first_line + len(body), eager=True),
+            "_line": pl.Series(body, dtype=pl.String),
+        },
+        schema={"_line_number": pl.Int32, "_line": pl.String},
+    ).filter(~pl.col("_line_number").is_in(list(skip)))
+    fields = pl.col("_line").str.count_matches(",", literal=True) + 1
+    frame = frame.with_columns(_fields=fields)
+    ok = pl.col("_fields") == width
+    bad = frame.filter(~ok)
+    rows = (
+        frame.filter(ok)
+        .select(
+            "_line_number",
+            pl.col("_line").str.split_exact(",", width - 1).struct.rename_fields(header),
+        )
+        .unnest("_line")
+    )
+    malformed = [
+        MalformedLine(number, line, _field_count_reason(line, fields_found, width))
+        for number, line, fields_found in bad.select("_line_number", "_line", "_fields").iter_rows()
+    ]
+    return rows, malformed
+
+
+def _split_quoted(
+    lines: list[str], header: list[str], skip: dict[int, str]
+) -> tuple[pl.DataFrame, list[MalformedLine]]:
+    """Exact path for files with quoting: the csv module tracks lines across quoted newlines."""
+    width = len(header)
+    reader = csv.reader(io.StringIO("\n".join(lines[1:])), strict=True)
+    columns: list[list[str]] = [[] for _ in header]
+    numbers: list[int] = []
+    malformed: list[MalformedLine] = []
+    line_of_record = 2
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            malformed.append(MalformedLine(line_of_record, lines[line_of_record - 1], str(error)))
+            line_of_record = reader.line_num + 2
+            continue
+        if line_of_record in skip:
+            pass
+        elif len(record) != width:
+            text = lines[line_of_record - 1]
+            malformed.append(
+                MalformedLine(line_of_record, text, _field_count_reason(text, len(record), width))
+            )
+        else:
+            numbers.append(line_of_record)
+            for column, value in zip(columns, record, strict=True):
+                column.append(value)
+        line_of_record = reader.line_num + 2
+    data: dict[str, pl.Series] = {
+        "_line_number": pl.Series(numbers, dtype=pl.Int32),
+        **{
+            name: pl.Series(values, dtype=pl.String)
+            for name, values in zip(header, columns, strict=True)
+        },
+    }
+    return pl.DataFrame(data), malformed
+
+
+def _field_count_reason(line: str, found: int, expected: int) -> str:
+    if not line.strip():
+        return "blank line"
+    return f"expected {expected} fields, found {found}"

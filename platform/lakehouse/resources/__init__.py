@@ -1,0 +1,1 @@
+"""Resources: storage layout and connections live here and nowhere else."""

@@ -1,0 +1,95 @@
+"""The landing zone as a resource: which files a run reads, and reading them."""
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from lakehouse.landing import (
+    LandingFile,
+    LandingFileError,
+    MalformedLine,
+    landing_path,
+    list_landing_files,
+    read_delivery,
+)
+from lakehouse.sources import Source
+
+
+class LandingZone(dg.ConfigurableResource):
+    """The folder deliveries land in: `<root>/<source>/<YYYY-MM-DD>.csv`."""
+
+    root: str = Field(description="Root folder of the landing zone.")
+
+    @property
+    def path(self) -> Path:
+        """The root as a Path."""
+        return Path(self.root)
+
+    def files(self, source: Source) -> list[LandingFile]:
+        """Every complete delivery of a source, oldest first."""
+        return list_landing_files(self.path, source.name).files
+
+    def daily_files(self, source: Source, days: Sequence[date]) -> list[LandingFile]:
+        """The delivery for each of `days`.
+
+        Raises:
+            LandingFileError: a day has no delivery; the message names the expected file.
+        """
+        files = [
+            LandingFile(source.name, day, landing_path(self.path, source.name, day)) for day in days
+        ]
+        missing = [f for f in files if not f.path.exists()]
+        if missing:
+            shown = ", ".join(str(f.path) for f in missing[:3])
+            msg = (
+                f"no delivery for {len(missing)} day(s) of this run; expected {shown}"
+                f"{' and more' if len(missing) > 3 else ''}. Land them (`lakehouse land`) or "
+                "run only the days that arrived"
+            )
+            raise LandingFileError(source.name, msg)
+        return files
+
+    def latest_snapshot(self, source: Source) -> LandingFile:
+        """The newest dated snapshot of a reference source."""
+        files = self.files(source)
+        if not files:
+            msg = (
+                f"no snapshot delivered; expected a file like "
+                f"{landing_path(self.path, source.name, date(2013, 1, 1))} (`lakehouse land`)"
+            )
+            raise LandingFileError(source.name, msg)
+        return files[-1]
+
+    def read(self, source: Source, files: Sequence[LandingFile]) -> pl.DataFrame:
+        """Rows of text with lineage columns from `files`, in delivery order.
+
+        Raises:
+            LandingFileError: a file is unreadable, has the wrong header, or has lines that
+                cannot be split into the source's fields (named with their line numbers).
+        """
+        ingested_at = datetime.now(UTC)
+        deliveries = [read_delivery(f, source, ingested_at=ingested_at) for f in files]
+        malformed = [
+            (file, line)
+            for file, delivery in zip(files, deliveries, strict=True)
+            for line in delivery.malformed
+        ]
+        if malformed:
+            raise LandingFileError(
+                malformed[0][0].name, _describe(malformed), line=malformed[0][1].line_number
+            )
+        return pl.concat([d.rows for d in deliveries], how="vertical")
+
+
+def _describe(malformed: list[tuple[LandingFile, MalformedLine]]) -> str:
+    first = malformed[0][1]
+    others = "; ".join(f"{f.name}:{m.line_number}: {m.reason}" for f, m in malformed[1:4])
+    more = f" (also {others}{' ...' if len(malformed) > 4 else ''})" if others else ""
+    return (
+        f"{first.reason}: {first.text[:80]!r}{more}. {len(malformed)} malformed line(s) in all; "
+        "fix the file and deliver it again"
+    )

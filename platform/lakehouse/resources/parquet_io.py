@@ -1,0 +1,173 @@
+"""The lake: Polars frames as hive-partitioned Parquet, published atomically, read lazily."""
+
+import shutil
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from lakehouse.partitions import keys_to_dates
+
+PARTITION_EXPR = "partition_expr"
+PART_FILE = "part-0.parquet"
+UNPARTITIONED_FILE = "data.parquet"
+
+
+class MissingPartitionError(Exception):
+    """An upstream partition a run needs has never been materialized."""
+
+
+class PartitionMismatchError(Exception):
+    """An output holds rows for partitions the run is not writing."""
+
+
+def partition_file(table_dir: Path, day: date) -> Path:
+    """Where one daily partition of a table lives."""
+    return table_dir / f"date={day.isoformat()}" / PART_FILE
+
+
+def _publish(staged_file: Path, final: Path) -> None:
+    """Move a completely written file into place; readers see the old or the new file."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staged_file.replace(final)
+
+
+def write_partitions(
+    frame: pl.LazyFrame, table_dir: Path, column: str, days: Sequence[date]
+) -> dict[date, Path]:
+    """Replace the given daily partitions of a table with the rows of `frame`.
+
+    Rows are split on `column` (a Date) by one streaming sink into a private staging folder;
+    only when every file is complete are they moved into place, one rename per partition. A day
+    with no rows becomes an empty partition carrying the schema, so re-delivering an empty day
+    replaces old rows instead of leaving them.
+
+    Raises:
+        PartitionMismatchError: `frame` has rows whose `column` is outside `days`; nothing is
+            published.
+    """
+    staging = table_dir / f".staging-{uuid.uuid4().hex}"
+    staging.mkdir(parents=True)
+    try:
+        frame.sink_parquet(
+            pl.PartitionBy(staging, key=column, include_key=True, approximate_bytes_per_file=None),
+            mkdir=True,
+        )
+        written = _staged_days(staging, column)
+        unexpected = sorted(set(written) - set(days))
+        if unexpected:
+            shown = ", ".join(d.isoformat() for d in unexpected[:5])
+            msg = (
+                f"{table_dir.name}: {column} has rows for {len(unexpected)} day(s) outside the "
+                f"partitions being written ({shown}); fix the transform or the partition mapping"
+            )
+            raise PartitionMismatchError(msg)
+        empty = pl.DataFrame(schema=frame.collect_schema())
+        published = {}
+        for day in days:
+            source = written.get(day)
+            if source is None:
+                source = staging / f"empty-{day.isoformat()}.parquet"
+                empty.write_parquet(source)
+            published[day] = partition_file(table_dir, day)
+            _publish(source, published[day])
+        return published
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _staged_days(staging: Path, column: str) -> dict[date, Path]:
+    days: dict[date, Path] = {}
+    for folder in staging.iterdir():
+        files = list(folder.glob("*.parquet"))
+        if not folder.name.startswith(f"{column}=") or len(files) != 1:
+            msg = f"unexpected staging layout {folder} ({len(files)} files); expected one file"
+            raise RuntimeError(msg)
+        days[date.fromisoformat(folder.name.split("=", 1)[1])] = files[0]
+    return days
+
+
+def write_table(frame: pl.LazyFrame, path: Path) -> None:
+    """Replace an unpartitioned table file atomically."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        frame.sink_parquet(tmp)
+        _publish(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def scan_partitions(table_dir: Path, days: Sequence[date]) -> pl.LazyFrame:
+    """One lazy scan over exactly the given partitions: no other file is listed or opened.
+
+    Raises:
+        MissingPartitionError: a day has never been written; the message says which.
+    """
+    files = [partition_file(table_dir, day) for day in days]
+    missing = [day for day, file in zip(days, files, strict=True) if not file.exists()]
+    if missing:
+        shown = ", ".join(d.isoformat() for d in missing[:5])
+        msg = (
+            f"{table_dir.name} has no data for {len(missing)} partition(s) this run needs "
+            f"({shown}{', ...' if len(missing) > 5 else ''}); materialize them first"
+        )
+        raise MissingPartitionError(msg)
+    # The partition column is stored in the files; hive parsing would add it a second time.
+    return pl.scan_parquet([str(f) for f in files], hive_partitioning=False)
+
+
+class ParquetIOManager(dg.ConfigurableIOManager):
+    """Stores Polars frames in the lake as `<base>/<layer>/<table>/date=YYYY-MM-DD/part-0.parquet`
+    (unpartitioned: `<base>/<layer>/<table>/data.parquet`) and loads them as LazyFrames that scan
+    only the partitions the run maps to. Partitioned assets name their Date column in the
+    `partition_expr` metadata entry.
+    """
+
+    base_dir: str = Field(description="Root folder of the lake.")
+
+    def table_dir(self, asset_key: dg.AssetKey) -> Path:
+        """The folder of one asset's table."""
+        return Path(self.base_dir).joinpath(*asset_key.path)
+
+    def handle_output(
+        self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame | None
+    ) -> None:
+        """Publish the output, replacing exactly the partitions of this run."""
+        if obj is None:
+            return
+        frame = obj.lazy()
+        table_dir = self.table_dir(context.asset_key)
+        if context.has_asset_partitions:
+            column = context.definition_metadata.get(PARTITION_EXPR)
+            if not column:
+                name = context.asset_key.to_user_string()
+                msg = f"{name} needs a '{PARTITION_EXPR}' metadata entry naming its Date column"
+                raise dg.DagsterInvariantViolationError(msg)
+            days = keys_to_dates(context.asset_partition_keys)
+            write_partitions(frame, table_dir, column, days)
+            context.add_output_metadata({"path": dg.MetadataValue.path(str(table_dir))})
+        else:
+            path = table_dir / UNPARTITIONED_FILE
+            write_table(frame, path)
+            context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
+
+    def load_input(self, context: dg.InputContext) -> pl.LazyFrame | pl.DataFrame:
+        """A LazyFrame (or DataFrame, if the input is annotated so) over the mapped partitions."""
+        table_dir = self.table_dir(context.asset_key)
+        if context.has_asset_partitions:
+            frame = scan_partitions(table_dir, keys_to_dates(context.asset_partition_keys))
+        else:
+            path = table_dir / UNPARTITIONED_FILE
+            if not path.exists():
+                name = context.asset_key.to_user_string()
+                msg = f"{name} has no data at {path}; materialize it first"
+                raise MissingPartitionError(msg)
+            frame = pl.scan_parquet(path)
+        if context.dagster_type.typing_type is pl.DataFrame:
+            return frame.collect()
+        return frame

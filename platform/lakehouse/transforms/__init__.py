@@ -1,0 +1,1 @@
+"""The functional core: pure Polars transforms (LazyFrame in, LazyFrame out; no I/O, no Dagster)."""

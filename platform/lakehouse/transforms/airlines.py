@@ -1,0 +1,23 @@
+"""Staging of airlines: the carrier reference table."""
+
+import polars as pl
+
+from lakehouse.transforms.parsing import ROW_ERRORS, dedupe_latest, parse_text
+from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
+
+STAGED_AIRLINES = TableSpec(
+    columns=(
+        Column("carrier", pl.String(), "two-letter IATA carrier code"),
+        Column("name", pl.String(), "airline name"),
+        *LINEAGE,
+    ),
+    key=("carrier",),
+)
+
+
+def stage_airlines(raw: pl.LazyFrame) -> pl.LazyFrame:
+    """Raw airline lines to one row per carrier (the last delivered wins)."""
+    typed = raw.with_columns(parse_text("carrier", pl.String()), parse_text("name", pl.String()))
+    return dedupe_latest(typed, list(STAGED_AIRLINES.key)).select(
+        *STAGED_AIRLINES.exprs(), pl.lit(None, dtype=pl.String).alias(ROW_ERRORS)
+    )

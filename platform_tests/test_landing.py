@@ -1,0 +1,131 @@
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from lakehouse.landing import (
+    LandingFileError,
+    day_of,
+    list_landing_files,
+    parse_delivery,
+    write_atomic,
+)
+from lakehouse.sources import AIRLINES, FLIGHTS
+from platform_tests.factories import FLIGHT_TEXT, csv_bytes
+
+HEADER = ",".join(FLIGHTS.columns)
+LINE = ",".join(FLIGHT_TEXT.values())
+
+
+def parse(data: bytes) -> tuple[list[dict[str, object]], list[tuple[int, str]]]:
+    delivery = parse_delivery(data, FLIGHTS, source_file="flights/2013-01-01.csv")
+    return delivery.rows.to_dicts(), [(m.line_number, m.reason) for m in delivery.malformed]
+
+
+def test_fields_keep_their_delivered_text_and_line_numbers() -> None:
+    na_line = LINE.replace(",N14228,", ",NA,")
+    rows, malformed = parse(csv_bytes(HEADER, LINE, na_line))
+    assert malformed == []
+    assert [r["_line_number"] for r in rows] == [2, 3]
+    assert rows[1]["tailnum"] == "NA"
+    assert rows[0]["time_hour"] == "2013-01-01T10:00:00Z"
+
+
+def test_columns_may_arrive_in_any_order() -> None:
+    data = csv_bytes("name,carrier", "United Air Lines Inc.,UA")
+    rows = parse_delivery(data, AIRLINES, source_file="airlines/x.csv").rows.to_dicts()
+    assert rows == [{"carrier": "UA", "name": "United Air Lines Inc.", "_line_number": 2}]
+
+
+def test_quoted_fields_with_commas_are_split_correctly() -> None:
+    data = csv_bytes("carrier,name", 'UA,"United, Inc."', "AA,American")
+    rows = parse_delivery(data, AIRLINES, source_file="airlines/x.csv").rows
+    assert rows["name"].to_list() == ["United, Inc.", "American"]
+    assert rows["_line_number"].to_list() == [2, 3]
+
+
+def test_crlf_line_endings_are_accepted() -> None:
+    rows, malformed = parse(f"{HEADER}\r\n{LINE}\r\n".encode())
+    assert malformed == []
+    assert rows[0]["time_hour"] == "2013-01-01T10:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (LINE + ",extra", "expected 19 fields, found 20"),
+        (LINE.rsplit(",", 1)[0], "expected 19 fields, found 18"),
+        ("", "blank line"),
+    ],
+)
+def test_lines_that_cannot_be_split_are_reported_with_their_line(line: str, reason: str) -> None:
+    rows, malformed = parse(csv_bytes(HEADER, LINE, line, LINE))
+    assert [r["_line_number"] for r in rows] == [2, 4]
+    assert malformed == [(3, reason)]
+
+
+def test_a_non_utf8_byte_is_reported_on_its_line_only() -> None:
+    data = csv_bytes(HEADER, LINE).replace(b"UA,", b"U\xff,") + csv_bytes(LINE)[:-1] + b"\n"
+    rows, malformed = parse(data)
+    assert [r["_line_number"] for r in rows] == [3]
+    assert malformed == [(2, "is not valid UTF-8 (byte 0xff at column 32)")]
+
+
+@pytest.mark.parametrize("data", [b"", b"\n", b"   "])
+def test_an_empty_file_is_an_error_naming_the_file(data: bytes) -> None:
+    with pytest.raises(LandingFileError, match=r"flights/2013-01-01.csv:1: file is empty"):
+        parse(data)
+
+
+def test_a_header_only_file_is_an_empty_delivery() -> None:
+    assert parse(csv_bytes(HEADER)) == ([], [])
+
+
+def test_a_missing_column_is_an_error_naming_it() -> None:
+    header = HEADER.replace(",tailnum", "")
+    line = LINE.replace(",N14228", "")
+    with pytest.raises(LandingFileError, match=r":1: header .* missing column\(s\) tailnum"):
+        parse(csv_bytes(header, line))
+
+
+def test_an_unexpected_column_is_an_error_naming_it() -> None:
+    with pytest.raises(LandingFileError, match=r"unexpected column\(s\) gate"):
+        parse(csv_bytes(HEADER + ",gate", LINE + ",A1"))
+
+
+def test_a_file_that_is_not_csv_is_an_error_not_a_crash() -> None:
+    with pytest.raises(LandingFileError, match=r"header does not match the flights source"):
+        parse(b'{"flights": []}\n')
+
+
+@pytest.mark.parametrize(
+    ("name", "day"),
+    [
+        ("2013-01-01.csv", date(2013, 1, 1)),
+        ("2013-13-01.csv", None),
+        ("2013-1-1.csv", None),
+        ("notes.txt", None),
+        ("2013-01-01.csv.bak", None),
+    ],
+)
+def test_day_of_accepts_only_iso_dated_csv_names(name: str, day: date | None) -> None:
+    assert day_of(name) == day
+
+
+def test_listing_skips_in_flight_files_and_reports_unrecognized_names(tmp_path: Path) -> None:
+    folder = tmp_path / "flights"
+    folder.mkdir()
+    for name in ("2013-01-02.csv", "2013-01-01.csv", ".2013-01-03.csv.x.tmp", "readme.md"):
+        (folder / name).write_text("x")
+    listing = list_landing_files(tmp_path, "flights")
+    assert [f.day for f in listing.files] == [date(2013, 1, 1), date(2013, 1, 2)]
+    assert listing.unrecognized == ["readme.md"]
+
+
+def test_write_atomic_replaces_whole_files_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "flights" / "2013-01-01.csv"
+    assert write_atomic(target, b"one") is True
+    assert write_atomic(target, b"one") is False
+    assert write_atomic(target, b"two") is True
+    assert target.read_bytes() == b"two"
+    assert [p.name for p in target.parent.iterdir()] == ["2013-01-01.csv"]

@@ -1,0 +1,142 @@
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from lakehouse.resources.parquet_io import (
+    MissingPartitionError,
+    ParquetIOManager,
+    PartitionMismatchError,
+    partition_file,
+    scan_partitions,
+    write_partitions,
+)
+
+D1, D2, D3 = date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 3)
+
+
+def frame(days: list[date], values: list[int]) -> pl.LazyFrame:
+    return pl.LazyFrame({"day": days, "value": values}, schema={"day": pl.Date, "value": pl.Int64})
+
+
+def read(table: Path, days: list[date]) -> pl.DataFrame:
+    return scan_partitions(table, days).collect().sort("day", "value")
+
+
+def test_each_day_lands_in_its_own_hive_partition(tmp_path: Path) -> None:
+    written = write_partitions(frame([D1, D2, D2], [1, 2, 3]), tmp_path, "day", [D1, D2])
+    assert written == {
+        D1: tmp_path / "date=2013-01-01/part-0.parquet",
+        D2: partition_file(tmp_path, D2),
+    }
+    assert read(tmp_path, [D2])["value"].to_list() == [2, 3]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["date=2013-01-01", "date=2013-01-02"]
+
+
+def test_rewriting_a_day_replaces_it_and_leaves_the_others(tmp_path: Path) -> None:
+    write_partitions(frame([D1, D2], [1, 2]), tmp_path, "day", [D1, D2])
+    write_partitions(frame([D1], [10]), tmp_path, "day", [D1])
+    assert read(tmp_path, [D1, D2])["value"].to_list() == [10, 2]
+
+
+def test_an_empty_output_is_an_empty_partition_with_its_schema(tmp_path: Path) -> None:
+    write_partitions(frame([D1, D2], [1, 2]), tmp_path, "day", [D1, D2])
+    write_partitions(frame([], []), tmp_path, "day", [D2])
+    assert read(tmp_path, [D2]).schema == pl.Schema({"day": pl.Date, "value": pl.Int64})
+    assert read(tmp_path, [D2]).height == 0
+    assert read(tmp_path, [D1])["value"].to_list() == [1]
+
+
+def test_rows_outside_the_partitions_publish_nothing(tmp_path: Path) -> None:
+    write_partitions(frame([D1], [1]), tmp_path, "day", [D1])
+    with pytest.raises(PartitionMismatchError, match=r"1 day\(s\) outside .* \(2013-01-02\)"):
+        write_partitions(frame([D1, D2], [5, 6]), tmp_path, "day", [D1])
+    assert read(tmp_path, [D1])["value"].to_list() == [1]
+    assert [p.name for p in tmp_path.iterdir()] == ["date=2013-01-01"]
+
+
+def test_a_failed_write_keeps_the_previous_partition(tmp_path: Path) -> None:
+    write_partitions(frame([D1], [1]), tmp_path, "day", [D1])
+    failing = frame([D1], [2]).with_columns(pl.col("value").map_batches(_explode, pl.Int64))
+    with pytest.raises(pl.exceptions.ComputeError):
+        write_partitions(failing, tmp_path, "day", [D1])
+    assert read(tmp_path, [D1])["value"].to_list() == [1]
+    assert [p.name for p in tmp_path.iterdir()] == ["date=2013-01-01"]
+
+
+def _explode(_: pl.Series) -> pl.Series:
+    raise pl.exceptions.ComputeError("disk full")
+
+
+def test_a_scan_opens_only_the_requested_partitions(tmp_path: Path) -> None:
+    write_partitions(frame([D1, D2, D3], [1, 2, 3]), tmp_path, "day", [D1, D2, D3])
+    # Corrupt the days not asked for: reading them would fail.
+    partition_file(tmp_path, D1).write_bytes(b"not parquet")
+    partition_file(tmp_path, D3).write_bytes(b"not parquet")
+    scan = scan_partitions(tmp_path, [D2])
+    plan = scan.explain()
+    assert "date=2013-01-02" in plan
+    assert "date=2013-01-01" not in plan
+    assert "date=2013-01-03" not in plan
+    assert scan.collect()["value"].to_list() == [2]
+
+
+def test_projection_is_pushed_down_to_the_scan(tmp_path: Path) -> None:
+    write_partitions(frame([D1], [1]), tmp_path, "day", [D1])
+    assert "PROJECT 1/2 COLUMNS" in scan_partitions(tmp_path, [D1]).select("value").explain()
+
+
+def test_a_missing_partition_is_an_error_naming_it(tmp_path: Path) -> None:
+    write_partitions(frame([D1], [1]), tmp_path, "day", [D1])
+    with pytest.raises(MissingPartitionError, match=r"1 partition\(s\) .* \(2013-01-02\)"):
+        scan_partitions(tmp_path, [D1, D2])
+
+
+DAYS = dg.DailyPartitionsDefinition(start_date="2013-01-01", end_date="2013-01-04")
+
+
+@dg.asset(key=["raw", "numbers"], partitions_def=DAYS, metadata={"partition_expr": "day"})
+def numbers(context: dg.AssetExecutionContext) -> pl.LazyFrame:
+    day = date.fromisoformat(context.partition_key)
+    return frame([day, day], [day.day, day.day * 10])
+
+
+@dg.asset(key=["staged", "eager"], partitions_def=DAYS, ins={"n": dg.AssetIn(["raw", "numbers"])})
+def eager(n: pl.DataFrame) -> None:
+    assert isinstance(n, pl.DataFrame)
+
+
+@dg.asset(key=["staged", "lazy"], partitions_def=DAYS, ins={"n": dg.AssetIn(["raw", "numbers"])})
+def lazy(context: dg.AssetExecutionContext, n: pl.LazyFrame) -> None:
+    assert isinstance(n, pl.LazyFrame)
+    day = date.fromisoformat(context.partition_key).day
+    assert n.collect()["value"].to_list() == [day, day * 10]
+
+
+@dg.asset(key=["ref", "table"])
+def reference() -> pl.DataFrame:
+    return pl.DataFrame({"a": [1]})
+
+
+def test_io_manager_stores_partitions_and_loads_the_annotated_frame_type(tmp_path: Path) -> None:
+    io = ParquetIOManager(base_dir=str(tmp_path))
+    assets = [numbers, eager, lazy, reference]
+    for key in ("2013-01-01", "2013-01-02"):
+        assert dg.materialize(assets, resources={"io_manager": io}, partition_key=key).success
+    assert partition_file(tmp_path / "raw" / "numbers", D2).exists()
+    assert_frame_equal(
+        pl.read_parquet(tmp_path / "ref" / "table" / "data.parquet"), pl.DataFrame({"a": [1]})
+    )
+
+
+def test_io_manager_requires_a_partition_column(tmp_path: Path) -> None:
+    @dg.asset(key=["raw", "unnamed"], partitions_def=DAYS)
+    def unnamed() -> pl.DataFrame:
+        return pl.DataFrame({"a": [1]})
+
+    io = ParquetIOManager(base_dir=str(tmp_path))
+    with pytest.raises(dg.DagsterInvariantViolationError, match="partition_expr"):
+        dg.materialize([unnamed], resources={"io_manager": io}, partition_key="2013-01-01")

@@ -1,0 +1,204 @@
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+from dagster_duckdb import DuckDBResource
+
+from lakehouse.resources.warehouse_io import (
+    DuckDBWarehouseIOManager,
+    SchemaDriftError,
+    WarehouseLockedError,
+    diff_columns,
+    drift_message,
+    partition_predicate,
+    quote,
+)
+
+DAYS = dg.DailyPartitionsDefinition(start_date="2013-01-01", end_date="2013-01-04")
+D1, D2 = date(2013, 1, 1), date(2013, 1, 2)
+
+
+def io_manager(path: Path, **kwargs: Any) -> DuckDBWarehouseIOManager:
+    return DuckDBWarehouseIOManager(duckdb=DuckDBResource(database=str(path)), **kwargs)
+
+
+def daily_asset(rows: dict[str, list[Any]], name: str = "daily") -> dg.AssetsDefinition:
+    """A partitioned mart returning `rows` for the run's day (an empty list: no rows)."""
+
+    @dg.asset(key=["marts", name], partitions_def=DAYS, metadata={"partition_expr": "day"})
+    def _asset(context: dg.AssetExecutionContext) -> pl.DataFrame:
+        day = date.fromisoformat(context.partition_key)
+        count = len(next(iter(rows.values())))
+        return pl.DataFrame({"day": [day] * count, **rows}).with_columns(
+            pl.col("day").cast(pl.Date)
+        )
+
+    return _asset
+
+
+def run(asset: dg.AssetsDefinition, db: Path, day: date, **io: Any) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [asset], resources={"io_manager": io_manager(db, **io)}, partition_key=day.isoformat()
+    )
+
+
+def table(db: Path, name: str = "daily") -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.sql(f'SELECT * FROM "marts"."{name}" ORDER BY ALL').fetchall()
+
+
+def test_rematerializing_a_partition_replaces_it(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    run(daily_asset({"v": [1, 2]}), db, D1)
+    run(daily_asset({"v": [3]}), db, D1)
+    assert table(db) == [(D1, 3)]
+
+
+def test_writing_one_partition_leaves_the_others(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    run(daily_asset({"v": [1]}), db, D1)
+    run(daily_asset({"v": [2]}), db, D2)
+    run(daily_asset({"v": [10]}), db, D1)
+    assert table(db) == [(D1, 10), (D2, 2)]
+
+
+def test_an_empty_output_empties_its_partition_only(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    run(daily_asset({"v": [1]}), db, D1)
+    run(daily_asset({"v": [2]}), db, D2)
+    empty = daily_asset({"v": pl.Series([], dtype=pl.Int64).to_list()})
+    assert run(empty, db, D2).success
+    assert table(db) == [(D1, 1)]
+
+
+def test_a_new_column_is_added(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    run(daily_asset({"v": [1]}), db, D1)
+    run(daily_asset({"v": [2], "w": ["x"]}), db, D2)
+    assert table(db) == [(D1, 1, None), (D2, 2, "x")]
+
+
+def test_a_removed_column_is_an_error_naming_it_and_keeps_the_data(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    run(daily_asset({"v": [1], "w": ["x"]}), db, D1)
+    with pytest.raises(SchemaDriftError, match=r"marts\.daily\.w is missing from the output"):
+        run(daily_asset({"v": [2]}), db, D1)
+    assert table(db) == [(D1, 1, "x")]
+
+
+def test_a_retyped_column_is_an_error_naming_it(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    run(daily_asset({"v": [1]}), db, D1)
+    with pytest.raises(SchemaDriftError, match=r"marts\.daily\.v changed BIGINT -> VARCHAR"):
+        run(daily_asset({"v": ["one"]}), db, D1)
+    assert table(db) == [(D1, 1)]
+
+
+def test_columns_are_inserted_by_name_not_position(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    run(daily_asset({"a": [1], "b": [2]}), db, D1)
+    run(daily_asset({"b": [20], "a": [10]}), db, D2)
+    assert table(db) == [(D1, 1, 2), (D2, 10, 20)]
+
+
+def test_reserved_words_and_quotes_in_names_are_quoted(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    run(daily_asset({"select": [1], 'we"ird': [2]}, name="order"), db, D1)
+    assert table(db, "order") == [(D1, 1, 2)]
+
+
+class FailingInsert:
+    """A connection that fails on INSERT, after the DELETE of the same transaction ran."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql.startswith("INSERT"):
+            raise duckdb.IOException("simulated crash between delete and insert")
+        return self._con.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def test_a_failure_between_delete_and_insert_keeps_the_old_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "w.duckdb"
+    run(daily_asset({"v": [1, 2]}), db, D1)
+    real_connect = DuckDBWarehouseIOManager.connect
+
+    @contextmanager
+    def failing(self: DuckDBWarehouseIOManager, **kw: Any) -> Iterator[Any]:
+        with real_connect(self, **kw) as con:
+            yield FailingInsert(con)
+
+    monkeypatch.setattr(DuckDBWarehouseIOManager, "connect", failing)
+    with pytest.raises(duckdb.IOException, match="simulated crash"):
+        run(daily_asset({"v": [9]}), db, D1)
+    monkeypatch.undo()
+    assert table(db) == [(D1, 1), (D1, 2)]
+
+
+def test_connections_are_closed_after_a_failed_write(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    run(daily_asset({"v": [1]}), db, D1)
+    with pytest.raises(SchemaDriftError):
+        run(daily_asset({"v": ["x"]}), db, D1)
+    # Another process can take the write lock only if this one closed its connection.
+    code = f"import duckdb; duckdb.connect({str(db)!r}).execute('CHECKPOINT')"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.slow
+def test_a_lock_held_elsewhere_is_reported_with_its_holder(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, sys, time
+            con = duckdb.connect({str(db)!r})
+            print("locked", flush=True)
+            time.sleep(60)
+        """)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(WarehouseLockedError, match=rf"locked by .*\(PID {holder.pid}\)"):
+            run(daily_asset({"v": [1]}), db, D1, lock_retries=2, lock_wait_seconds=0.01)
+    finally:
+        holder.kill()
+        holder.communicate()
+
+
+def test_partition_predicate_binds_the_span() -> None:
+    assert partition_predicate("flight_date", [D2, D1]) == (
+        '"flight_date" BETWEEN ? AND ?',
+        [D1, D2],
+    )
+
+
+def test_quote_doubles_embedded_quotes() -> None:
+    assert quote('a"b') == '"a""b"'
+
+
+def test_drift_message_lists_every_problem() -> None:
+    changes = diff_columns({"a": "INTEGER", "b": "VARCHAR"}, {"a": "DOUBLE", "c": "DATE"})
+    assert changes.added == [("c", "DATE")]
+    message = drift_message("marts.t", changes)
+    assert message is not None
+    assert "marts.t.b is missing from the output" in message
+    assert "marts.t.a changed INTEGER -> DOUBLE" in message
+    assert drift_message("marts.t", diff_columns({"a": "INTEGER"}, {"a": "INTEGER"})) is None
