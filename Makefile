@@ -3,6 +3,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 export DAGSTER_HOME := $(CURDIR)/.dagster
+# Trust the system's certificate store (registries behind a TLS-inspecting proxy need it).
+export UV_SYSTEM_CERTS := 1
 # uv from the PATH, else bootstrapped from PyPI into .tools/.
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen --no-sync
@@ -26,7 +28,8 @@ run: install  ## Land the 2013 sample, materialize everything in one run, print 
 	$(RUN) lakehouse materialize
 
 dev: install  ## Dagster UI and daemon on http://127.0.0.1:3000
-	$(RUN) dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	# From inside DAGSTER_HOME, so the top-level dagster.yaml is not mistaken for a second config.
+	cd .dagster && $(RUN) dagster dev -w ../workspace.yaml -h 127.0.0.1 -p 3000
 
 lint: install  ## ruff
 	$(RUN) ruff check platform platform_tests

@@ -1,11 +1,16 @@
 """The daily partitions definition and the conversions between partition keys and dates."""
 
+import warnings
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 
 import dagster as dg
 
 from lakehouse.settings import Settings
+
+# Single-run backfills are the design (one scan per range); Dagster 1.13 still labels the
+# parameter beta and would repeat that notice on every code-location load.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
 
 def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
