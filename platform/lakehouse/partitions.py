@@ -1,8 +1,7 @@
-"""The daily partitions definition and the conversions between partition keys and dates."""
+"""The daily partitions definition, declared once for every daily asset."""
 
 import warnings
-from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
+from datetime import timedelta
 
 import dagster as dg
 
@@ -23,21 +22,3 @@ def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
 
 
 DAILY = daily_partitions(Settings.from_env())
-
-
-def keys_to_dates(keys: Iterable[str]) -> list[date]:
-    """Partition keys (`YYYY-MM-DD`) to sorted dates."""
-    return sorted(date.fromisoformat(key) for key in keys)
-
-
-def date_span(days: Sequence[date]) -> tuple[date, date]:
-    """First and last day of a non-empty sequence of days (inclusive)."""
-    if not days:
-        msg = "an empty set of partitions has no span"
-        raise ValueError(msg)
-    return min(days), max(days)
-
-
-def days_between(start: date, end: date) -> list[date]:
-    """Every day from start to end, both inclusive."""
-    return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]

@@ -6,8 +6,9 @@ import dagster as dg
 import polars as pl
 
 from lakehouse.assets.metadata import OWNERS, definition_metadata, output_metadata, text_schema
+from lakehouse.dates import keys_to_dates
 from lakehouse.landing import PARTITION_COLUMN
-from lakehouse.partitions import DAILY, keys_to_dates
+from lakehouse.partitions import DAILY
 from lakehouse.resources.landing import LandingZone
 from lakehouse.resources.parquet_io import PARTITION_EXPR
 from lakehouse.sources import Cadence, Source
@@ -54,12 +55,17 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
 
         return _daily
 
-    schema = text_schema(source.columns, TableSpec(columns=(*RAW_EXTRA.columns, RAW_PARTITION)))
+    snapshot_day = Column(
+        PARTITION_COLUMN, pl.Date(), "day of the snapshot the row was delivered in"
+    )
+    schema = text_schema(source.columns, TableSpec(columns=(*RAW_EXTRA.columns, snapshot_day)))
 
     @dg.asset(**common, metadata=definition_metadata(schema))
-    def _snapshot(landing: LandingZone) -> dg.Output[pl.DataFrame]:
-        snapshot = landing.latest_snapshot(source)
-        rows = landing.read(source, [snapshot])
-        return dg.Output(rows, metadata=output_metadata(rows, snapshot=snapshot.name))
+    def _snapshots(landing: LandingZone) -> dg.Output[pl.DataFrame]:
+        files = landing.snapshots(source)
+        rows = landing.read(source, files)
+        return dg.Output(
+            rows, metadata=output_metadata(rows, snapshots=len(files), latest=files[-1].name)
+        )
 
-    return _snapshot
+    return _snapshots

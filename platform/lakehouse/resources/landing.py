@@ -53,8 +53,12 @@ class LandingZone(dg.ConfigurableResource):
             raise LandingFileError(source.name, msg)
         return files
 
-    def latest_snapshot(self, source: Source) -> LandingFile:
-        """The newest dated snapshot of a reference source."""
+    def snapshots(self, source: Source) -> list[LandingFile]:
+        """Every dated snapshot of a reference source, oldest first.
+
+        Raises:
+            LandingFileError: no snapshot has been delivered; the message names where to put one.
+        """
         files = self.files(source)
         if not files:
             msg = (
@@ -62,7 +66,7 @@ class LandingZone(dg.ConfigurableResource):
                 f"{landing_path(self.path, source.name, date(2013, 1, 1))} (`lakehouse land`)"
             )
             raise LandingFileError(source.name, msg)
-        return files[-1]
+        return files
 
     def read(self, source: Source, files: Sequence[LandingFile]) -> pl.DataFrame:
         """Rows of text with lineage columns from `files`, in delivery order.

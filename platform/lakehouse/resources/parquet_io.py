@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from lakehouse.partitions import keys_to_dates
+from lakehouse.dates import keys_to_dates
 
 PARTITION_EXPR = "partition_expr"
 PART_FILE = "part-0.parquet"

@@ -19,7 +19,7 @@ from dagster_duckdb import DuckDBResource
 from duckdb import DuckDBPyConnection
 from pydantic import Field
 
-from lakehouse.partitions import date_span, keys_to_dates
+from lakehouse.dates import date_span, keys_to_dates
 from lakehouse.resources.parquet_io import PARTITION_EXPR, PartitionMismatchError
 
 _INCOMING = "_lakehouse_incoming"

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from lakehouse.dates import days_between
 from lakehouse.landing import landing_path, write_atomic
+from lakehouse.simulator.planes import planes_snapshots
 from lakehouse.simulator.sample import sample_bytes
-from lakehouse.sources import SOURCES, Cadence, Source
+from lakehouse.sources import PLANES, SOURCES, Cadence, Source
 
 
 @dataclass(frozen=True)
@@ -49,25 +51,32 @@ def land_source(
 ) -> Landed:
     """Write `source`'s deliveries for days in [start, end] under `landing_root`.
 
-    A daily source gets one file per day that has rows; a snapshot source gets one file dated
-    `start`. Files already holding the same bytes are left untouched, so a re-run is a no-op.
+    A daily source gets one file for every day, header only when the sample has no rows that
+    day (a delivery saying "nothing happened", rather than a gap). A snapshot source gets its
+    snapshots dated inside the range (planes changes over the year; the others once, on
+    `start`). Files already holding the same bytes are left untouched: a re-run is a no-op.
     """
     data = sample if sample is not None else sample_bytes(source)
-    header, _, _ = data.partition(b"\n")
     if source.cadence is Cadence.SNAPSHOT:
-        body = data if data.endswith(b"\n") else data + b"\n"
-        changed = write_atomic(landing_path(landing_root, source.name, start), body)
-        return Landed(source.name, int(changed), int(not changed), body.count(b"\n") - 1)
+        deliveries = (
+            planes_snapshots(data, start, end)
+            if source is PLANES
+            else {start: data if data.endswith(b"\n") else data + b"\n"}
+        )
+    else:
+        header, _, _ = data.partition(b"\n")
+        by_day = split_by_day(data, source)
+        deliveries = {
+            day: b"\n".join([header, *by_day.get(day, [])]) + b"\n"
+            for day in days_between(start, end)
+        }
     written, unchanged, rows = 0, 0, 0
-    for day, lines in sorted(split_by_day(data, source).items()):
-        if not start <= day <= end:
-            continue
-        body = b"\n".join([header, *lines]) + b"\n"
+    for day, body in sorted(deliveries.items()):
         if write_atomic(landing_path(landing_root, source.name, day), body):
             written += 1
         else:
             unchanged += 1
-        rows += len(lines)
+        rows += body.count(b"\n") - 1
     return Landed(source.name, written, unchanged, rows)
 
 

@@ -2,7 +2,8 @@
 
 import polars as pl
 
-from lakehouse.transforms.parsing import ROW_ERRORS, dedupe_latest, parse_text
+from lakehouse.landing import PARTITION_COLUMN
+from lakehouse.transforms.parsing import ROW_ERRORS, dedupe_latest, latest_snapshot, parse_text
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
 
 STAGED_AIRLINES = TableSpec(
@@ -16,8 +17,10 @@ STAGED_AIRLINES = TableSpec(
 
 
 def stage_airlines(raw: pl.LazyFrame) -> pl.LazyFrame:
-    """Raw airline lines to one row per carrier (the last delivered wins)."""
-    typed = raw.with_columns(parse_text("carrier", pl.String()), parse_text("name", pl.String()))
+    """The newest airlines snapshot, one row per carrier (within it, the last line wins)."""
+    typed = latest_snapshot(raw, PARTITION_COLUMN).with_columns(
+        parse_text("carrier", pl.String()), parse_text("name", pl.String())
+    )
     return dedupe_latest(typed, list(STAGED_AIRLINES.key)).select(
         *STAGED_AIRLINES.exprs(), pl.lit(None, dtype=pl.String).alias(ROW_ERRORS)
     )

@@ -72,3 +72,8 @@ def misdated(day: pl.Expr, delivered_for: pl.Expr) -> pl.Expr:
         .then(pl.format("row is dated {} but was delivered in the file for {}", day, delivered_for))
         .otherwise(None)
     )
+
+
+def latest_snapshot(raw: pl.LazyFrame, snapshot_column: str) -> pl.LazyFrame:
+    """Only the rows of the newest snapshot in a history of snapshots."""
+    return raw.filter(pl.col(snapshot_column) == pl.col(snapshot_column).max())

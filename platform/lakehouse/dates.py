@@ -1,0 +1,25 @@
+"""Partition keys and calendar days: the conversions between them (pure, no Dagster).
+
+Partition key ranges are inclusive at both ends, like every span in this package.
+"""
+
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
+
+
+def keys_to_dates(keys: Iterable[str]) -> list[date]:
+    """Partition keys (`YYYY-MM-DD`) to sorted dates."""
+    return sorted(date.fromisoformat(key) for key in keys)
+
+
+def date_span(days: Sequence[date]) -> tuple[date, date]:
+    """First and last day of a non-empty sequence of days (inclusive)."""
+    if not days:
+        msg = "an empty set of partitions has no span"
+        raise ValueError(msg)
+    return min(days), max(days)
+
+
+def days_between(start: date, end: date) -> list[date]:
+    """Every day from start to end, both inclusive."""
+    return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
