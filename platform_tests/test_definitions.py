@@ -3,10 +3,8 @@ import dagster as dg
 from lakehouse.definitions import defs
 
 EXPECTED_ASSETS = {
-    "raw/airlines": "raw",
-    "raw/flights": "raw",
-    "staged/airlines": "staged",
-    "staged/flights": "staged",
+    **{f"raw/{t}": "raw" for t in ("flights", "weather", "airlines", "airports", "planes")},
+    **{f"staged/{t}": "staged" for t in ("flights", "weather", "airlines", "airports", "planes")},
     "marts/mart_ontime_daily": "marts",
 }
 
@@ -21,7 +19,7 @@ def test_asset_graph_keys_groups_and_checks() -> None:
     assert assets == EXPECTED_ASSETS
     checks = {f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys}
     assert checks == {"staged/flights:business_key_unique"}
-    assert {s.name for s in defs.sensors or []} == {"flights_landing"}
+    assert {s.name for s in defs.sensors or []} == {"flights_landing", "weather_landing"}
 
 
 def test_every_asset_is_described_owned_kinded_and_has_a_column_schema() -> None:

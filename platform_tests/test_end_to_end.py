@@ -55,13 +55,16 @@ def test_sample_days_flow_from_landing_to_the_mart_exactly(landed: Settings) -> 
         result = run(landed, instance, D1, D3)
         assert result.success
         total = int(expected["flights"].sum())
-        assert rows(landed) == {
-            "raw/airlines": 16,
-            "raw/flights": total,
-            "staged/airlines": 16,
-            "staged/flights": total,
-            "marts/mart_ontime_daily": rows(landed)["marts/mart_ontime_daily"],
-        }
+        counts = rows(landed)
+        assert counts["raw/flights"] == counts["staged/flights"] == total
+        assert counts["raw/airlines"] == counts["staged/airlines"] == 16
+        assert counts["raw/airports"] == counts["staged/airports"] == 1458
+        assert counts["raw/planes"] == counts["staged/planes"] == 3322
+        weather_lines = sum(
+            len(f.read_text().splitlines()) - 1
+            for f in (landed.landing_dir / "weather").glob("*.csv")
+        )
+        assert counts["raw/weather"] == counts["staged/weather"] == weather_lines
         assert mart_totals(landed).equals(expected.cast(mart_totals(landed).schema))
         checks = result.get_asset_check_evaluations()
         assert [(c.check_name, c.passed) for c in checks] == [("business_key_unique", True)]

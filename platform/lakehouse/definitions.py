@@ -5,13 +5,19 @@ from dagster_duckdb import DuckDBResource
 
 from lakehouse.assets.marts import mart_ontime_daily
 from lakehouse.assets.raw import build_raw_asset
-from lakehouse.assets.staged import staged_airlines, staged_flights
+from lakehouse.assets.staged import (
+    staged_airlines,
+    staged_airports,
+    staged_flights,
+    staged_planes,
+    staged_weather,
+)
 from lakehouse.resources.landing import LandingZone
 from lakehouse.resources.parquet_io import ParquetIOManager
 from lakehouse.resources.warehouse_io import DuckDBWarehouseIOManager
 from lakehouse.sensors.landing import make_landing_sensor
 from lakehouse.settings import Settings
-from lakehouse.sources import AIRLINES, FLIGHTS
+from lakehouse.sources import AIRLINES, AIRPORTS, FLIGHTS, PLANES, WEATHER
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
@@ -26,11 +32,19 @@ def build_resources(settings: Settings) -> dict[str, object]:
 
 
 raw_flights = build_raw_asset(FLIGHTS)
+raw_weather = build_raw_asset(WEATHER)
 raw_airlines = build_raw_asset(AIRLINES)
+raw_airports = build_raw_asset(AIRPORTS)
+raw_planes = build_raw_asset(PLANES)
 
-ASSETS = [raw_flights, raw_airlines, staged_flights, staged_airlines, mart_ontime_daily]
+ASSETS = [
+    *(raw_flights, raw_weather, raw_airlines, raw_airports, raw_planes),
+    *(staged_flights, staged_weather, staged_airlines, staged_airports, staged_planes),
+    mart_ontime_daily,
+]
 SENSORS = [
-    make_landing_sensor(FLIGHTS, dg.AssetSelection.assets(raw_flights).downstream()),
+    make_landing_sensor(source, dg.AssetSelection.assets(raw).downstream())
+    for source, raw in ((FLIGHTS, raw_flights), (WEATHER, raw_weather))
 ]
 
 defs = dg.Definitions(

@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 
-from lakehouse.transforms.flights import STAGED_FLIGHTS, dedupe_flights, stage_flights
+from lakehouse.transforms.flights import TYPED_FLIGHTS, dedupe_flights, stage_flights
 from lakehouse.transforms.parsing import ROW_ERRORS
 from platform_tests.factories import raw_flights
 
@@ -28,7 +28,7 @@ def test_ordinary_flight_is_typed_with_new_york_and_utc_departures() -> None:
 
 
 def test_schema_is_the_spec_plus_row_errors() -> None:
-    assert stage({}).schema == pl.Schema({**STAGED_FLIGHTS.schema, ROW_ERRORS: pl.String})
+    assert stage({}).schema == pl.Schema({**TYPED_FLIGHTS.schema, ROW_ERRORS: pl.String})
 
 
 def test_na_becomes_null_and_marks_cancelled() -> None:

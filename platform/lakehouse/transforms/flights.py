@@ -1,5 +1,7 @@
 """Staging of flights: typed columns, real timestamps, the cancelled flag."""
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from lakehouse.landing import PARTITION_COLUMN
@@ -33,7 +35,7 @@ _TEXT_TYPES: dict[str, pl.DataType] = {
     "distance": pl.Int16(), "hour": pl.Int8(), "minute": pl.Int8(),
 }  # fmt: skip
 
-STAGED_FLIGHTS = TableSpec(
+TYPED_FLIGHTS = TableSpec(
     columns=(
         Column("flight_date", pl.Date(), "scheduled departure date, local to New York"),
         Column("year", pl.Int16(), "year of the scheduled departure"),
@@ -63,6 +65,18 @@ STAGED_FLIGHTS = TableSpec(
         *LINEAGE,
     ),
     key=("year", "month", "day", "carrier", "flight", "origin", "sched_dep_time"),
+)
+
+
+ARRIVAL_ZONE = (
+    Column("dest_tzone", pl.String(), "IANA time zone of the destination; null if unknown"),
+    Column("sched_arr_utc", UTC, "scheduled arrival, UTC; null if the zone is unknown"),
+    Column("arr_utc", UTC, "actual arrival, UTC; null if not arrived or the zone is unknown"),
+)
+_AT = TYPED_FLIGHTS.names.index("arr_local") + 1
+STAGED_FLIGHTS = TableSpec(
+    columns=(*TYPED_FLIGHTS.columns[:_AT], *ARRIVAL_ZONE, *TYPED_FLIGHTS.columns[_AT:]),
+    key=TYPED_FLIGHTS.key,
 )
 
 
@@ -160,9 +174,48 @@ def stage_flights(raw: pl.LazyFrame) -> pl.LazyFrame:
     staged = add_timestamps(type_flights(raw))
     delivered_for = pl.col(PARTITION_COLUMN)
     errors = row_errors(pl.col("_type_errors"), misdated(pl.col("flight_date"), delivered_for))
-    return staged.select(*STAGED_FLIGHTS.exprs(), errors.alias(ROW_ERRORS))
+    return staged.select(*TYPED_FLIGHTS.exprs(), errors.alias(ROW_ERRORS))
 
 
 def dedupe_flights(staged: pl.LazyFrame) -> pl.LazyFrame:
     """One row per business key, the last delivered."""
-    return dedupe_latest(staged, list(STAGED_FLIGHTS.key))
+    return dedupe_latest(staged, list(TYPED_FLIGHTS.key))
+
+
+def wall_clock_to_utc(naive: str, zone_column: str, zones: Sequence[str]) -> pl.Expr:
+    """A wall-clock column to UTC in the zone named per row (Polars converts one zone at a time,
+    so each known zone gets a branch). At a fall-back hour the earlier instant is taken; a time
+    in a spring-forward gap, or in an unknown zone, is null.
+    """
+    return pl.coalesce(
+        pl.when(pl.col(zone_column) == zone).then(
+            pl.col(naive)
+            .dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+            .dt.convert_time_zone("UTC")
+        )
+        for zone in zones
+    ).cast(UTC)
+
+
+def add_arrival_utc(
+    flights: pl.LazyFrame, airports: pl.LazyFrame, zones: Sequence[str]
+) -> pl.LazyFrame:
+    """Arrivals in UTC from the destination's time zone (`airports.tzone`).
+
+    A destination missing from airports, or without a time zone, keeps null UTC arrivals: they
+    are counted by the caller, never guessed.
+
+    Args:
+        flights: Typed flights (`stage_flights`, deduplicated).
+        airports: Staged airports (`faa`, `tzone`).
+        zones: Every time zone `airports.tzone` holds.
+    """
+    dest_zone = airports.select(pl.col("faa").alias("dest"), pl.col("tzone").alias("dest_tzone"))
+    return (
+        flights.join(dest_zone, on="dest", how="left", maintain_order="left")
+        .with_columns(
+            sched_arr_utc=wall_clock_to_utc("sched_arr_local", "dest_tzone", zones),
+            arr_utc=wall_clock_to_utc("arr_local", "dest_tzone", zones),
+        )
+        .select(*STAGED_FLIGHTS.exprs())
+    )

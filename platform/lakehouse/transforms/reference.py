@@ -1,0 +1,93 @@
+"""Staging of the reference sources: airports (latest snapshot) and planes (every snapshot)."""
+
+from zoneinfo import available_timezones
+
+import polars as pl
+
+from lakehouse.landing import PARTITION_COLUMN
+from lakehouse.transforms.parsing import (
+    ROW_ERRORS,
+    dedupe_latest,
+    latest_snapshot,
+    parse_text,
+    row_errors,
+    type_errors,
+)
+from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
+
+STAGED_AIRPORTS = TableSpec(
+    columns=(
+        Column("faa", pl.String(), "FAA airport code"),
+        Column("name", pl.String(), "airport name"),
+        Column("lat", pl.Float64(), "latitude, degrees"),
+        Column("lon", pl.Float64(), "longitude, degrees"),
+        Column("alt", pl.Int32(), "altitude, feet"),
+        Column("tz", pl.Int8(), "standard-time offset from UTC, hours"),
+        Column("dst", pl.String(), "daylight saving rule: A (US), U (unknown), N (none)"),
+        Column("tzone", pl.String(), "IANA time zone; null when not delivered"),
+        *LINEAGE,
+    ),
+    key=("faa",),
+)
+
+STAGED_PLANES = TableSpec(
+    columns=(
+        Column("tailnum", pl.String(), "plane tail number"),
+        Column("snapshot_date", pl.Date(), "day of the planes snapshot this row comes from"),
+        Column("year", pl.Int16(), "year manufactured"),
+        Column("type", pl.String(), "type of aircraft"),
+        Column("manufacturer", pl.String(), "manufacturer"),
+        Column("model", pl.String(), "model"),
+        Column("engines", pl.Int8(), "number of engines"),
+        Column("seats", pl.Int16(), "number of seats"),
+        Column("speed", pl.Int16(), "average cruising speed, mph; mostly not delivered"),
+        Column("engine", pl.String(), "type of engine"),
+        *LINEAGE,
+    ),
+    key=("tailnum", "snapshot_date"),
+)
+
+_AIRPORT_TYPES: dict[str, pl.DataType] = {
+    "faa": pl.String(), "name": pl.String(), "lat": pl.Float64(), "lon": pl.Float64(),
+    "alt": pl.Int32(), "tz": pl.Int8(), "dst": pl.String(), "tzone": pl.String(),
+}  # fmt: skip
+_PLANE_TYPES: dict[str, pl.DataType] = {
+    "tailnum": pl.String(), "year": pl.Int16(), "type": pl.String(),
+    "manufacturer": pl.String(), "model": pl.String(), "engines": pl.Int8(),
+    "seats": pl.Int16(), "speed": pl.Int16(), "engine": pl.String(),
+}  # fmt: skip
+
+
+def unknown_zone(column: str) -> pl.Expr:
+    """A problem text when a time zone name is not in the IANA database."""
+    zone = pl.col(column)
+    return (
+        pl.when(zone.is_not_null() & ~zone.is_in(sorted(available_timezones())))
+        .then(pl.format("unknown time zone {}", zone))
+        .otherwise(None)
+    )
+
+
+def stage_airports(raw: pl.LazyFrame) -> pl.LazyFrame:
+    """The newest airports snapshot, typed, one row per FAA code."""
+    parsers = {name: parse_text(name, dtype) for name, dtype in _AIRPORT_TYPES.items()}
+    typed = latest_snapshot(raw, PARTITION_COLUMN).with_columns(
+        type_errors(parsers).alias("_type_errors"), *parsers.values()
+    )
+    errors = row_errors(pl.col("_type_errors"), unknown_zone("tzone"))
+    return dedupe_latest(typed, list(STAGED_AIRPORTS.key)).select(
+        *STAGED_AIRPORTS.exprs(), errors.alias(ROW_ERRORS)
+    )
+
+
+def stage_planes(raw: pl.LazyFrame) -> pl.LazyFrame:
+    """Every planes snapshot, typed: one row per tail number per snapshot day."""
+    parsers = {name: parse_text(name, dtype) for name, dtype in _PLANE_TYPES.items()}
+    typed = raw.with_columns(
+        type_errors(parsers).alias("_type_errors"),
+        *parsers.values(),
+        pl.col(PARTITION_COLUMN).alias("snapshot_date"),
+    )
+    return dedupe_latest(typed, list(STAGED_PLANES.key)).select(
+        *STAGED_PLANES.exprs(), pl.col("_type_errors").alias(ROW_ERRORS)
+    )

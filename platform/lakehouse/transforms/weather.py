@@ -1,0 +1,72 @@
+"""Staging of weather: hourly observations per New York airport."""
+
+import polars as pl
+
+from lakehouse.landing import PARTITION_COLUMN
+from lakehouse.transforms.flights import NEW_YORK
+from lakehouse.transforms.parsing import (
+    ROW_ERRORS,
+    dedupe_latest,
+    misdated,
+    parse_text,
+    parse_utc_instant,
+    row_errors,
+    type_errors,
+)
+from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
+
+STAGED_WEATHER = TableSpec(
+    columns=(
+        Column("weather_date", pl.Date(), "local New York date of the observation"),
+        Column("origin", pl.String(), "FAA code of the New York airport observed"),
+        Column("time_hour", pl.Datetime("us", "UTC"), "observation hour, UTC"),
+        Column("obs_local", pl.Datetime("us", NEW_YORK), "observation hour, America/New_York"),
+        Column("hour", pl.Int8(), "local hour as delivered (repeats at the fall-back change)"),
+        Column("temp", pl.Float64(), "temperature, °F"),
+        Column("dewp", pl.Float64(), "dew point, °F"),
+        Column("humid", pl.Float64(), "relative humidity, %"),
+        Column("wind_dir", pl.Int16(), "wind direction, degrees"),
+        Column("wind_speed", pl.Float64(), "wind speed, mph"),
+        Column("wind_gust", pl.Float64(), "gust speed, mph"),
+        Column("precip", pl.Float64(), "precipitation, inches"),
+        Column("pressure", pl.Float64(), "sea level pressure, millibars"),
+        Column("visib", pl.Float64(), "visibility, miles"),
+        Column(
+            "repeated_local_hour",
+            pl.Boolean(),
+            "true when another observation of this airport has the same local date and hour "
+            "(the hour clocks repeat when daylight saving ends); the UTC hour tells them apart",
+        ),
+        *LINEAGE,
+    ),
+    key=("origin", "time_hour"),
+)
+
+_TYPES: dict[str, pl.DataType] = {
+    "origin": pl.String(), "year": pl.Int16(), "month": pl.Int8(), "day": pl.Int8(),
+    "hour": pl.Int8(), "temp": pl.Float64(), "dewp": pl.Float64(), "humid": pl.Float64(),
+    "wind_dir": pl.Int16(), "wind_speed": pl.Float64(), "wind_gust": pl.Float64(),
+    "precip": pl.Float64(), "pressure": pl.Float64(), "visib": pl.Float64(),
+}  # fmt: skip
+
+
+def stage_weather(raw: pl.LazyFrame) -> pl.LazyFrame:
+    """Raw weather lines to typed hourly observations keyed by (origin, UTC hour).
+
+    The delivered local (date, hour) is ambiguous for the hour repeated when daylight saving
+    ends; the UTC `time_hour` is not, so it is the key and the local time is derived from it.
+    Such rows are kept and marked `repeated_local_hour`. One row per key, the last delivered.
+    """
+    parsers = {name: parse_text(name, dtype) for name, dtype in _TYPES.items()}
+    parsers["time_hour"] = parse_utc_instant("time_hour")
+    local_day = pl.date(pl.col("year"), pl.col("month"), pl.col("day"))
+    typed = raw.with_columns(type_errors(parsers).alias("_type_errors"), *parsers.values())
+    staged = dedupe_latest(typed, list(STAGED_WEATHER.key)).with_columns(
+        weather_date=local_day,
+        obs_local=pl.col("time_hour").dt.convert_time_zone(NEW_YORK),
+        repeated_local_hour=pl.len().over("origin", local_day, "hour") > 1,
+    )
+    errors = row_errors(
+        pl.col("_type_errors"), misdated(pl.col("weather_date"), pl.col(PARTITION_COLUMN))
+    )
+    return staged.select(*STAGED_WEATHER.exprs(), errors.alias(ROW_ERRORS))
