@@ -140,3 +140,20 @@ def test_io_manager_requires_a_partition_column(tmp_path: Path) -> None:
     io = ParquetIOManager(base_dir=str(tmp_path))
     with pytest.raises(dg.DagsterInvariantViolationError, match="partition_expr"):
         dg.materialize([unnamed], resources={"io_manager": io}, partition_key="2013-01-01")
+
+
+def test_a_null_partition_value_publishes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(PartitionMismatchError, match="rows with no day"):
+        write_partitions(frame([D1, None], [1, 2]), tmp_path, "day", [D1])  # type: ignore[list-item]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_range_spanning_a_schema_change_reads_as_the_newest_schema(tmp_path: Path) -> None:
+    write_partitions(frame([D1], [1]), tmp_path, "day", [D1])
+    wider = frame([D2], [2]).with_columns(pl.col("value").cast(pl.Int64), note=pl.lit("new"))
+    write_partitions(wider, tmp_path, "day", [D2])
+    assert read(tmp_path, [D1, D2]).to_dict(as_series=False) == {
+        "day": [D1, D2],
+        "value": [1, 2],
+        "note": [None, "new"],
+    }

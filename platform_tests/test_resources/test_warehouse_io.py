@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from lakehouse.resources.parquet_io import PartitionMismatchError
 from lakehouse.resources.warehouse_io import (
     DuckDBWarehouseIOManager,
     SchemaDriftError,
@@ -78,6 +79,17 @@ def test_an_empty_output_empties_its_partition_only(tmp_path: Path) -> None:
     empty = daily_asset({"v": pl.Series([], dtype=pl.Int64).to_list()})
     assert run(empty, db, D2).success
     assert table(db) == [(D1, 1)]
+
+
+def test_rows_without_a_partition_value_are_refused(tmp_path: Path) -> None:
+    @dg.asset(key=["marts", "daily"], partitions_def=DAYS, metadata={"partition_expr": "day"})
+    def undated() -> pl.DataFrame:
+        return pl.DataFrame({"day": [D1, None], "v": [1, 2]})
+
+    db = tmp_path / "w.duckdb"
+    with pytest.raises(PartitionMismatchError, match=r"1 row\(s\) have day outside"):
+        run(undated, db, D1)
+    assert not db.exists()  # refused before the warehouse was opened
 
 
 def test_a_new_column_is_added(tmp_path: Path) -> None:

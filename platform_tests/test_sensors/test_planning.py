@@ -72,3 +72,24 @@ def test_the_cursor_round_trips_through_json() -> None:
 def test_a_cursor_of_another_version_is_refused() -> None:
     with pytest.raises(ValueError, match="version 99"):
         LandingCursor.from_json('{"version": 99, "files": {}}')
+
+
+def test_a_delivery_reverting_to_earlier_bytes_is_a_new_run() -> None:
+    contents = {"2013-01-01.csv": "a"}
+    first, cursor = plan_landing_runs(
+        "flights", [stat(1, 10, 1)], LandingCursor(), Hasher(contents)
+    )
+    contents["2013-01-01.csv"] = "b"
+    _, cursor = plan_landing_runs("flights", [stat(1, 12, 2)], cursor, Hasher(contents))
+    contents["2013-01-01.csv"] = "a"
+    third, _ = plan_landing_runs("flights", [stat(1, 10, 3)], cursor, Hasher(contents))
+    assert len(third) == 1
+    assert third[0].run_key != first[0].run_key
+
+
+def test_replanning_the_same_delivery_repeats_its_run_key() -> None:
+    """A tick that crashed before saving its cursor plans again; Dagster dedupes the key."""
+    hasher = Hasher({"2013-01-01.csv": "a"})
+    first, _ = plan_landing_runs("flights", [stat(1)], LandingCursor(), hasher)
+    again, _ = plan_landing_runs("flights", [stat(1)], LandingCursor(), hasher)
+    assert first == again

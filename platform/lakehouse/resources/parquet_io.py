@@ -87,7 +87,12 @@ def _staged_days(staging: Path, column: str) -> dict[date, Path]:
         if not folder.name.startswith(f"{column}=") or len(files) != 1:
             msg = f"unexpected staging layout {folder} ({len(files)} files); expected one file"
             raise RuntimeError(msg)
-        days[date.fromisoformat(folder.name.split("=", 1)[1])] = files[0]
+        value = folder.name.split("=", 1)[1]
+        try:
+            days[date.fromisoformat(value)] = files[0]
+        except ValueError as error:  # Polars names the folder of null keys __HIVE_DEFAULT_...
+            msg = f"{staging.parent.name}: rows with no {column} ({value}); every row needs a day"
+            raise PartitionMismatchError(msg) from error
     return days
 
 
@@ -118,7 +123,15 @@ def scan_partitions(table_dir: Path, days: Sequence[date]) -> pl.LazyFrame:
         )
         raise MissingPartitionError(msg)
     # The partition column is stored in the files; hive parsing would add it a second time.
-    return pl.scan_parquet([str(f) for f in files], hive_partitioning=False)
+    # The newest partition's schema is the table's: older partitions written before a column
+    # was added get it as nulls, and narrower integers are widened.
+    return pl.scan_parquet(
+        [str(f) for f in files],
+        hive_partitioning=False,
+        schema=pl.read_parquet_schema(files[-1]),
+        missing_columns="insert",
+        cast_options=pl.ScanCastOptions(integer_cast="upcast"),
+    )
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):

@@ -207,7 +207,7 @@ def _check_within(frame: pl.DataFrame, column: str, days: Sequence[date], qualif
     """Rows outside the partitions being replaced would be inserted without their old rows being
     deleted: refuse them.
     """
-    outside = frame.filter(~pl.col(column).is_in(list(days)))
+    outside = frame.filter(pl.col(column).is_null() | ~pl.col(column).is_in(list(days)))
     if outside.height:
         shown = ", ".join(str(v) for v in outside[column].unique().sort().head(5))
         msg = (

@@ -85,8 +85,9 @@ def plan_landing_runs(
     """Decide which runs the current listing needs and what the cursor becomes.
 
     A file is hashed only when its size or mtime changed since the cursor saw it; it needs a run
-    only when its content is new. Files for consecutive days are grouped into one run, whose
-    key derives from the contents, so the same deliveries never start two runs.
+    only when its content differs from what the cursor last saw. Files for consecutive days are
+    grouped into one run, whose key derives from the contents and delivery times, so the same
+    delivery never starts two runs.
 
     Args:
         source: Source name, part of each run key.
@@ -98,7 +99,7 @@ def plan_landing_runs(
         The runs to request, oldest days first, and the new cursor.
     """
     seen = dict(cursor.files)
-    changed: list[tuple[date, str, str]] = []
+    changed: list[tuple[date, str, str]] = []  # (day, file, sha256 + delivery mtime)
     for stat in sorted(listing, key=lambda s: s.day):
         before = seen.get(stat.name)
         if before is not None and (before.size, before.mtime_ns) == (stat.size, stat.mtime_ns):
@@ -106,7 +107,10 @@ def plan_landing_runs(
         sha = content_hash(stat.name)
         seen[stat.name] = SeenFile(stat.size, stat.mtime_ns, sha)
         if before is None or before.sha256 != sha:
-            changed.append((stat.day, stat.name, sha))
+            # The mtime makes a delivery that reverts to earlier bytes a new run key (Dagster
+            # starts one run per key), while a re-plan of the same delivery after a crash
+            # repeats its key and is deduplicated.
+            changed.append((stat.day, stat.name, f"{sha}@{stat.mtime_ns}"))
     return _group_consecutive(source, changed), LandingCursor(files=seen)
 
 
