@@ -88,7 +88,7 @@ def test_fall_back_hour_takes_the_earlier_instant() -> None:
     ("override", "expected"),
     [
         ({"dep_time": "12x"}, "dep_time='12x'"),
-        ({"distance": "far", "flight": "1.5"}, "flight='1.5'; distance='far'"),
+        ({"distance": "far", "flight": "1.5"}, "flight='1.5'; distance='far'; flight is missing"),
         ({"time_hour": "yesterday"}, "time_hour='yesterday'"),
     ],
 )
@@ -96,6 +96,34 @@ def test_unparseable_fields_are_named_not_nulled_silently(
     override: dict[str, str], expected: str
 ) -> None:
     assert stage(override)[ROW_ERRORS].to_list() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ({"month": "2", "day": "30"}, "no such date 2013-2-30"),
+        ({"month": "13"}, "no such date 2013-13-1"),
+        ({"year": "NA"}, "year is missing"),
+        ({"carrier": ""}, "carrier is missing"),
+        ({"dep_time": "1275"}, "dep_time=1275 is not an hhmm time"),
+        ({"arr_time": "2460"}, "arr_time=2460 is not an hhmm time"),
+    ],
+)
+def test_impossible_values_are_row_errors_not_crashes(
+    override: dict[str, str], expected: str
+) -> None:
+    [errors] = stage(override)[ROW_ERRORS].to_list()
+    assert expected in errors
+
+
+def test_departure_in_the_repeated_fall_back_hour_is_placed_by_its_delay() -> None:
+    # 00:30 EDT on 2013-11-03, 90 minutes late: 01:00 EST, the second 1 a.m. of that night.
+    row = stage(
+        {"month": "11", "day": "3", "sched_dep_time": "30", "dep_time": "100", "dep_delay": "90"},
+        day=date(2013, 11, 3),
+    ).row(0, named=True)
+    assert row["sched_dep_utc"] == datetime(2013, 11, 3, 4, 30, tzinfo=ZoneInfo("UTC"))
+    assert row["dep_utc"] == datetime(2013, 11, 3, 6, 0, tzinfo=ZoneInfo("UTC"))
 
 
 def test_row_dated_another_day_than_its_file_is_flagged() -> None:

@@ -7,8 +7,11 @@ import polars as pl
 from lakehouse.landing import PARTITION_COLUMN
 from lakehouse.transforms.parsing import (
     ROW_ERRORS,
+    calendar_date,
     dedupe_latest,
     misdated,
+    missing,
+    no_such_date,
     parse_text,
     parse_utc_instant,
     row_errors,
@@ -80,6 +83,13 @@ STAGED_FLIGHTS = TableSpec(
 )
 
 
+def invalid_clock(column: str) -> pl.Expr:
+    """A problem text when an hhmm value is not a clock time (0000-2400, minutes below 60)."""
+    hhmm = pl.col(column)
+    bad = (hhmm < 0) | (hhmm > 2400) | (hhmm % 100 >= 60)
+    return pl.when(bad).then(pl.format("{}={} is not an hhmm time", pl.lit(column), hhmm))
+
+
 def hhmm_to_minutes(column: str) -> pl.Expr:
     """Minutes after midnight of an hhmm clock value; 2400 is 1440, midnight ending the day."""
     hhmm = pl.col(column).cast(pl.Int32)
@@ -135,12 +145,14 @@ def type_flights(raw: pl.LazyFrame) -> pl.LazyFrame:
 
 def add_timestamps(typed: pl.LazyFrame) -> pl.LazyFrame:
     """Departures as New York and UTC instants; arrivals as destination wall clocks with the day
-    resolved (their time zone belongs to the airport model); the cancelled flag.
+    resolved (their time zone belongs to `add_arrival_utc`); the cancelled flag.
     """
-    flight_date = pl.date(pl.col("year"), pl.col("month"), pl.col("day"))
+    flight_date = calendar_date("year", "month", "day")
     sched_dep = hhmm_to_minutes("sched_dep_time")
-    dep = hhmm_to_minutes("dep_time")
-    dep = dep + MINUTES_PER_DAY * day_offset_from_delay(sched_dep, pl.col("dep_delay"), dep)
+    dep_clock = hhmm_to_minutes("dep_time")
+    dep = dep_clock + MINUTES_PER_DAY * day_offset_from_delay(
+        sched_dep, pl.col("dep_delay"), dep_clock
+    )
     sched_arr = arrival_minutes(sched_dep, hhmm_to_minutes("sched_arr_time"))
     arr_clock = hhmm_to_minutes("arr_time")
     arr_from_delay = arr_clock + MINUTES_PER_DAY * day_offset_from_delay(
@@ -151,17 +163,26 @@ def add_timestamps(typed: pl.LazyFrame) -> pl.LazyFrame:
         .then(arr_from_delay)
         .otherwise(arrival_minutes(dep, arr_clock))
     )
-    with_local = typed.with_columns(
+    sched_dep_utc = as_new_york(wall_clock(flight_date, sched_dep)).dt.convert_time_zone("UTC")
+    # Scheduled departure plus the delay is exact, even when the departure falls in the hour
+    # that repeats at the fall-back change; the wall clock is the fallback without a delay.
+    dep_utc = (
+        pl.when(pl.col("dep_time").is_null())
+        .then(None)
+        .when(pl.col("dep_delay").is_not_null())
+        .then(sched_dep_utc + pl.duration(minutes=pl.col("dep_delay")))
+        .otherwise(as_new_york(wall_clock(flight_date, dep)).dt.convert_time_zone("UTC"))
+    )
+    return typed.with_columns(
         flight_date=flight_date,
-        sched_dep_local=as_new_york(wall_clock(flight_date, sched_dep)),
-        dep_local=as_new_york(wall_clock(flight_date, dep)),
+        sched_dep_utc=sched_dep_utc,
+        dep_utc=dep_utc,
         sched_arr_local=wall_clock(flight_date, sched_arr),
         arr_local=wall_clock(flight_date, arr),
         cancelled=pl.col("dep_time").is_null(),
-    )
-    return with_local.with_columns(
-        sched_dep_utc=pl.col("sched_dep_local").dt.convert_time_zone("UTC"),
-        dep_utc=pl.col("dep_local").dt.convert_time_zone("UTC"),
+    ).with_columns(
+        sched_dep_local=pl.col("sched_dep_utc").dt.convert_time_zone(NEW_YORK),
+        dep_local=pl.col("dep_utc").dt.convert_time_zone(NEW_YORK),
     )
 
 
@@ -172,8 +193,13 @@ def stage_flights(raw: pl.LazyFrame) -> pl.LazyFrame:
     did not parse, a date that is not its file's day). Deduplication is `dedupe_flights`.
     """
     staged = add_timestamps(type_flights(raw))
-    delivered_for = pl.col(PARTITION_COLUMN)
-    errors = row_errors(pl.col("_type_errors"), misdated(pl.col("flight_date"), delivered_for))
+    errors = row_errors(
+        pl.col("_type_errors"),
+        *missing(*TYPED_FLIGHTS.key, "dest"),
+        no_such_date("year", "month", "day"),
+        *(invalid_clock(c) for c in ("sched_dep_time", "dep_time", "sched_arr_time", "arr_time")),
+        misdated(pl.col("flight_date"), pl.col(PARTITION_COLUMN)),
+    )
     return staged.select(*TYPED_FLIGHTS.exprs(), errors.alias(ROW_ERRORS))
 
 
@@ -197,13 +223,29 @@ def wall_clock_to_utc(naive: str, zone_column: str, zones: Sequence[str]) -> pl.
     ).cast(UTC)
 
 
+def day_shift(arrival_utc: pl.Expr, departure_utc: pl.Expr) -> pl.Expr:
+    """Days to move an arrival so it falls within the 24 hours after its departure (the clock
+    rule in `arrival_minutes` cannot see time zones; UTC can).
+    """
+    elapsed = arrival_utc - departure_utc
+    return (
+        pl.when(elapsed <= pl.duration(minutes=0))
+        .then(1)
+        .when(elapsed > pl.duration(days=1))
+        .then(-1)
+        .otherwise(0)
+    )
+
+
 def add_arrival_utc(
     flights: pl.LazyFrame, airports: pl.LazyFrame, zones: Sequence[str]
 ) -> pl.LazyFrame:
-    """Arrivals in UTC from the destination's time zone (`airports.tzone`).
+    """Arrivals in UTC from the destination's time zone (`airports.tzone`), and arrival days
+    corrected so every arrival follows its departure within a day.
 
-    A destination missing from airports, or without a time zone, keeps null UTC arrivals: they
-    are counted by the caller, never guessed.
+    The actual arrival is the scheduled arrival plus the arrival delay when there is one (exact
+    across daylight-saving changes), else its wall clock. A destination missing from airports,
+    or without a time zone, keeps null UTC arrivals: the caller counts them, nothing is guessed.
 
     Args:
         flights: Typed flights (`stage_flights`, deduplicated).
@@ -211,11 +253,29 @@ def add_arrival_utc(
         zones: Every time zone `airports.tzone` holds.
     """
     dest_zone = airports.select(pl.col("faa").alias("dest"), pl.col("tzone").alias("dest_tzone"))
-    return (
-        flights.join(dest_zone, on="dest", how="left", maintain_order="left")
-        .with_columns(
-            sched_arr_utc=wall_clock_to_utc("sched_arr_local", "dest_tzone", zones),
-            arr_utc=wall_clock_to_utc("arr_local", "dest_tzone", zones),
-        )
-        .select(*STAGED_FLIGHTS.exprs())
+    in_zone = flights.join(dest_zone, on="dest", how="left", maintain_order="left")
+
+    def to_utc(naive: str) -> pl.Expr:
+        return wall_clock_to_utc(naive, "dest_tzone", zones)
+
+    one_day = pl.duration(days=1)
+    sched_shift = day_shift(to_utc("sched_arr_local"), pl.col("sched_dep_utc"))
+    by_delay = pl.col("arr_delay").is_not_null()
+    shifted = in_zone.with_columns(
+        sched_arr_local=pl.col("sched_arr_local") + sched_shift * one_day,
+        # An arrival placed by its delay moves with its scheduled arrival.
+        arr_local=pl.col("arr_local") + pl.when(by_delay).then(sched_shift).otherwise(0) * one_day,
     )
+    with_utc = shifted.with_columns(
+        sched_arr_utc=to_utc("sched_arr_local"),
+        arr_local=pl.col("arr_local")
+        + pl.when(by_delay).then(0).otherwise(day_shift(to_utc("arr_local"), pl.col("dep_utc")))
+        * one_day,
+    )
+    return with_utc.with_columns(
+        arr_utc=pl.when(pl.col("arr_time").is_null())
+        .then(None)
+        .when(by_delay)
+        .then(pl.col("sched_arr_utc") + pl.duration(minutes=pl.col("arr_delay")))
+        .otherwise(to_utc("arr_local")),
+    ).select(*STAGED_FLIGHTS.exprs())

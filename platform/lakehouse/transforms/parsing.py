@@ -55,6 +55,33 @@ def dedupe_latest(frame: pl.LazyFrame, key: list[str]) -> pl.LazyFrame:
     return frame.unique(subset=key, keep="last", maintain_order=True)
 
 
+def calendar_date(year: str, month: str, day: str) -> pl.Expr:
+    """A date from typed year, month and day columns; null for an impossible one (2013-02-30)
+    instead of failing the whole frame, so `no_such_date` can name the row.
+    """
+    padded = [pl.col(c).cast(pl.String).str.zfill(2) for c in (month, day)]
+    text = pl.format("{}-{}-{}", pl.col(year), *padded)
+    return text.str.to_date("%Y-%m-%d", strict=False)
+
+
+def no_such_date(year: str, month: str, day: str) -> pl.Expr:
+    """A problem text when year, month and day are all given but name no calendar day."""
+    given = pl.all_horizontal(pl.col(c).is_not_null() for c in (year, month, day))
+    return (
+        pl.when(given & calendar_date(year, month, day).is_null())
+        .then(pl.format("no such date {}-{}-{}", pl.col(year), pl.col(month), pl.col(day)))
+        .otherwise(None)
+    )
+
+
+def missing(*columns: str) -> list[pl.Expr]:
+    """One problem text per required column that is null (after parsing)."""
+    return [
+        pl.when(pl.col(c).is_null()).then(pl.lit(f"{c} is missing")).otherwise(None)
+        for c in columns
+    ]
+
+
 def row_errors(*problems: pl.Expr) -> pl.Expr:
     """All problems found while staging a row, joined by `; `; null for a clean row.
 
