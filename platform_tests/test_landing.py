@@ -44,6 +44,29 @@ def test_quoted_fields_with_commas_are_split_correctly() -> None:
     assert rows["_line_number"].to_list() == [2, 3]
 
 
+def test_an_unterminated_quote_reports_every_line_it_swallows() -> None:
+    data = csv_bytes("carrier,name", "UA,United", 'AA,"American', "DL,Delta", "B6,JetBlue")
+    delivery = parse_delivery(data, AIRLINES, source_file="airlines/x.csv")
+    assert delivery.rows["_line_number"].to_list() == [2]
+    assert [m.line_number for m in delivery.malformed] == [3, 4, 5]
+    assert "starting on line 3" in delivery.malformed[0].reason
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_a_trailing_blank_line_is_reported_on_both_paths(quoted: bool) -> None:
+    name = '"United"' if quoted else "United"
+    data = csv_bytes("carrier,name", f"UA,{name}", "")
+    delivery = parse_delivery(data, AIRLINES, source_file="airlines/x.csv")
+    assert delivery.rows.height == 1
+    assert [(m.line_number, m.reason) for m in delivery.malformed] == [(3, "blank line")]
+
+
+def test_a_byte_order_mark_is_not_part_of_the_header() -> None:
+    data = b"\xef\xbb\xbf" + csv_bytes("carrier,name", "UA,United")
+    rows = parse_delivery(data, AIRLINES, source_file="airlines/x.csv").rows
+    assert rows["carrier"].to_list() == ["UA"]
+
+
 def test_crlf_line_endings_are_accepted() -> None:
     rows, malformed = parse(f"{HEADER}\r\n{LINE}\r\n".encode())
     assert malformed == []

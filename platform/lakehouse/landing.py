@@ -213,7 +213,7 @@ def _split_lines(data: bytes) -> tuple[list[str], dict[int, str]]:
                 )
                 decoded.append(raw.decode("utf-8", errors="replace"))
         text = "\n".join(decoded)
-    lines = text.split("\n")
+    lines = text.removeprefix("\ufeff").split("\n")  # a byte-order mark is not part of the header
     if lines and lines[-1] == "":
         lines.pop()  # the newline that ends the last line
     return [line.removesuffix("\r") for line in lines], undecodable
@@ -275,34 +275,44 @@ def _split_plain(
 def _split_quoted(
     lines: list[str], header: list[str], skip: dict[int, str]
 ) -> tuple[pl.DataFrame, list[MalformedLine]]:
-    """Exact path for files with quoting: the csv module tracks lines across quoted newlines."""
+    """Exact path for files with quoting: the csv module follows records across quoted newlines.
+
+    Every physical line ends up in a row or in `malformed`: a record the csv module cannot read
+    (an unterminated quote swallows the lines after it) is reported line by line.
+    """
     width = len(header)
-    reader = csv.reader(io.StringIO("\n".join(lines[1:])), strict=True)
+    # The final newline keeps a trailing blank line visible, as on the plain path.
+    reader = csv.reader(io.StringIO("\n".join(lines[1:]) + "\n"), strict=True)
     columns: list[list[str]] = [[] for _ in header]
     numbers: list[int] = []
     malformed: list[MalformedLine] = []
-    line_of_record = 2
+
+    def report(first: int, last: int, reason: str) -> None:
+        malformed.extend(
+            MalformedLine(n, lines[n - 1], reason) for n in range(first, last + 1) if n not in skip
+        )
+
+    start = 2  # file line where the next record begins (line 1 is the header)
     while True:
         try:
             record = next(reader)
         except StopIteration:
             break
         except csv.Error as error:
-            malformed.append(MalformedLine(line_of_record, lines[line_of_record - 1], str(error)))
-            line_of_record = reader.line_num + 2
+            end = reader.line_num + 1
+            report(start, end, f"unreadable CSV record starting on line {start}: {error}")
+            start = end + 1
             continue
-        if line_of_record in skip:
-            pass
+        end = reader.line_num + 1
+        if any(n in skip for n in range(start, end + 1)):
+            report(start, end, "part of a record with a line that is not valid UTF-8")
         elif len(record) != width:
-            text = lines[line_of_record - 1]
-            malformed.append(
-                MalformedLine(line_of_record, text, _field_count_reason(text, len(record), width))
-            )
+            report(start, end, _field_count_reason(lines[start - 1], len(record), width))
         else:
-            numbers.append(line_of_record)
+            numbers.append(start)
             for column, value in zip(columns, record, strict=True):
                 column.append(value)
-        line_of_record = reader.line_num + 2
+        start = end + 1
     data: dict[str, pl.Series] = {
         "_line_number": pl.Series(numbers, dtype=pl.Int32),
         **{
