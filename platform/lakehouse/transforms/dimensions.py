@@ -54,6 +54,12 @@ DIM_DATE = TableSpec(
 )
 
 
+def date_key(day: pl.Expr) -> pl.Expr:
+    """The dim_date key of a date: yyyymmdd as an integer."""
+    year, month, dom = (p.cast(pl.Int32) for p in (day.dt.year(), day.dt.month(), day.dt.day()))
+    return year * 10000 + month * 100 + dom
+
+
 def dim_date(start: date, end: date) -> pl.LazyFrame:
     """One row per calendar day from start to end, with US federal holidays flagged."""
     federal = holidays.country_holidays("US", years=range(start.year, end.year + 1))
@@ -64,11 +70,7 @@ def dim_date(start: date, end: date) -> pl.LazyFrame:
     )
     day = pl.col("date").dt
     return frame.with_columns(
-        date_sk=(
-            day.year().cast(pl.Int32) * 10000
-            + day.month().cast(pl.Int32) * 100
-            + day.day().cast(pl.Int32)
-        ),
+        date_sk=date_key(pl.col("date")),
         year=day.year(),
         quarter=day.quarter(),
         month=day.month(),

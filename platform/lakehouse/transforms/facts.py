@@ -1,0 +1,79 @@
+"""The flights fact: one row per flight, keyed to every dimension, never dropped by a join."""
+
+import polars as pl
+
+from lakehouse.transforms.dimensions import UNKNOWN_SK, date_key
+from lakehouse.transforms.spec import Column, TableSpec
+
+_SK = pl.Int64()
+UTC = pl.Datetime("us", "UTC")
+
+FCT_FLIGHTS = TableSpec(
+    columns=(
+        Column("flight_date", pl.Date(), "scheduled departure date (New York)"),
+        Column("date_sk", pl.Int32(), "key of dim_date"),
+        Column("airline_sk", _SK, "key of dim_airline; -1 when the carrier is unknown"),
+        Column("origin_sk", _SK, "key of dim_airport for the origin; -1 when unknown"),
+        Column("dest_sk", _SK, "key of dim_airport for the destination; -1 when unknown"),
+        Column("plane_sk", _SK, "dim_plane version valid on the flight date; -1 if none"),
+        Column("carrier", pl.String(), "carrier code as delivered"),
+        Column("flight", pl.Int32(), "flight number"),
+        Column("tailnum", pl.String(), "tail number as delivered"),
+        Column("origin", pl.String(), "origin FAA code as delivered"),
+        Column("dest", pl.String(), "destination FAA code as delivered"),
+        Column("sched_dep_time", pl.Int16(), "scheduled departure, hhmm (in the flight's key)"),
+        Column("time_hour", UTC, "scheduled departure hour, UTC (joins hourly weather)"),
+        Column("sched_dep_utc", UTC, "scheduled departure, UTC"),
+        Column("dep_utc", UTC, "actual departure, UTC"),
+        Column("arr_utc", UTC, "actual arrival, UTC; null if unknown"),
+        Column("dep_delay", pl.Int16(), "departure delay, minutes"),
+        Column("arr_delay", pl.Int16(), "arrival delay, minutes"),
+        Column("air_time", pl.Int16(), "minutes in the air"),
+        Column("distance", pl.Int16(), "miles"),
+        Column("cancelled", pl.Boolean(), "the flight never departed"),
+    ),
+    key=("flight_date", "carrier", "flight", "origin", "sched_dep_time"),
+)
+UNKNOWN_COLUMNS = ("airline_sk", "origin_sk", "dest_sk", "plane_sk")
+
+
+def fct_flights(
+    flights: pl.LazyFrame,
+    dim_airline: pl.LazyFrame,
+    dim_airport: pl.LazyFrame,
+    dim_plane: pl.LazyFrame,
+) -> pl.LazyFrame:
+    """Staged flights keyed to the dimensions.
+
+    Every join is a left join: a carrier, airport or tail number the dimension does not know
+    points to its unknown member (-1) instead of dropping the flight. The plane is the version
+    whose [valid_from, valid_to) holds the flight date.
+    """
+    airlines = dim_airline.filter(pl.col("airline_sk") != UNKNOWN_SK).select(
+        "carrier", "airline_sk"
+    )
+    airports = dim_airport.filter(pl.col("airport_sk") != UNKNOWN_SK)
+    planes = (
+        dim_plane.filter(pl.col("plane_sk") != UNKNOWN_SK)
+        .select("tailnum", "plane_sk", "valid_from", "valid_to")
+        .sort("valid_from")
+    )
+    keyed = (
+        flights.join(airlines, on="carrier", how="left")
+        .join(airports.select(origin="faa", origin_sk="airport_sk"), on="origin", how="left")
+        .join(airports.select(dest="faa", dest_sk="airport_sk"), on="dest", how="left")
+        # An as-of join needs its input sorted on the join key; the joins above may reorder.
+        .sort("flight_date")
+        .join_asof(planes, left_on="flight_date", right_on="valid_from", by="tailnum")
+        .with_columns(
+            plane_sk=pl.when(pl.col("flight_date") < pl.col("valid_to")).then(pl.col("plane_sk")),
+            date_sk=date_key(pl.col("flight_date")),
+        )
+        .with_columns(pl.col(c).fill_null(UNKNOWN_SK) for c in UNKNOWN_COLUMNS)
+    )
+    return keyed.select(FCT_FLIGHTS.exprs())
+
+
+def unknown_members(fact: pl.DataFrame) -> dict[str, int]:
+    """How many facts point to each dimension's unknown member."""
+    return {c: int((fact[c] == UNKNOWN_SK).sum()) for c in UNKNOWN_COLUMNS}
