@@ -5,7 +5,11 @@ from lakehouse.definitions import defs
 EXPECTED_ASSETS = {
     **{f"raw/{t}": "raw" for t in ("flights", "weather", "airlines", "airports", "planes")},
     **{f"staged/{t}": "staged" for t in ("flights", "weather", "airlines", "airports", "planes")},
-    "marts/mart_ontime_daily": "marts",
+    **{
+        f"marts/{t}": "marts"
+        for t in ("dim_date", "dim_airline", "dim_airport", "dim_plane", "fct_flights")
+    },
+    **{f"marts/{t}": "marts" for t in ("mart_ontime_daily", "mart_routes", "mart_delay_weather")},
 }
 
 
@@ -33,12 +37,22 @@ def test_every_asset_is_described_owned_kinded_and_has_a_column_schema() -> None
         assert "dagster/column_schema" in node.metadata, name
 
 
-def test_mart_columns_have_lineage_to_staged_columns() -> None:
-    node = defs.resolve_asset_graph().get(dg.AssetKey(["marts", "mart_ontime_daily"]))
+def test_mart_columns_have_lineage_to_upstream_columns() -> None:
+    graph = defs.resolve_asset_graph()
+    for name in ("mart_ontime_daily", "mart_routes", "mart_delay_weather"):
+        node = graph.get(dg.AssetKey(["marts", name]))
+        lineage = node.metadata["dagster/column_lineage"]
+        schema_columns = {c.name for c in node.metadata["dagster/column_schema"].columns}
+        assert set(lineage.deps_by_column) == schema_columns, name
+        for deps in lineage.deps_by_column.values():
+            for dep in deps:
+                upstream = graph.get(dep.asset_key).metadata["dagster/column_schema"]
+                assert dep.column_name in {c.name for c in upstream.columns}, (name, dep)
+    node = graph.get(dg.AssetKey(["marts", "mart_ontime_daily"]))
     lineage = node.metadata["dagster/column_lineage"]
     deps = lineage.deps_by_column["delayed_share"]
     assert [(d.asset_key.to_user_string(), d.column_name) for d in deps] == [
-        ("staged/flights", "arr_delay")
+        ("marts/fct_flights", "arr_delay")
     ]
     schema_columns = {c.name for c in node.metadata["dagster/column_schema"].columns}
     assert set(lineage.deps_by_column) == schema_columns

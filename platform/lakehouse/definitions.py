@@ -3,7 +3,7 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from lakehouse.assets.marts import mart_ontime_daily
+from lakehouse.assets.marts import mart_delay_weather, mart_ontime_daily, mart_routes
 from lakehouse.assets.raw import build_raw_asset
 from lakehouse.assets.staged import (
     staged_airlines,
@@ -11,6 +11,13 @@ from lakehouse.assets.staged import (
     staged_flights,
     staged_planes,
     staged_weather,
+)
+from lakehouse.assets.warehouse import (
+    dim_airline_asset,
+    dim_airport_asset,
+    dim_date_asset,
+    dim_plane_asset,
+    fct_flights_asset,
 )
 from lakehouse.resources.landing import LandingZone
 from lakehouse.resources.parquet_io import ParquetIOManager
@@ -40,7 +47,8 @@ raw_planes = build_raw_asset(PLANES)
 ASSETS = [
     *(raw_flights, raw_weather, raw_airlines, raw_airports, raw_planes),
     *(staged_flights, staged_weather, staged_airlines, staged_airports, staged_planes),
-    mart_ontime_daily,
+    *(dim_date_asset, dim_airline_asset, dim_airport_asset, dim_plane_asset, fct_flights_asset),
+    *(mart_ontime_daily, mart_routes, mart_delay_weather),
 ]
 SENSORS = [
     make_landing_sensor(source, dg.AssetSelection.assets(raw).downstream())

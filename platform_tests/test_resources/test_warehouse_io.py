@@ -3,7 +3,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from lakehouse.resources.warehouse_io import (
     DuckDBWarehouseIOManager,
     SchemaDriftError,
     WarehouseLockedError,
+    as_utc,
     diff_columns,
     drift_message,
     partition_predicate,
@@ -214,3 +215,10 @@ def test_drift_message_lists_every_problem() -> None:
     assert "marts.t.b is missing from the output" in message
     assert "marts.t.a changed INTEGER -> DOUBLE" in message
     assert drift_message("marts.t", diff_columns({"a": "INTEGER"}, {"a": "INTEGER"})) is None
+
+
+def test_timestamps_read_back_from_duckdb_are_named_utc() -> None:
+    frame = pl.DataFrame({"t": [datetime(2013, 1, 1, tzinfo=UTC)]}).with_columns(
+        pl.col("t").dt.convert_time_zone("Etc/UTC")
+    )
+    assert as_utc(frame).schema["t"] == pl.Datetime("us", "UTC")

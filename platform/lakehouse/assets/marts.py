@@ -1,4 +1,4 @@
-"""Marts: aggregates in the DuckDB warehouse."""
+"""Marts: aggregates in the DuckDB warehouse, read from the star schema."""
 
 from typing import Any
 
@@ -6,49 +6,99 @@ import dagster as dg
 import polars as pl
 
 from lakehouse.assets.metadata import (
-    OWNERS,
     column_lineage,
     column_schema,
     definition_metadata,
     markdown_preview,
     output_metadata,
 )
+from lakehouse.assets.warehouse import WAREHOUSE
 from lakehouse.partitions import DAILY
 from lakehouse.resources.parquet_io import PARTITION_EXPR
-from lakehouse.transforms.marts import ONTIME_DAILY, ONTIME_DAILY_LINEAGE, ontime_daily
+from lakehouse.transforms.marts import (
+    DELAY_WEATHER,
+    DELAY_WEATHER_LINEAGE,
+    ONTIME_DAILY,
+    ONTIME_DAILY_LINEAGE,
+    ROUTES,
+    ROUTES_LINEAGE,
+    delay_weather,
+    ontime_daily,
+    routes,
+)
+from lakehouse.transforms.spec import TableSpec
 
-MARTS: dict[str, Any] = {
-    "group_name": "marts",
-    "kinds": {"polars", "duckdb"},
-    "owners": OWNERS,
-    "io_manager_key": "warehouse_io_manager",
-    # DuckDB allows one writer per file: runs take turns on the warehouse.
-    "pool": "warehouse",
+FACT = dg.AssetKey(["marts", "fct_flights"])
+DAILY_RANGE: dict[str, Any] = {
+    "partitions_def": DAILY,
+    "backfill_policy": dg.BackfillPolicy.single_run(),
 }
-ONTIME_INPUTS = {
-    "flights": dg.AssetKey(["staged", "flights"]),
-    "airlines": dg.AssetKey(["staged", "airlines"]),
-}
+
+
+def mart_metadata(
+    spec: TableSpec, lineage: dict[str, dict[str, list[str]]], inputs: dict[str, dg.AssetKey]
+) -> dict[str, Any]:
+    """Column schema and column lineage of a mart."""
+    return definition_metadata(
+        column_schema(spec), **{"dagster/column_lineage": column_lineage(lineage, inputs)}
+    )
+
+
+def _mart_output(mart: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    return dg.Output(mart, metadata=output_metadata(mart, preview=markdown_preview(mart)))
+
+
+ONTIME_INPUTS = {"flights": FACT, "airlines": dg.AssetKey(["marts", "dim_airline"])}
 
 
 @dg.asset(
     key=["marts", "mart_ontime_daily"],
     ins={name: dg.AssetIn(key) for name, key in ONTIME_INPUTS.items()},
-    partitions_def=DAILY,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    metadata=definition_metadata(
-        column_schema(ONTIME_DAILY),
-        **{
-            PARTITION_EXPR: "flight_date",
-            "dagster/column_lineage": column_lineage(ONTIME_DAILY_LINEAGE, ONTIME_INPUTS),
-        },
-    ),
-    code_version="1",
-    **MARTS,
+    metadata={
+        **mart_metadata(ONTIME_DAILY, ONTIME_DAILY_LINEAGE, ONTIME_INPUTS),
+        PARTITION_EXPR: "flight_date",
+    },
+    **DAILY_RANGE,
+    **WAREHOUSE,
 )
-def mart_ontime_daily(flights: pl.LazyFrame, airlines: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
-    """On-time performance per day and carrier: flights, cancelled, mean arrival delay and the
-    share of arrivals more than 15 minutes late.
+def mart_ontime_daily(flights: pl.DataFrame, airlines: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    """On-time performance per day, carrier and New York airport: flights, cancelled, mean
+    arrival delay and the share of arrivals more than 15 minutes late.
     """
-    mart = ontime_daily(flights, airlines).collect()
-    return dg.Output(mart, metadata=output_metadata(mart, preview=markdown_preview(mart)))
+    return _mart_output(ontime_daily(flights.lazy(), airlines.lazy()).collect())
+
+
+ROUTES_INPUTS = {"flights": FACT, "airports": dg.AssetKey(["marts", "dim_airport"])}
+
+
+@dg.asset(
+    key=["marts", "mart_routes"],
+    ins={name: dg.AssetIn(key) for name, key in ROUTES_INPUTS.items()},
+    metadata=mart_metadata(ROUTES, ROUTES_LINEAGE, ROUTES_INPUTS),
+    **WAREHOUSE,
+)
+def mart_routes(flights: pl.DataFrame, airports: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    """Every route from New York over the whole partition range: flights, cancellations, mean
+    delays and distance.
+    """
+    return _mart_output(routes(flights.lazy(), airports.lazy()).collect())
+
+
+DELAY_WEATHER_INPUTS = {"flights": FACT, "weather": dg.AssetKey(["staged", "weather"])}
+
+
+@dg.asset(
+    key=["marts", "mart_delay_weather"],
+    ins={name: dg.AssetIn(key) for name, key in DELAY_WEATHER_INPUTS.items()},
+    metadata={
+        **mart_metadata(DELAY_WEATHER, DELAY_WEATHER_LINEAGE, DELAY_WEATHER_INPUTS),
+        PARTITION_EXPR: "flight_date",
+    },
+    **DAILY_RANGE,
+    **WAREHOUSE,
+)
+def mart_delay_weather(flights: pl.DataFrame, weather: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
+    """Departure delays per day and origin against the weather in the scheduled hour, in bands
+    of visibility, precipitation and wind.
+    """
+    return _mart_output(delay_weather(flights.lazy(), weather).collect())

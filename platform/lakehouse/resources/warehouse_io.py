@@ -198,9 +198,21 @@ class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
                 raise dg.DagsterInvariantViolationError(msg)
             where, params = partition_predicate(column, keys_to_dates(context.asset_partition_keys))
         with self.connect(read_only=True) as con:
-            return con.sql(
+            frame = con.sql(
                 f"SELECT * FROM {table_name(schema, table)} WHERE {where}", params=params
             ).pl()
+        return as_utc(frame)
+
+
+def as_utc(frame: pl.DataFrame) -> pl.DataFrame:
+    """DuckDB returns TIMESTAMPTZ columns in zone `Etc/UTC`; name it `UTC` as the lake does, so
+    frames from both stores join on timestamps.
+    """
+    return frame.with_columns(
+        pl.col(name).dt.convert_time_zone("UTC")
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone == "Etc/UTC"
+    )
 
 
 def _check_within(frame: pl.DataFrame, column: str, days: Sequence[date], qualified: str) -> None:

@@ -1,19 +1,31 @@
-"""Mart transforms: aggregates a reader can trust, computed from staged tables."""
+"""Mart transforms: aggregates a reader can trust, computed from the star schema."""
+
+from collections.abc import Sequence
 
 import polars as pl
 
+from lakehouse.transforms.dimensions import UNKNOWN_SK
 from lakehouse.transforms.spec import Column, TableSpec
 
 DELAYED_AFTER_MINUTES = 15
+_COUNT = pl.UInt32()
+
+
+def _delayed_share(delay: str) -> pl.Expr:
+    # The mean of a comparison skips nulls: the share is over flights with a recorded delay,
+    # and null when there is none.
+    return (pl.col(delay) > DELAYED_AFTER_MINUTES).mean()
+
 
 ONTIME_DAILY = TableSpec(
     columns=(
         Column("flight_date", pl.Date(), "scheduled departure date (New York)"),
         Column("carrier", pl.String(), "two-letter IATA carrier code"),
         Column("carrier_name", pl.String(), "airline name; null if the carrier is not in airlines"),
-        Column("flights", pl.UInt32(), "scheduled flights"),
-        Column("cancelled", pl.UInt32(), "flights that never departed"),
-        Column("arrived", pl.UInt32(), "flights with a recorded arrival delay"),
+        Column("origin", pl.String(), "New York departure airport"),
+        Column("flights", _COUNT, "scheduled flights"),
+        Column("cancelled", _COUNT, "flights that never departed"),
+        Column("arrived", _COUNT, "flights with a recorded arrival delay"),
         Column("mean_arr_delay", pl.Float64(), "mean arrival delay in minutes over `arrived`"),
         Column(
             "delayed_share",
@@ -21,15 +33,15 @@ ONTIME_DAILY = TableSpec(
             f"share of `arrived` flights more than {DELAYED_AFTER_MINUTES} minutes late",
         ),
     ),
-    key=("flight_date", "carrier"),
+    key=("flight_date", "carrier", "origin"),
 )
-
-# Which staged columns each mart column is computed from (the UI's column lineage).
+# Which upstream columns each mart column is computed from (the UI's column lineage).
 ONTIME_DAILY_LINEAGE: dict[str, dict[str, list[str]]] = {
     "flight_date": {"flights": ["flight_date"]},
     "carrier": {"flights": ["carrier"]},
     "carrier_name": {"airlines": ["name"]},
-    "flights": {"flights": ["flight_date", "carrier"]},
+    "origin": {"flights": ["origin"]},
+    "flights": {"flights": ["flight_date", "carrier", "origin"]},
     "cancelled": {"flights": ["cancelled"]},
     "arrived": {"flights": ["arr_delay"]},
     "mean_arr_delay": {"flights": ["arr_delay"]},
@@ -38,23 +50,148 @@ ONTIME_DAILY_LINEAGE: dict[str, dict[str, list[str]]] = {
 
 
 def ontime_daily(flights: pl.LazyFrame, airlines: pl.LazyFrame) -> pl.LazyFrame:
-    """On-time performance per day and carrier.
+    """On-time performance per day, carrier and New York airport.
 
     `delayed_share` is over flights with an arrival delay (cancelled and diverted flights have
-    none); it is null when no flight of that carrier arrived that day.
+    none); it is null when no such flight arrived.
     """
-    arr_delay = pl.col("arr_delay")
-    daily = flights.group_by("flight_date", "carrier").agg(
+    daily = flights.group_by("flight_date", "carrier", "origin").agg(
         flights=pl.len(),
         cancelled=pl.col("cancelled").sum(),
-        arrived=arr_delay.count(),
-        mean_arr_delay=arr_delay.mean(),
-        # The mean of a comparison skips nulls, so the share is over arrived flights only.
-        delayed_share=(arr_delay > DELAYED_AFTER_MINUTES).mean(),
+        arrived=pl.col("arr_delay").count(),
+        mean_arr_delay=pl.col("arr_delay").mean(),
+        delayed_share=_delayed_share("arr_delay"),
     )
     names = airlines.select("carrier", carrier_name="name")
     return (
         daily.join(names, on="carrier", how="left")
         .select(ONTIME_DAILY.exprs())
-        .sort("flight_date", "carrier")
+        .sort("flight_date", "carrier", "origin")
+    )
+
+
+ROUTES = TableSpec(
+    columns=(
+        Column("origin", pl.String(), "New York departure airport"),
+        Column("dest", pl.String(), "destination FAA code"),
+        Column("dest_name", pl.String(), "destination airport; null if not in airports"),
+        Column("first_date", pl.Date(), "first day with a flight on the route"),
+        Column("last_date", pl.Date(), "last day with a flight on the route"),
+        Column("flights", _COUNT, "scheduled flights"),
+        Column("cancelled", _COUNT, "flights that never departed"),
+        Column("mean_dep_delay", pl.Float64(), "mean departure delay, minutes"),
+        Column("mean_arr_delay", pl.Float64(), "mean arrival delay, minutes"),
+        Column("distance", pl.Float64(), "mean great-circle distance, miles"),
+    ),
+    key=("origin", "dest"),
+)
+ROUTES_LINEAGE: dict[str, dict[str, list[str]]] = {
+    "origin": {"flights": ["origin"]},
+    "dest": {"flights": ["dest"]},
+    "dest_name": {"airports": ["name"]},
+    "first_date": {"flights": ["flight_date"]},
+    "last_date": {"flights": ["flight_date"]},
+    "flights": {"flights": ["origin", "dest"]},
+    "cancelled": {"flights": ["cancelled"]},
+    "mean_dep_delay": {"flights": ["dep_delay"]},
+    "mean_arr_delay": {"flights": ["arr_delay"]},
+    "distance": {"flights": ["distance"]},
+}
+
+
+def routes(flights: pl.LazyFrame, airports: pl.LazyFrame) -> pl.LazyFrame:
+    """Every origin-destination pair over all the flights given."""
+    per_route = flights.group_by("origin", "dest").agg(
+        first_date=pl.col("flight_date").min(),
+        last_date=pl.col("flight_date").max(),
+        flights=pl.len(),
+        cancelled=pl.col("cancelled").sum(),
+        mean_dep_delay=pl.col("dep_delay").mean(),
+        mean_arr_delay=pl.col("arr_delay").mean(),
+        distance=pl.col("distance").mean(),
+    )
+    names = airports.filter(pl.col("airport_sk") != UNKNOWN_SK).select(dest="faa", dest_name="name")
+    return (
+        per_route.join(names, on="dest", how="left").select(ROUTES.exprs()).sort("origin", "dest")
+    )
+
+
+VISIBILITY_MILES = ([1.0, 3.0, 5.0, 10.0], ["<1 mi", "1-3 mi", "3-5 mi", "5-10 mi", "10+ mi"])
+PRECIP_INCHES = ([0.0, 0.1], ["none", "light (<0.1 in)", "heavy (>=0.1 in)"])
+WIND_MPH = ([10.0, 20.0], ["<10 mph", "10-20 mph", "20+ mph"])
+NO_OBSERVATION = "no observation"
+
+DELAY_WEATHER = TableSpec(
+    columns=(
+        Column("flight_date", pl.Date(), "scheduled departure date (New York)"),
+        Column("origin", pl.String(), "New York departure airport"),
+        Column("visibility", pl.String(), "visibility at origin in the scheduled hour"),
+        Column("precipitation", pl.String(), "precipitation at origin in the scheduled hour"),
+        Column("wind", pl.String(), "wind speed at origin in the scheduled hour"),
+        Column("flights", _COUNT, "flights that departed"),
+        Column("mean_dep_delay", pl.Float64(), "mean departure delay, minutes"),
+        Column(
+            "delayed_share",
+            pl.Float64(),
+            f"share of departures more than {DELAYED_AFTER_MINUTES} minutes late",
+        ),
+    ),
+    key=("flight_date", "origin", "visibility", "precipitation", "wind"),
+)
+DELAY_WEATHER_LINEAGE: dict[str, dict[str, list[str]]] = {
+    "flight_date": {"flights": ["flight_date"]},
+    "origin": {"flights": ["origin"]},
+    "visibility": {"weather": ["visib"]},
+    "precipitation": {"weather": ["precip"]},
+    "wind": {"weather": ["wind_speed"]},
+    "flights": {"flights": ["cancelled"]},
+    "mean_dep_delay": {"flights": ["dep_delay"]},
+    "delayed_share": {"flights": ["dep_delay"]},
+}
+
+
+def band(column: str, edges: tuple[Sequence[float], Sequence[str]]) -> pl.Expr:
+    """A labelled band of a measurement (left-closed; `no observation` when missing)."""
+    breaks, labels = edges
+    value = pl.col(column)
+    banded: pl.Expr = pl.lit(labels[-1])
+    for edge, label in reversed(list(zip(breaks, labels, strict=False))):
+        banded = pl.when(value < edge).then(pl.lit(label)).otherwise(banded)
+    return pl.when(value.is_null()).then(pl.lit(NO_OBSERVATION)).otherwise(banded).alias(column)
+
+
+def delay_weather(flights: pl.LazyFrame, weather: pl.LazyFrame) -> pl.LazyFrame:
+    """Departure delays against the weather at the origin in the scheduled departure hour.
+
+    Flights meet weather on (origin, UTC hour), which is unambiguous even in the hour the local
+    clock repeats. A departed flight with no observation for its hour is kept in the
+    `no observation` band of every measure.
+    """
+    observed = weather.select(
+        "origin",
+        "time_hour",
+        visibility=pl.col("visib"),
+        precipitation=pl.col("precip"),
+        wind=pl.col("wind_speed"),
+    )
+    departed = flights.filter(~pl.col("cancelled"))
+    return (
+        departed.join(observed, on=["origin", "time_hour"], how="left")
+        .with_columns(
+            band("visibility", VISIBILITY_MILES),
+            # Exactly zero is "none": the first break is closed on the right for it.
+            pl.when(pl.col("precipitation") == 0)
+            .then(pl.lit(PRECIP_INCHES[1][0]))
+            .otherwise(band("precipitation", ([0.1], list(PRECIP_INCHES[1][1:]))))
+            .alias("precipitation"),
+            band("wind", WIND_MPH),
+        )
+        .group_by(*DELAY_WEATHER.key)
+        .agg(
+            flights=pl.len(),
+            mean_dep_delay=pl.col("dep_delay").mean(),
+            delayed_share=_delayed_share("dep_delay"),
+        )
+        .select(DELAY_WEATHER.exprs())
+        .sort(*DELAY_WEATHER.key)
     )

@@ -1,0 +1,126 @@
+"""The star schema in the DuckDB warehouse: dimensions and the flights fact."""
+
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from lakehouse.assets.metadata import (
+    OWNERS,
+    column_schema,
+    definition_metadata,
+    markdown_preview,
+    output_metadata,
+)
+from lakehouse.partitions import DAILY
+from lakehouse.resources.parquet_io import PARTITION_EXPR
+from lakehouse.transforms.dimensions import (
+    DIM_AIRLINE,
+    DIM_AIRPORT,
+    DIM_DATE,
+    DIM_PLANE,
+    dim_airline,
+    dim_airport,
+    dim_date,
+    dim_plane,
+)
+from lakehouse.transforms.facts import FCT_FLIGHTS, fct_flights, unknown_members
+
+WAREHOUSE: dict[str, Any] = {
+    "group_name": "marts",
+    "kinds": {"polars", "duckdb"},
+    "owners": OWNERS,
+    "io_manager_key": "warehouse_io_manager",
+    # DuckDB allows one writer per file: runs take turns on the warehouse.
+    "pool": "warehouse",
+    "code_version": "1",
+}
+
+
+def _dimension_output(frame: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    return dg.Output(frame, metadata=output_metadata(frame, preview=markdown_preview(frame)))
+
+
+@dg.asset(
+    key=["marts", "dim_date"], metadata=definition_metadata(column_schema(DIM_DATE)), **WAREHOUSE
+)
+def dim_date_asset() -> dg.Output[pl.DataFrame]:
+    """One row per day of the partition range, with weekends and US federal holidays."""
+    keys = DAILY.get_partition_keys()
+    from datetime import date  # noqa: PLC0415
+
+    frame = dim_date(date.fromisoformat(keys[0]), date.fromisoformat(keys[-1])).collect()
+    return dg.Output(
+        frame, metadata=output_metadata(frame, holidays=int(frame["is_holiday"].sum()))
+    )
+
+
+@dg.asset(
+    key=["marts", "dim_airline"],
+    ins={"airlines": dg.AssetIn(["staged", "airlines"])},
+    metadata=definition_metadata(column_schema(DIM_AIRLINE)),
+    **WAREHOUSE,
+)
+def dim_airline_asset(airlines: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
+    """One row per airline, plus the unknown airline (-1)."""
+    return _dimension_output(dim_airline(airlines).collect())
+
+
+@dg.asset(
+    key=["marts", "dim_airport"],
+    ins={"airports": dg.AssetIn(["staged", "airports"])},
+    metadata=definition_metadata(column_schema(DIM_AIRPORT)),
+    **WAREHOUSE,
+)
+def dim_airport_asset(airports: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
+    """One row per airport, plus the unknown airport (-1)."""
+    return _dimension_output(dim_airport(airports).collect())
+
+
+@dg.asset(
+    key=["marts", "dim_plane"],
+    ins={"planes": dg.AssetIn(["staged", "planes"])},
+    metadata=definition_metadata(column_schema(DIM_PLANE)),
+    **WAREHOUSE,
+)
+def dim_plane_asset(planes: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
+    """One row per version of each plane (SCD type 2), plus the unknown plane (-1)."""
+    frame = dim_plane(planes).collect()
+    return dg.Output(
+        frame,
+        metadata=output_metadata(
+            frame,
+            planes=frame["tailnum"].n_unique() - 1,
+            changed_planes=int((frame.group_by("tailnum").len()["len"] > 1).sum()),
+        ),
+    )
+
+
+@dg.asset(
+    key=["marts", "fct_flights"],
+    ins={
+        "flights": dg.AssetIn(["staged", "flights"]),
+        "airlines": dg.AssetIn(["marts", "dim_airline"]),
+        "airports": dg.AssetIn(["marts", "dim_airport"]),
+        "planes": dg.AssetIn(["marts", "dim_plane"]),
+    },
+    deps=[dg.AssetKey(["marts", "dim_date"])],
+    partitions_def=DAILY,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    metadata=definition_metadata(column_schema(FCT_FLIGHTS), **{PARTITION_EXPR: "flight_date"}),
+    **WAREHOUSE,
+)
+def fct_flights_asset(
+    flights: pl.LazyFrame, airlines: pl.DataFrame, airports: pl.DataFrame, planes: pl.DataFrame
+) -> dg.Output[pl.DataFrame]:
+    """One row per flight with keys to every dimension; unknown carriers, airports and planes
+    point to the unknown member (-1), so no flight is lost.
+    """
+    fact = fct_flights(flights, airlines.lazy(), airports.lazy(), planes.lazy()).collect()
+    unknown = unknown_members(fact)
+    return dg.Output(
+        fact,
+        metadata=output_metadata(
+            fact, **{f"unknown_{k.removesuffix('_sk')}": v for k, v in unknown.items()}
+        ),
+    )
