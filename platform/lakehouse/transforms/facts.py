@@ -64,7 +64,13 @@ def fct_flights(
         .join(airports.select(dest="faa", dest_sk="airport_sk"), on="dest", how="left")
         # An as-of join needs its input sorted on the join key; the joins above may reorder.
         .sort("flight_date")
-        .join_asof(planes, left_on="flight_date", right_on="valid_from", by="tailnum")
+        .join_asof(
+            planes,
+            left_on="flight_date",
+            right_on="valid_from",
+            by="tailnum",
+            check_sortedness=False,  # sorted just above; Polars cannot verify it with `by`
+        )
         .with_columns(
             plane_sk=pl.when(pl.col("flight_date") < pl.col("valid_to")).then(pl.col("plane_sk")),
             date_sk=date_key(pl.col("flight_date")),
