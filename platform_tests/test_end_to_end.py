@@ -13,6 +13,7 @@ from lakehouse.definitions import build_resources, defs
 from lakehouse.landing import write_atomic
 from lakehouse.runner import materialize_range
 from lakehouse.settings import Settings
+from lakehouse.simulator.replay import land_sample
 from lakehouse.status import platform_status
 
 pytestmark = pytest.mark.slow
@@ -128,3 +129,45 @@ def test_a_failed_blocking_check_keeps_the_mart_from_being_built(
         assert (check.check_name, check.passed) == ("business_key_unique", False)
         assert check.metadata["excess_rows"].value == 1
         assert instance.fetch_materializations(MART, limit=1).records == []
+
+
+def test_a_planes_change_and_a_redelivered_day_are_reflected_exactly(settings: Settings) -> None:
+    first, change = date(2013, 3, 31), date(2013, 4, 1)  # 2013-04-01: a planes snapshot with refits
+    land_sample(settings.landing_dir, first, change)
+    with dg.instance_for_test() as instance:
+        assert run(settings, instance, first, change).success
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            versions = con.sql(
+                "SELECT f.flight_date, p.valid_from, count(*) FROM marts.fct_flights f "
+                "JOIN marts.dim_plane p USING (plane_sk) WHERE f.plane_sk <> -1 "
+                "AND NOT (f.flight_date >= p.valid_from AND f.flight_date < p.valid_to) "
+                "GROUP BY ALL"
+            ).fetchall()
+            refitted = con.sql(
+                "SELECT count(*) FROM marts.fct_flights f JOIN marts.dim_plane p "
+                "USING (plane_sk) WHERE p.valid_from = DATE '2013-04-01'"
+            ).fetchall()
+        assert versions == []  # every flight points to the version valid on its date
+        assert refitted[0][0] > 0  # refitted planes flying on the change day use the new version
+
+        # Re-deliver the first day with ten flights gone and every arrival 60 minutes later.
+        day = settings.landing_dir / "flights" / f"{first}.csv"
+        header, *lines = day.read_text().splitlines()
+        arr_delay = header.split(",").index("arr_delay")
+
+        def later(line: str) -> str:
+            fields = line.split(",")
+            if fields[arr_delay] != "NA":
+                fields[arr_delay] = str(int(fields[arr_delay]) + 60)
+            return ",".join(fields)
+
+        write_atomic(day, "\n".join([header, *map(later, lines[10:])]).encode() + b"\n")
+        assert run(settings, instance, first, first).success
+        expected = expected_from_files(settings.landing_dir)
+        assert mart_totals(settings).equals(expected.cast(mart_totals(settings).schema))
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            delays = con.sql(
+                "SELECT sum(arr_delay) FROM marts.fct_flights WHERE flight_date = ?", params=[first]
+            ).fetchall()
+        redelivered = pl.read_csv(day, null_values="NA")
+        assert delays == [(redelivered["arr_delay"].sum(),)]
