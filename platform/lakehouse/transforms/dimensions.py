@@ -12,6 +12,8 @@ import holidays
 import polars as pl
 
 from lakehouse.dates import days_between
+from lakehouse.transforms.airlines import STAGED_AIRLINES
+from lakehouse.transforms.reference import STAGED_AIRPORTS, STAGED_PLANES
 from lakehouse.transforms.spec import Column, TableSpec
 
 UNKNOWN_SK = -1
@@ -86,8 +88,7 @@ def dim_date(start: date, end: date) -> pl.LazyFrame:
 DIM_AIRLINE = TableSpec(
     columns=(
         Column("airline_sk", _SK, "surrogate key; -1 is the unknown airline"),
-        Column("carrier", pl.String(), "two-letter IATA carrier code"),
-        Column("name", pl.String(), "airline name"),
+        *STAGED_AIRLINES.pick("carrier", "name"),
     ),
     key=("airline_sk",),
 )
@@ -95,12 +96,7 @@ DIM_AIRLINE = TableSpec(
 DIM_AIRPORT = TableSpec(
     columns=(
         Column("airport_sk", _SK, "surrogate key; -1 is the unknown airport"),
-        Column("faa", pl.String(), "FAA airport code"),
-        Column("name", pl.String(), "airport name"),
-        Column("lat", pl.Float64(), "latitude, degrees"),
-        Column("lon", pl.Float64(), "longitude, degrees"),
-        Column("alt", pl.Int32(), "altitude, feet"),
-        Column("tzone", pl.String(), "IANA time zone"),
+        *STAGED_AIRPORTS.pick("faa", "name", "lat", "lon", "alt", "tzone"),
     ),
     key=("airport_sk",),
 )
@@ -109,15 +105,7 @@ PLANE_ATTRIBUTES = ("year", "type", "manufacturer", "model", "engines", "seats",
 DIM_PLANE = TableSpec(
     columns=(
         Column("plane_sk", _SK, "surrogate key of this version; -1 is the unknown plane"),
-        Column("tailnum", pl.String(), "plane tail number"),
-        Column("year", pl.Int16(), "year manufactured"),
-        Column("type", pl.String(), "type of aircraft"),
-        Column("manufacturer", pl.String(), "manufacturer"),
-        Column("model", pl.String(), "model"),
-        Column("engines", pl.Int8(), "number of engines"),
-        Column("seats", pl.Int16(), "number of seats"),
-        Column("speed", pl.Int16(), "average cruising speed, mph"),
-        Column("engine", pl.String(), "type of engine"),
+        *STAGED_PLANES.pick("tailnum", *PLANE_ATTRIBUTES),
         Column("valid_from", pl.Date(), "first day this version is valid"),
         Column("valid_to", pl.Date(), f"first day it no longer is ({OPEN_END} while open)"),
         Column("is_current", pl.Boolean(), "the version in the newest snapshot"),

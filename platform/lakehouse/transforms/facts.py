@@ -3,10 +3,10 @@
 import polars as pl
 
 from lakehouse.transforms.dimensions import UNKNOWN_SK, date_key
+from lakehouse.transforms.flights import STAGED_FLIGHTS
 from lakehouse.transforms.spec import Column, TableSpec
 
 _SK = pl.Int64()
-UTC = pl.Datetime("us", "UTC")
 
 FCT_FLIGHTS = TableSpec(
     columns=(
@@ -16,21 +16,23 @@ FCT_FLIGHTS = TableSpec(
         Column("origin_sk", _SK, "key of dim_airport for the origin; -1 when unknown"),
         Column("dest_sk", _SK, "key of dim_airport for the destination; -1 when unknown"),
         Column("plane_sk", _SK, "dim_plane version valid on the flight date; -1 if none"),
-        Column("carrier", pl.String(), "carrier code as delivered"),
-        Column("flight", pl.Int32(), "flight number"),
-        Column("tailnum", pl.String(), "tail number as delivered"),
-        Column("origin", pl.String(), "origin FAA code as delivered"),
-        Column("dest", pl.String(), "destination FAA code as delivered"),
-        Column("sched_dep_time", pl.Int16(), "scheduled departure, hhmm (in the flight's key)"),
-        Column("time_hour", UTC, "scheduled departure hour, UTC (joins hourly weather)"),
-        Column("sched_dep_utc", UTC, "scheduled departure, UTC"),
-        Column("dep_utc", UTC, "actual departure, UTC"),
-        Column("arr_utc", UTC, "actual arrival, UTC; null if unknown"),
-        Column("dep_delay", pl.Int16(), "departure delay, minutes"),
-        Column("arr_delay", pl.Int16(), "arrival delay, minutes"),
-        Column("air_time", pl.Int16(), "minutes in the air"),
-        Column("distance", pl.Int16(), "miles"),
-        Column("cancelled", pl.Boolean(), "the flight never departed"),
+        *STAGED_FLIGHTS.pick(
+            "carrier",
+            "flight",
+            "tailnum",
+            "origin",
+            "dest",
+            "sched_dep_time",
+            "time_hour",
+            "sched_dep_utc",
+            "dep_utc",
+            "arr_utc",
+            "dep_delay",
+            "arr_delay",
+            "air_time",
+            "distance",
+            "cancelled",
+        ),
     ),
     key=("flight_date", "carrier", "flight", "origin", "sched_dep_time"),
 )

@@ -31,6 +31,11 @@ class TableSpec:
         """The Polars schema the table is written with."""
         return pl.Schema({c.name: c.dtype for c in self.columns})
 
+    def pick(self, *names: str) -> tuple[Column, ...]:
+        """Some of the spec's columns, by name, to reuse in a derived table's spec."""
+        by_name = {c.name: c for c in self.columns}
+        return tuple(by_name[name] for name in names)
+
     def exprs(self) -> list[pl.Expr]:
         """The spec's columns, in order, cast to the spec's types."""
         return [pl.col(c.name).cast(c.dtype) for c in self.columns]
