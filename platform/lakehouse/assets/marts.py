@@ -73,7 +73,11 @@ ROUTES_INPUTS = {"flights": FACT, "airports": dg.AssetKey(["marts", "dim_airport
 
 @dg.asset(
     key=["marts", "mart_routes"],
-    ins={name: dg.AssetIn(key) for name, key in ROUTES_INPUTS.items()},
+    ins={
+        # The whole range of the daily fact feeds this unpartitioned mart.
+        "flights": dg.AssetIn(FACT, partition_mapping=dg.AllPartitionMapping()),
+        "airports": dg.AssetIn(ROUTES_INPUTS["airports"]),
+    },
     metadata=mart_metadata(ROUTES, ROUTES_LINEAGE, ROUTES_INPUTS),
     **WAREHOUSE,
 )
