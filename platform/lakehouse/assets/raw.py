@@ -7,7 +7,7 @@ import polars as pl
 
 from lakehouse.assets.metadata import OWNERS, definition_metadata, output_metadata, text_schema
 from lakehouse.dates import keys_to_dates
-from lakehouse.landing import PARTITION_COLUMN
+from lakehouse.landing import PARSE_ERROR, PARTITION_COLUMN, RAW_LINE
 from lakehouse.partitions import DAILY
 from lakehouse.resources.landing import LandingZone
 from lakehouse.resources.parquet_io import PARTITION_EXPR
@@ -18,6 +18,8 @@ RAW_EXTRA = TableSpec(
     columns=(
         *LINEAGE,
         Column("_content_hash", pl.String(), "SHA-256 of the delivered file"),
+        Column(RAW_LINE, pl.String(), "the line's text when it could not be split into fields"),
+        Column(PARSE_ERROR, pl.String(), "why the line could not be split; null when it was"),
     )
 )
 RAW_PARTITION = Column(PARTITION_COLUMN, pl.Date(), "day of the file the row was delivered in")
@@ -51,7 +53,10 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
         ) -> dg.Output[pl.DataFrame]:
             files = landing.daily_files(source, keys_to_dates(context.partition_keys))
             rows = landing.read(source, files)
-            return dg.Output(rows, metadata=output_metadata(rows, files=len(files)))
+            unsplit = int(rows[PARSE_ERROR].is_not_null().sum())
+            return dg.Output(
+                rows, metadata=output_metadata(rows, files=len(files), malformed_lines=unsplit)
+            )
 
         return _daily
 

@@ -11,7 +11,6 @@ from pydantic import Field
 from lakehouse.landing import (
     LandingFile,
     LandingFileError,
-    MalformedLine,
     landing_path,
     list_landing_files,
     read_delivery,
@@ -69,31 +68,13 @@ class LandingZone(dg.ConfigurableResource):
         return files
 
     def read(self, source: Source, files: Sequence[LandingFile]) -> pl.DataFrame:
-        """Rows of text with lineage columns from `files`, in delivery order.
+        """Raw rows from `files`, in delivery order: every line after each header, split or
+        not (see `read_delivery`).
 
         Raises:
-            LandingFileError: a file is unreadable, has the wrong header, or has lines that
-                cannot be split into the source's fields (named with their line numbers).
+            LandingFileError: a file is unreadable, empty, or its header is not the source's.
         """
         ingested_at = datetime.now(UTC)
-        deliveries = [read_delivery(f, source, ingested_at=ingested_at) for f in files]
-        malformed = [
-            (file, line)
-            for file, delivery in zip(files, deliveries, strict=True)
-            for line in delivery.malformed
-        ]
-        if malformed:
-            raise LandingFileError(
-                malformed[0][0].name, _describe(malformed), line=malformed[0][1].line_number
-            )
-        return pl.concat([d.rows for d in deliveries], how="vertical")
-
-
-def _describe(malformed: list[tuple[LandingFile, MalformedLine]]) -> str:
-    first = malformed[0][1]
-    others = "; ".join(f"{f.name}:{m.line_number}: {m.reason}" for f, m in malformed[1:4])
-    more = f" (also {others}{' ...' if len(malformed) > 4 else ''})" if others else ""
-    return (
-        f"{first.reason}: {first.text[:80]!r}{more}. {len(malformed)} malformed line(s) in all; "
-        "fix the file and deliver it again"
-    )
+        return pl.concat(
+            [read_delivery(f, source, ingested_at=ingested_at) for f in files], how="vertical"
+        )

@@ -3,7 +3,7 @@
 import polars as pl
 
 from lakehouse.landing import PARTITION_COLUMN
-from lakehouse.transforms.parsing import ROW_ERRORS, dedupe_latest, latest_snapshot, parse_text
+from lakehouse.transforms.parsing import dedupe_latest, latest_snapshot, parse_text, staging_errors
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
 
 STAGED_AIRLINES = TableSpec(
@@ -22,5 +22,5 @@ def stage_airlines(raw: pl.LazyFrame) -> pl.LazyFrame:
         parse_text("carrier", pl.String()), parse_text("name", pl.String())
     )
     return dedupe_latest(typed, list(STAGED_AIRLINES.key)).select(
-        *STAGED_AIRLINES.exprs(), pl.lit(None, dtype=pl.String).alias(ROW_ERRORS)
+        *STAGED_AIRLINES.exprs(), staging_errors(pl.lit(None, dtype=pl.String))
     )

@@ -6,7 +6,6 @@ import polars as pl
 
 from lakehouse.landing import PARTITION_COLUMN
 from lakehouse.transforms.parsing import (
-    ROW_ERRORS,
     calendar_date,
     dedupe_latest,
     misdated,
@@ -14,7 +13,7 @@ from lakehouse.transforms.parsing import (
     no_such_date,
     parse_text,
     parse_utc_instant,
-    row_errors,
+    staging_errors,
     type_errors,
 )
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
@@ -193,14 +192,14 @@ def stage_flights(raw: pl.LazyFrame) -> pl.LazyFrame:
     did not parse, a date that is not its file's day). Deduplication is `dedupe_flights`.
     """
     staged = add_timestamps(type_flights(raw))
-    errors = row_errors(
+    errors = staging_errors(
         pl.col("_type_errors"),
         *missing(*TYPED_FLIGHTS.key, "dest"),
         no_such_date("year", "month", "day"),
         *(invalid_clock(c) for c in ("sched_dep_time", "dep_time", "sched_arr_time", "arr_time")),
         misdated(pl.col("flight_date"), pl.col(PARTITION_COLUMN)),
     )
-    return staged.select(*TYPED_FLIGHTS.exprs(), errors.alias(ROW_ERRORS))
+    return staged.select(*TYPED_FLIGHTS.exprs(), errors)
 
 
 def dedupe_flights(staged: pl.LazyFrame) -> pl.LazyFrame:

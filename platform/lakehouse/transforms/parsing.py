@@ -4,6 +4,8 @@ from collections.abc import Mapping
 
 import polars as pl
 
+from lakehouse.landing import PARSE_ERROR
+
 # Text the sources use for "no value".
 NULL_TOKENS = ("NA", "")
 ROW_ERRORS = "_row_errors"
@@ -80,6 +82,13 @@ def missing(*columns: str) -> list[pl.Expr]:
         pl.when(pl.col(c).is_null()).then(pl.lit(f"{c} is missing")).otherwise(None)
         for c in columns
     ]
+
+
+def staging_errors(*problems: pl.Expr) -> pl.Expr:
+    """A raw row's problems: its parse error if the line could not be split (its fields are
+    null, so nothing else about it is worth saying), else every problem found while staging.
+    """
+    return pl.coalesce(pl.col(PARSE_ERROR), row_errors(*problems)).alias(ROW_ERRORS)
 
 
 def row_errors(*problems: pl.Expr) -> pl.Expr:

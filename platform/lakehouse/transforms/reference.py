@@ -6,11 +6,10 @@ import polars as pl
 
 from lakehouse.landing import PARTITION_COLUMN
 from lakehouse.transforms.parsing import (
-    ROW_ERRORS,
     dedupe_latest,
     latest_snapshot,
     parse_text,
-    row_errors,
+    staging_errors,
     type_errors,
 )
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
@@ -74,10 +73,8 @@ def stage_airports(raw: pl.LazyFrame) -> pl.LazyFrame:
     typed = latest_snapshot(raw, PARTITION_COLUMN).with_columns(
         type_errors(parsers).alias("_type_errors"), *parsers.values()
     )
-    errors = row_errors(pl.col("_type_errors"), unknown_zone("tzone"))
-    return dedupe_latest(typed, list(STAGED_AIRPORTS.key)).select(
-        *STAGED_AIRPORTS.exprs(), errors.alias(ROW_ERRORS)
-    )
+    errors = staging_errors(pl.col("_type_errors"), unknown_zone("tzone"))
+    return dedupe_latest(typed, list(STAGED_AIRPORTS.key)).select(*STAGED_AIRPORTS.exprs(), errors)
 
 
 def stage_planes(raw: pl.LazyFrame) -> pl.LazyFrame:
@@ -89,5 +86,5 @@ def stage_planes(raw: pl.LazyFrame) -> pl.LazyFrame:
         pl.col(PARTITION_COLUMN).alias("snapshot_date"),
     )
     return dedupe_latest(typed, list(STAGED_PLANES.key)).select(
-        *STAGED_PLANES.exprs(), pl.col("_type_errors").alias(ROW_ERRORS)
+        *STAGED_PLANES.exprs(), staging_errors(pl.col("_type_errors"))
     )

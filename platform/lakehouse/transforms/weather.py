@@ -5,12 +5,11 @@ import polars as pl
 from lakehouse.landing import PARTITION_COLUMN
 from lakehouse.transforms.flights import NEW_YORK
 from lakehouse.transforms.parsing import (
-    ROW_ERRORS,
     dedupe_latest,
     misdated,
     parse_text,
     parse_utc_instant,
-    row_errors,
+    staging_errors,
     type_errors,
 )
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
@@ -66,7 +65,7 @@ def stage_weather(raw: pl.LazyFrame) -> pl.LazyFrame:
         obs_local=pl.col("time_hour").dt.convert_time_zone(NEW_YORK),
         repeated_local_hour=pl.len().over("origin", local_day, "hour") > 1,
     )
-    errors = row_errors(
+    errors = staging_errors(
         pl.col("_type_errors"), misdated(pl.col("weather_date"), pl.col(PARTITION_COLUMN))
     )
-    return staged.select(*STAGED_WEATHER.exprs(), errors.alias(ROW_ERRORS))
+    return staged.select(*STAGED_WEATHER.exprs(), errors)
