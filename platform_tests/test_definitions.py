@@ -5,6 +5,7 @@ from lakehouse.definitions import defs
 EXPECTED_ASSETS = {
     **{f"raw/{t}": "raw" for t in ("flights", "weather", "airlines", "airports", "planes")},
     **{f"staged/{t}": "staged" for t in ("flights", "weather", "airlines", "airports", "planes")},
+    "staged/flights_quarantine": "staged",
     **{
         f"marts/{t}": "marts"
         for t in ("dim_date", "dim_airline", "dim_airport", "dim_plane", "fct_flights")
@@ -22,7 +23,10 @@ def test_asset_graph_keys_groups_and_checks() -> None:
     assets = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert assets == EXPECTED_ASSETS
     checks = {f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys}
-    assert checks == {"staged/flights:business_key_unique"}
+    assert checks == {
+        f"staged/flights:{name}"
+        for name in ("business_key_unique", "contract_pass_rate", "reconciliation")
+    }
     assert {s.name for s in defs.sensors or []} == {"flights_landing", "weather_landing"}
 
 

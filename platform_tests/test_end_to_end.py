@@ -8,12 +8,12 @@ import duckdb
 import polars as pl
 import pytest
 
-from lakehouse.assets import staged
 from lakehouse.definitions import build_resources, defs
 from lakehouse.landing import write_atomic
 from lakehouse.runner import materialize_range
 from lakehouse.settings import Settings
 from lakehouse.simulator.replay import land_sample
+from lakehouse.sources import FLIGHTS
 from lakehouse.status import platform_status
 
 pytestmark = pytest.mark.slow
@@ -83,7 +83,12 @@ def test_sample_days_flow_from_landing_to_the_mart_exactly(landed: Settings) -> 
         assert fact_metadata["unknown_plane"].value > 0  # real tail numbers missing from planes
         assert fact_metadata["unknown_airline"].value == 0
         checks = result.get_asset_check_evaluations()
-        assert [(c.check_name, c.passed) for c in checks] == [("business_key_unique", True)]
+        assert {(c.check_name, c.passed) for c in checks} == {
+            ("business_key_unique", True),
+            ("contract_pass_rate", True),
+            ("reconciliation", True),
+        }
+        assert counts["staged/flights_quarantine"] == 0
 
         events = instance.fetch_materializations(MART, limit=10).records
         assert {e.partition_key for e in events} == {"2013-01-01", "2013-01-02", "2013-01-03"}
@@ -115,20 +120,74 @@ def test_a_bad_delivery_fails_by_name_and_damages_nothing(landed: Settings) -> N
         assert rows(landed)["raw/flights"] == int(before["flights"].sum())
 
 
-def test_a_failed_blocking_check_keeps_the_mart_from_being_built(
-    landed: Settings, monkeypatch: pytest.MonkeyPatch
+def corrupt(day: Path, lines: dict[int, str]) -> None:
+    """Replace some lines of a landed file (line 1 is the header)."""
+    text = day.read_text().splitlines()
+    for number, line in lines.items():
+        text[number - 1] = line
+    write_atomic(day, ("\n".join(text) + "\n").encode())
+
+
+def test_bad_lines_are_quarantined_with_reasons_and_everything_else_reaches_the_marts(
+    landed: Settings,
 ) -> None:
     day = landed.landing_dir / "flights" / "2013-01-01.csv"
-    text = day.read_text()
-    write_atomic(day, (text + text.splitlines()[1] + "\n").encode())  # one line twice
-    monkeypatch.setattr(staged, "dedupe_flights", lambda frame: frame)  # break the dedupe
+    good = day.read_text().splitlines()[1]
+    fields = good.split(",")
+    distance = FLIGHTS.columns.index("distance")
+    negative = ",".join(fields[:distance] + ["-1"] + fields[distance + 1 :])
+    corrupt(day, {2: "2013,1,1,garbage", 3: good.replace(",UA,", ",UA,", 1).replace(
+        fields[3], "12x", 1), 4: negative})  # fmt: skip
+    delivered = len(day.read_text().splitlines()) - 1
+    with dg.instance_for_test() as instance:
+        result = run(landed, instance, D1, D1)
+        assert result.success
+        quarantine = pl.read_parquet(
+            landed.lake_dir / "staged" / "flights_quarantine" / "date=2013-01-01" / "part-0.parquet"
+        )
+        assert quarantine.select("_line_number", "stage").rows() == [
+            (2, "parse"),
+            (3, "staging"),
+            (4, "contract"),
+        ]
+        assert quarantine["reason"].to_list() == [
+            "expected 19 fields, found 4",
+            "dep_time='12x'",
+            "distance: positive = -1",
+        ]
+        assert quarantine["record"][0] == "2013,1,1,garbage"
+        assert quarantine["run_id"].unique().to_list() == [result.run_id]
+        [balance] = [
+            c for c in result.get_asset_check_evaluations() if c.check_name == "reconciliation"
+        ]
+        assert balance.passed
+        assert balance.metadata["raw"].value == delivered
+        assert balance.metadata["quarantined"].value == 3
+        assert int(mart_totals(landed)["flights"].sum()) == delivered - 3
+
+
+def test_a_failed_blocking_check_keeps_the_marts_from_being_built(landed: Settings) -> None:
+    day = landed.landing_dir / "flights" / "2013-01-01.csv"
+    lines = day.read_text().splitlines()
+    carrier = FLIGHTS.columns.index("carrier")
+
+    def bad_carrier(line: str) -> str:
+        fields = line.split(",")
+        return ",".join(fields[:carrier] + ["XXX"] + fields[carrier + 1 :])
+
+    corrupt(day, {n: bad_carrier(lines[n - 1]) for n in range(2, 40)})  # ~5% of the day
     with dg.instance_for_test() as instance:
         result = run(landed, instance, D1, D1)
         assert not result.success
-        [check] = result.get_asset_check_evaluations()
-        assert (check.check_name, check.passed) == ("business_key_unique", False)
-        assert check.metadata["excess_rows"].value == 1
+        verdicts = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+        assert verdicts == {
+            "business_key_unique": True,
+            "contract_pass_rate": False,
+            "reconciliation": True,
+        }
         assert instance.fetch_materializations(MART, limit=1).records == []
+        fact = dg.AssetKey(["marts", "fct_flights"])
+        assert instance.fetch_materializations(fact, limit=1).records == []
 
 
 def test_a_planes_change_and_a_redelivered_day_are_reflected_exactly(settings: Settings) -> None:

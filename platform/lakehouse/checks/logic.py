@@ -36,3 +36,54 @@ def duplicate_keys(frame: pl.DataFrame, key: Sequence[str]) -> DuplicateKeys:
         excess_rows=int(counts["rows"].sum() - counts.height) if counts.height else 0,
         sample=counts.sort(list(key)).head(SAMPLE_ROWS),
     )
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """Per partition: delivered rows against staged + quarantined + duplicates removed.
+
+    Attributes:
+        by_day: One row per day: raw, staged, quarantined, deduplicated, difference.
+    """
+
+    by_day: pl.DataFrame
+
+    @property
+    def passed(self) -> bool:
+        """True when every delivered row is accounted for on every day, exactly."""
+        return bool((self.by_day["difference"] == 0).all())
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """The counts summed over all days."""
+        columns = ("raw", "staged", "quarantined", "deduplicated", "difference")
+        return {c: int(self.by_day[c].sum()) for c in columns}
+
+
+def reconcile(
+    raw: pl.Series, staged: pl.Series, quarantined: pl.Series, deduplicated: pl.Series
+) -> Reconciliation:
+    """Reconcile per day from the partition-day column of each set of rows; `deduplicated`
+    holds one entry per row removed as a duplicate.
+    """
+
+    def per_day(days: pl.Series, name: str) -> pl.DataFrame:
+        return days.rename("day").to_frame().group_by("day").agg(pl.len().alias(name))
+
+    counts = per_day(raw, "raw")
+    for series, name in (
+        (staged, "staged"),
+        (quarantined, "quarantined"),
+        (deduplicated, "deduplicated"),
+    ):
+        counts = counts.join(per_day(series, name), on="day", how="full", coalesce=True)
+    names = ["raw", "staged", "quarantined", "deduplicated"]
+    counts = counts.with_columns(pl.col(n).fill_null(0).cast(pl.Int64) for n in names)
+    difference = pl.col("raw") - pl.col("staged") - pl.col("quarantined") - pl.col("deduplicated")
+    return Reconciliation(by_day=counts.with_columns(difference=difference).sort("day"))
+
+
+def pass_rate(valid: int, rejected: int) -> float:
+    """Share of rows that kept the contract (1.0 for no rows)."""
+    total = valid + rejected
+    return 1.0 if total == 0 else valid / total
