@@ -24,8 +24,11 @@ def test_asset_graph_keys_groups_and_checks() -> None:
     assert assets == EXPECTED_ASSETS
     checks = {f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys}
     assert checks == {
-        f"staged/flights:{name}"
-        for name in ("business_key_unique", "contract_pass_rate", "reconciliation")
+        *(
+            f"staged/flights:{name}"
+            for name in ("business_key_unique", "contract_pass_rate", "reconciliation")
+        ),
+        "marts/fct_flights:referential_integrity",
     }
     assert {s.name for s in defs.sensors or []} == {"flights_landing", "weather_landing"}
 

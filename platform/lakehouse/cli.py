@@ -126,7 +126,12 @@ def _print_checks(result: dg.ExecuteInProcessResult) -> None:
         details = ", ".join(
             f"{k}={v.value}" for k, v in e.metadata.items() if isinstance(v.value, int | float)
         )
-        verdict = "[green]passed[/green]" if e.passed else "[red]FAILED[/red]"
+        if e.passed:
+            verdict = "[green]passed[/green]"
+        elif e.severity == dg.AssetCheckSeverity.WARN:
+            verdict = "[yellow]warning[/yellow]"
+        else:
+            verdict = "[red]FAILED[/red]"
         table.add_row(e.asset_key.to_user_string(), e.check_name, verdict, details)
     console.print(table)
 

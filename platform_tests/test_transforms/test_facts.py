@@ -2,8 +2,9 @@ from datetime import date
 
 import polars as pl
 
+from lakehouse.checks.logic import orphans
 from lakehouse.transforms.dimensions import UNKNOWN_SK, dim_airline, dim_airport, dim_plane
-from lakehouse.transforms.facts import fct_flights, unknown_members
+from lakehouse.transforms.facts import fct_flights
 from platform_tests.test_transforms.test_dimensions import S1, S2, snapshot
 
 AIRLINES = dim_airline(pl.LazyFrame({"carrier": ["UA"], "name": ["United"]}))
@@ -59,4 +60,19 @@ def test_unknown_keys_point_to_unknown_members_and_no_flight_is_dropped() -> Non
         {"flight_date": date(2012, 12, 31), "flight": 5},  # before the plane's first snapshot
     )
     assert fact.height == 5
-    assert unknown_members(fact) == {"airline_sk": 1, "origin_sk": 0, "dest_sk": 1, "plane_sk": 3}
+    keys = {
+        "airline": ("airline_sk", "carrier"),
+        "origin": ("origin_sk", "origin"),
+        "dest": ("dest_sk", "dest"),
+        "plane": ("plane_sk", "tailnum"),
+    }
+    found = orphans(fact, keys, UNKNOWN_SK)
+    assert found.counts == {"airline": 1, "origin": 0, "dest": 1, "plane": 3}
+    top = {(d, k): n for d, k, n in found.top_keys.rows()}
+    assert top == {
+        ("airline", "ZZ"): 1,
+        ("dest", "BQN"): 1,
+        ("plane", "(none)"): 1,
+        ("plane", "N999"): 1,
+        ("plane", "N1"): 1,  # flown before the plane's first snapshot
+    }

@@ -1,5 +1,6 @@
 """The star schema in the DuckDB warehouse: dimensions and the flights fact."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -12,6 +13,7 @@ from lakehouse.assets.metadata import (
     markdown_preview,
     output_metadata,
 )
+from lakehouse.checks.logic import orphans
 from lakehouse.partitions import DAILY
 from lakehouse.resources.parquet_io import PARTITION_EXPR
 from lakehouse.transforms.dimensions import (
@@ -19,12 +21,13 @@ from lakehouse.transforms.dimensions import (
     DIM_AIRPORT,
     DIM_DATE,
     DIM_PLANE,
+    UNKNOWN_SK,
     dim_airline,
     dim_airport,
     dim_date,
     dim_plane,
 )
-from lakehouse.transforms.facts import FCT_FLIGHTS, fct_flights, unknown_members
+from lakehouse.transforms.facts import FCT_FLIGHTS, fct_flights
 
 WAREHOUSE: dict[str, Any] = {
     "group_name": "marts",
@@ -96,8 +99,17 @@ def dim_plane_asset(planes: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
     )
 
 
+FACT_KEY = dg.AssetKey(["marts", "fct_flights"])
+ORPHAN_KEYS = {
+    "airline": ("airline_sk", "carrier"),
+    "origin": ("origin_sk", "origin"),
+    "dest": ("dest_sk", "dest"),
+    "plane": ("plane_sk", "tailnum"),
+}
+
+
 @dg.asset(
-    key=["marts", "fct_flights"],
+    key=FACT_KEY,
     ins={
         "flights": dg.AssetIn(["staged", "flights"]),
         "airlines": dg.AssetIn(["marts", "dim_airline"]),
@@ -105,6 +117,14 @@ def dim_plane_asset(planes: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
         "planes": dg.AssetIn(["marts", "dim_plane"]),
     },
     deps=[dg.AssetKey(["marts", "dim_date"])],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "referential_integrity",
+            asset=FACT_KEY,
+            description="Every flight's carrier, airports and tail number are in their "
+            "dimensions; orphans point to the unknown member (a warning, not a block).",
+        )
+    ],
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
     metadata=definition_metadata(column_schema(FCT_FLIGHTS), **{PARTITION_EXPR: "flight_date"}),
@@ -112,15 +132,22 @@ def dim_plane_asset(planes: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
 )
 def fct_flights_asset(
     flights: pl.LazyFrame, airlines: pl.DataFrame, airports: pl.DataFrame, planes: pl.DataFrame
-) -> dg.Output[pl.DataFrame]:
+) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
     """One row per flight with keys to every dimension; unknown carriers, airports and planes
     point to the unknown member (-1), so no flight is lost.
     """
     fact = fct_flights(flights, airlines.lazy(), airports.lazy(), planes.lazy()).collect()
-    unknown = unknown_members(fact)
-    return dg.Output(
-        fact,
-        metadata=output_metadata(
-            fact, **{f"unknown_{k.removesuffix('_sk')}": v for k, v in unknown.items()}
-        ),
+    found = orphans(fact, ORPHAN_KEYS, UNKNOWN_SK)
+    unknown = {f"unknown_{name}": count for name, count in found.counts.items()}
+    yield dg.Output(fact, metadata=output_metadata(fact, **unknown))
+    yield dg.AssetCheckResult(
+        asset_key=FACT_KEY,
+        check_name="referential_integrity",
+        passed=found.passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            **{f"orphans_{name}": count for name, count in found.counts.items()},
+            "top_orphan_keys": markdown_preview(found.top_keys, rows=20),
+            "where_to_look": "marts.fct_flights rows with a -1 key; marts.dim_* for the keys",
+        },
     )

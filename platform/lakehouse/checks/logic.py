@@ -87,3 +87,43 @@ def pass_rate(valid: int, rejected: int) -> float:
     """Share of rows that kept the contract (1.0 for no rows)."""
     total = valid + rejected
     return 1.0 if total == 0 else valid / total
+
+
+@dataclass(frozen=True)
+class Orphans:
+    """Facts whose natural key has no dimension row.
+
+    Attributes:
+        counts: Dimension -> number of facts pointing to its unknown member.
+        top_keys: The most frequent orphan keys: dimension, key, facts.
+    """
+
+    counts: dict[str, int]
+    top_keys: pl.DataFrame
+
+    @property
+    def passed(self) -> bool:
+        """True when every fact found its dimension rows."""
+        return not any(self.counts.values())
+
+
+def orphans(fact: pl.DataFrame, keys: dict[str, tuple[str, str]], unknown: int) -> Orphans:
+    """Count facts whose surrogate key is the unknown member, by dimension and natural key.
+
+    Args:
+        fact: The fact rows.
+        keys: Dimension name -> (surrogate key column, natural key column) in `fact`.
+        unknown: The unknown member's surrogate key.
+    """
+    counts, tops = {}, []
+    for dimension, (surrogate, natural) in keys.items():
+        missing = fact.filter(pl.col(surrogate) == unknown)
+        counts[dimension] = missing.height
+        tops.append(
+            missing.group_by(key=pl.col(natural).fill_null("(none)"))
+            .len("facts")
+            .with_columns(dimension=pl.lit(dimension))
+            .select("dimension", "key", "facts")
+        )
+    top = pl.concat(tops).sort("facts", "dimension", "key", descending=[True, False, False])
+    return Orphans(counts=counts, top_keys=top.head(SAMPLE_ROWS))

@@ -80,8 +80,3 @@ def fct_flights(
         .with_columns(pl.col(c).fill_null(UNKNOWN_SK) for c in UNKNOWN_COLUMNS)
     )
     return keyed.select(FCT_FLIGHTS.exprs())
-
-
-def unknown_members(fact: pl.DataFrame) -> dict[str, int]:
-    """How many facts point to each dimension's unknown member."""
-    return {c: int((fact[c] == UNKNOWN_SK).sum()) for c in UNKNOWN_COLUMNS}
