@@ -7,7 +7,9 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+from typer.testing import CliRunner
 
+from lakehouse.cli import app
 from lakehouse.definitions import build_resources, defs
 from lakehouse.landing import write_atomic
 from lakehouse.runner import materialize_range
@@ -168,6 +170,25 @@ def test_bad_lines_are_quarantined_with_reasons_and_everything_else_reaches_the_
         assert balance.metadata["raw"].value == delivered
         assert balance.metadata["quarantined"].value == 3
         assert int(mart_totals(landed)["flights"].sum()) == delivered - 3
+
+    # The CLI shows the quarantine and, once the file is fixed, replays it away.
+    cli = CliRunner()
+    listed = cli.invoke(app, ["quarantine", "list"], env=cli_env(landed))
+    assert listed.exit_code == 0, listed.output
+    assert "distance: positive = -1" in listed.output
+    shown = cli.invoke(app, ["quarantine", "show", "--day", "2013-01-01"], env=cli_env(landed))
+    assert "flights/2013-01-01.csv:4" in shown.output
+    corrupt(day, {2: good, 3: good, 4: good})  # fixed re-delivery (duplicates of one flight)
+    replayed = cli.invoke(app, ["quarantine", "replay"], env=cli_env(landed))
+    assert replayed.exit_code == 0, replayed.output
+    after = cli.invoke(app, ["quarantine", "list"], env=cli_env(landed))
+    assert "Nothing is quarantined." in after.output
+    # Lines 2-4 now hold one flight three times: two copies are removed as duplicates.
+    assert int(mart_totals(landed)["flights"].sum()) == delivered - 2
+
+
+def cli_env(settings: Settings) -> dict[str, str | None]:
+    return {"LAKEHOUSE_HOME": str(settings.home), "DAGSTER_HOME": None, "COLUMNS": "200"}
 
 
 def test_a_failed_blocking_check_keeps_the_marts_from_being_built(landed: Settings) -> None:

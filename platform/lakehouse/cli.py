@@ -4,6 +4,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 import dagster as dg
+import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -11,9 +12,11 @@ from rich.table import Table
 from lakehouse.settings import Settings
 from lakehouse.simulator.replay import land_sample
 from lakehouse.sources import SOURCES
-from lakehouse.status import platform_status
+from lakehouse.status import platform_status, quarantine_frames, quarantine_summary
 
 app = typer.Typer(help="An asset-based data platform on Dagster.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="See and replay rows that did not reach the staged tables.")
+app.add_typer(quarantine_app, name="quarantine")
 console = Console()
 
 
@@ -79,14 +82,16 @@ def _instance(settings: Settings) -> dg.DagsterInstance:
 @app.command()
 def materialize(start: StartOption = None, end: EndOption = None) -> None:
     """Materialize every asset and check for the days, in one run, then print the status."""
-    from lakehouse.definitions import defs  # noqa: PLC0415  (importing dagster defs is slow)
+    from lakehouse.definitions import build_resources, defs  # noqa: PLC0415  (slow import)
     from lakehouse.runner import materialize_range  # noqa: PLC0415
 
     settings = Settings.from_env()
     first, last = _span(settings, start, end)
     console.print(f"Materializing every asset for {first} .. {last} in one run ...")
     with _instance(settings) as instance:
-        result = materialize_range(defs, first, last, instance, log_level="WARNING")
+        result = materialize_range(
+            defs, first, last, instance, resources=build_resources(settings), log_level="WARNING"
+        )
     _print_tables(settings)
     _print_checks(result)
     if not result.success:
@@ -103,6 +108,72 @@ def materialize(start: StartOption = None, end: EndOption = None) -> None:
 def status() -> None:
     """Print every table in the lake and the warehouse with its row count."""
     _print_tables(Settings.from_env())
+
+
+def _quarantine(settings: Settings, source: str) -> pl.LazyFrame:
+    frames = quarantine_frames(settings.lake_dir)
+    if source not in frames:
+        known = ", ".join(frames) or "none yet (materialize first)"
+        msg = f"no quarantine table for {source!r}; quarantine tables: {known}"
+        raise typer.BadParameter(msg)
+    return frames[source]
+
+
+SourceOption = Annotated[str, typer.Option(help="Source whose quarantine to read.")]
+
+
+@quarantine_app.command("list")
+def quarantine_list() -> None:
+    """Quarantined rows per source, stage and reason."""
+    settings = Settings.from_env()
+    frames = quarantine_frames(settings.lake_dir)
+    table = Table(title="Quarantine")
+    for column in ("source", "stage", "reason", "rows", "days"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for source, rows in frames.items():
+        for stage, reason, count, first, last in quarantine_summary(rows).iter_rows():
+            span = str(first) if first == last else f"{first} .. {last}"
+            table.add_row(source, stage, reason, f"{count:,}", span)
+    console.print(table if table.row_count else "Nothing is quarantined.")
+
+
+@quarantine_app.command("show")
+def quarantine_show(
+    source: SourceOption = "flights",
+    day: Annotated[str | None, typer.Option(help="Only this day, YYYY-MM-DD.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 20,
+) -> None:
+    """Quarantined rows with file, line, reason and the line as delivered."""
+    rows = _quarantine(Settings.from_env(), source)
+    if day:
+        rows = rows.filter(pl.col("_partition_date") == _day(day))
+    shown = rows.sort("_source_file", "_line_number").head(limit).collect()
+    table = Table(title=f"{source} quarantine")
+    for column in ("file:line", "stage", "reason", "record"):
+        table.add_column(column, overflow="fold")
+    for file, line, stage, reason, record in shown.select(
+        "_source_file", "_line_number", "stage", "reason", "record"
+    ).iter_rows():
+        table.add_row(f"{file}:{line}", stage, reason, record)
+    console.print(table)
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(source: SourceOption = "flights") -> None:
+    """Re-process every day that has quarantined rows (after fixing the files or the contract),
+    in one run; rows that now pass leave the quarantine.
+    """
+    settings = Settings.from_env()
+    days = (
+        _quarantine(settings, source)
+        .select(first=pl.col("_partition_date").min(), last=pl.col("_partition_date").max())
+        .collect()
+    )
+    first, last = days.row(0)
+    if first is None:
+        console.print(f"Nothing of {source} is quarantined.")
+        return
+    materialize(start=str(first), end=str(last))
 
 
 def _print_tables(settings: Settings) -> None:

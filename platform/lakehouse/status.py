@@ -67,3 +67,31 @@ def warehouse_tables(warehouse: Path) -> list[TableStatus]:
 def platform_status(settings: Settings) -> list[TableStatus]:
     """All tables of the lake and the warehouse."""
     return lake_tables(settings.lake_dir) + warehouse_tables(settings.warehouse_path)
+
+
+QUARANTINE_SUFFIX = "_quarantine"
+
+
+def quarantine_frames(lake_dir: Path) -> dict[str, pl.LazyFrame]:
+    """Each source's quarantine table in the lake (source name -> rows), if materialized."""
+    found = {}
+    for table_dir in sorted((lake_dir / "staged").glob(f"*{QUARANTINE_SUFFIX}")):
+        files = sorted(table_dir.glob("date=*/*.parquet"))
+        if files:
+            source = table_dir.name.removesuffix(QUARANTINE_SUFFIX)
+            found[source] = pl.scan_parquet(files, hive_partitioning=False)
+    return found
+
+
+def quarantine_summary(rows: pl.LazyFrame) -> pl.DataFrame:
+    """Quarantined rows per stage and reason, most frequent first, with the days they span."""
+    return (
+        rows.group_by("stage", "reason")
+        .agg(
+            rows=pl.len(),
+            first_day=pl.col("_partition_date").min(),
+            last_day=pl.col("_partition_date").max(),
+        )
+        .sort("rows", "stage", "reason", descending=[True, False, False])
+        .collect()
+    )
