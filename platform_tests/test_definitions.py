@@ -6,6 +6,7 @@ EXPECTED_ASSETS = {
     **{f"raw/{t}": "raw" for t in ("flights", "weather", "airlines", "airports", "planes")},
     **{f"staged/{t}": "staged" for t in ("flights", "weather", "airlines", "airports", "planes")},
     "staged/flights_quarantine": "staged",
+    "staged/weather_quarantine": "staged",
     **{
         f"marts/{t}": "marts"
         for t in ("dim_date", "dim_airline", "dim_airport", "dim_plane", "fct_flights")
@@ -25,7 +26,8 @@ def test_asset_graph_keys_groups_and_checks() -> None:
     checks = {f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys}
     assert checks == {
         *(
-            f"staged/flights:{name}"
+            f"staged/{table}:{name}"
+            for table in ("flights", "weather")
             for name in ("business_key_unique", "contract_pass_rate", "reconciliation")
         ),
         "marts/fct_flights:referential_integrity",

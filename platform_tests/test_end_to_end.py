@@ -85,12 +85,17 @@ def test_sample_days_flow_from_landing_to_the_mart_exactly(landed: Settings) -> 
         assert fact_metadata["unknown_plane"].value > 0  # real tail numbers missing from planes
         assert fact_metadata["unknown_airline"].value == 0
         checks = result.get_asset_check_evaluations()
-        assert {(c.check_name, c.passed) for c in checks} == {
-            ("business_key_unique", True),
-            ("contract_pass_rate", True),
-            ("reconciliation", True),
-            ("referential_integrity", False),  # a warning: real tail numbers missing from planes
+        staged_checks = ("business_key_unique", "contract_pass_rate", "reconciliation")
+        assert {(c.asset_key.to_user_string(), c.check_name, c.passed) for c in checks} == {
+            *(
+                (f"staged/{t}", name, True)
+                for t in ("flights", "weather")
+                for name in staged_checks
+            ),
+            # A warning: real tail numbers and airports are missing from planes and airports.
+            ("marts/fct_flights", "referential_integrity", False),
         }
+        assert counts["staged/weather_quarantine"] == 0
         [integrity] = [c for c in checks if c.check_name == "referential_integrity"]
         assert integrity.severity == dg.AssetCheckSeverity.WARN
         assert integrity.metadata["orphans_plane"].value == fact_metadata["unknown_plane"].value
@@ -164,7 +169,9 @@ def test_bad_lines_are_quarantined_with_reasons_and_everything_else_reaches_the_
         assert quarantine["record"][0] == "2013,1,1,garbage"
         assert quarantine["run_id"].unique().to_list() == [result.run_id]
         [balance] = [
-            c for c in result.get_asset_check_evaluations() if c.check_name == "reconciliation"
+            c
+            for c in result.get_asset_check_evaluations()
+            if (c.asset_key.to_user_string(), c.check_name) == ("staged/flights", "reconciliation")
         ]
         assert balance.passed
         assert balance.metadata["raw"].value == delivered
@@ -204,7 +211,11 @@ def test_a_failed_blocking_check_keeps_the_marts_from_being_built(landed: Settin
     with dg.instance_for_test() as instance:
         result = run(landed, instance, D1, D1)
         assert not result.success
-        verdicts = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+        verdicts = {
+            c.check_name: c.passed
+            for c in result.get_asset_check_evaluations()
+            if c.asset_key.to_user_string() == "staged/flights"
+        }
         assert verdicts == {  # the fact never ran, so neither did its integrity check
             "business_key_unique": True,
             "contract_pass_rate": False,

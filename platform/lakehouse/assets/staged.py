@@ -1,9 +1,11 @@
 """Staged layer: typed, deduplicated tables; rows that cannot be staged fail the run by name."""
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
+import pandera.polars as pa
 import polars as pl
 
 from lakehouse.assets.metadata import (
@@ -17,11 +19,12 @@ from lakehouse.checks.logic import duplicate_keys, pass_rate, reconcile
 from lakehouse.contracts.base import FAILED_CHECKS, split_by_contract
 from lakehouse.contracts.flights import FLIGHTS_CONTRACT
 from lakehouse.contracts.quarantine import QUARANTINE, quarantine_records
+from lakehouse.contracts.weather import WEATHER_CONTRACT
 from lakehouse.landing import PARTITION_COLUMN
 from lakehouse.partitions import DAILY
 from lakehouse.resources.parquet_io import PARTITION_EXPR
 from lakehouse.settings import Settings
-from lakehouse.sources import FLIGHTS
+from lakehouse.sources import FLIGHTS, WEATHER, Source
 from lakehouse.transforms.airlines import STAGED_AIRLINES, stage_airlines
 from lakehouse.transforms.flights import (
     STAGED_FLIGHTS,
@@ -37,7 +40,7 @@ from lakehouse.transforms.reference import (
     stage_planes,
 )
 from lakehouse.transforms.spec import TableSpec
-from lakehouse.transforms.weather import STAGED_WEATHER, stage_weather
+from lakehouse.transforms.weather import STAGED_WEATHER, dedupe_weather, stage_weather
 
 STAGED: dict[str, Any] = {
     "group_name": "staged",
@@ -50,7 +53,6 @@ DAILY_STAGED: dict[str, Any] = {
     "partitions_def": DAILY,
     "backfill_policy": dg.BackfillPolicy.single_run(),
 }
-FLIGHTS_KEY = dg.AssetKey(["staged", "flights"])
 
 
 class StagingError(Exception):
@@ -74,104 +76,132 @@ def reject_row_errors(staged: pl.DataFrame) -> pl.DataFrame:
     return staged.drop(ROW_ERRORS)
 
 
-QUARANTINE_KEY = dg.AssetKey(["staged", "flights_quarantine"])
 LINE_KEY = ["_source_file", "_line_number"]
 MIN_PASS_RATE = Settings.from_env().min_pass_rate
 
 
-def _check(name: str, description: str) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(name, asset=FLIGHTS_KEY, blocking=True, description=description)
+@dataclass(frozen=True)
+class DailyStaging:
+    """How a daily source is staged: its table, contract and the Date column it is split on."""
+
+    source: Source
+    spec: TableSpec
+    contract: pa.DataFrameSchema
+    date_column: str
+    description: str
+
+    @property
+    def key(self) -> dg.AssetKey:
+        """The staged table."""
+        return dg.AssetKey(["staged", self.source.name])
+
+    @property
+    def quarantine_key(self) -> dg.AssetKey:
+        """Its quarantine table."""
+        return dg.AssetKey(["staged", f"{self.source.name}_quarantine"])
+
+    def outs(self) -> dict[str, dg.AssetOut]:
+        """The staged table and its quarantine, both daily in the lake."""
+        return {
+            "staged": dg.AssetOut(
+                key=self.key,
+                description=self.description,
+                metadata=definition_metadata(
+                    column_schema(self.spec), **{PARTITION_EXPR: self.date_column}
+                ),
+                **STAGED,
+            ),
+            "quarantine": dg.AssetOut(
+                key=self.quarantine_key,
+                description=f"Every delivered {self.source.name} line that did not reach "
+                f"staged/{self.source.name}: unsplittable, unparseable or breaking the contract, "
+                "with the reason.",
+                metadata=definition_metadata(
+                    column_schema(QUARANTINE), **{PARTITION_EXPR: PARTITION_COLUMN}
+                ),
+                **STAGED,
+            ),
+        }
+
+    def checks(self) -> list[dg.AssetCheckSpec]:
+        """The blocking checks every staged daily table carries."""
+        described = {
+            "business_key_unique": "One row per (" + ", ".join(self.spec.key) + ").",
+            "contract_pass_rate": f"At least {MIN_PASS_RATE:.0%} of the run's rows keep the "
+            "contract (LAKEHOUSE_MIN_PASS_RATE).",
+            "reconciliation": "Per day: raw rows = staged + quarantined + duplicates removed, "
+            "exactly.",
+        }
+        return [
+            dg.AssetCheckSpec(name, asset=self.key, blocking=True, description=text)
+            for name, text in described.items()
+        ]
 
 
-@dg.multi_asset(
-    outs={
-        "flights": dg.AssetOut(
-            key=FLIGHTS_KEY,
-            description="Typed flights: departures in New York time and UTC, arrivals in the "
-            "destination's zone and UTC, the cancelled flag; one row per business key; only "
-            "rows that keep the flights contract.",
-            metadata=definition_metadata(
-                column_schema(STAGED_FLIGHTS), **{PARTITION_EXPR: "flight_date"}
-            ),
-            **STAGED,
-        ),
-        "quarantine": dg.AssetOut(
-            key=QUARANTINE_KEY,
-            description="Every delivered flights line that did not reach staged/flights: "
-            "unsplittable, unparseable, or breaking the contract, with the reason.",
-            metadata=definition_metadata(
-                column_schema(QUARANTINE), **{PARTITION_EXPR: PARTITION_COLUMN}
-            ),
-            **STAGED,
-        ),
-    },
-    ins={"raw": dg.AssetIn(["raw", "flights"]), "airports": dg.AssetIn(["staged", "airports"])},
-    check_specs=[
-        _check("business_key_unique", "One row per (" + ", ".join(STAGED_FLIGHTS.key) + ")."),
-        _check(
-            "contract_pass_rate",
-            f"At least {MIN_PASS_RATE:.0%} of the run's rows keep the contract "
-            "(LAKEHOUSE_MIN_PASS_RATE).",
-        ),
-        _check(
-            "reconciliation",
-            "Per day: raw rows = staged + quarantined + duplicates removed, exactly.",
-        ),
-    ],
-    partitions_def=DAILY,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    code_version="3",
-)
-def staged_flights(
-    context: dg.AssetExecutionContext, raw: pl.LazyFrame, airports: pl.DataFrame
-) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
-    """Stage flights; rows that cannot be staged or break the contract go to quarantine."""
-    delivered = raw.collect()
-    staged = stage_flights(delivered.lazy()).collect()
-    unstageable = staged.filter(pl.col(ROW_ERRORS).is_not_null())
+@dataclass(frozen=True)
+class Settled:
+    """Where every delivered row of a run went."""
+
+    valid: pl.DataFrame
+    contract_rejects: pl.DataFrame
+    quarantine: pl.DataFrame
+    removed: pl.DataFrame  # rows dropped as older deliveries of the same business key
+
+
+def settle(
+    staging: DailyStaging,
+    delivered: pl.DataFrame,
+    staged: pl.DataFrame,
+    dedupe: Callable[[pl.LazyFrame], pl.LazyFrame],
+    run_id: str,
+) -> Settled:
+    """Split staged rows (with `_row_errors`) into valid rows, quarantine and duplicates.
+
+    `dedupe` keeps one row per business key and may add columns, never rows.
+    """
     clean = staged.filter(pl.col(ROW_ERRORS).is_null()).drop(ROW_ERRORS)
-    deduped = dedupe_flights(clean.lazy()).collect()
-    removed = clean.join(deduped.select(LINE_KEY), on=LINE_KEY, how="anti")
-    zones = airports["tzone"].drop_nulls().unique().sort().to_list()
-    with_zones = add_arrival_utc(deduped.lazy(), airports.lazy(), zones).collect()
-    split = split_by_contract(with_zones, FLIGHTS_CONTRACT)
+    deduped = dedupe(clean.lazy()).collect()
+    split = split_by_contract(deduped, staging.contract)
     rejected = pl.concat(
         [
-            unstageable.select(*LINE_KEY, stage=pl.lit("staging"), reason=ROW_ERRORS),
+            staged.filter(pl.col(ROW_ERRORS).is_not_null()).select(
+                *LINE_KEY, stage=pl.lit("staging"), reason=ROW_ERRORS
+            ),
             split.rejected.select(*LINE_KEY, stage=pl.lit("contract"), reason=FAILED_CHECKS),
         ]
     )
-    quarantine = quarantine_records(
-        delivered, rejected, source_columns=FLIGHTS.columns, run_id=context.run.run_id
+    return Settled(
+        valid=split.valid,
+        contract_rejects=split.rejected,
+        quarantine=quarantine_records(
+            delivered, rejected, source_columns=staging.source.columns, run_id=run_id
+        ),
+        removed=clean.join(deduped.select(LINE_KEY), on=LINE_KEY, how="anti"),
     )
-    yield from _flights_results(delivered, split.valid, split.rejected, quarantine, removed)
 
 
-def _flights_results(
-    delivered: pl.DataFrame,
-    valid: pl.DataFrame,
-    contract_rejects: pl.DataFrame,
-    quarantine: pl.DataFrame,
-    removed: pl.DataFrame,
+def staged_results(
+    staging: DailyStaging, delivered: pl.DataFrame, settled: Settled, **extra: Any
 ) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
-    duplicates = duplicate_keys(valid, STAGED_FLIGHTS.key)
+    """The staged table, its quarantine, and the three blocking checks, with their evidence."""
+    valid, quarantine = settled.valid, settled.quarantine
+    duplicates = duplicate_keys(valid, staging.spec.key)
     balance = reconcile(
         delivered[PARTITION_COLUMN],
-        valid["flight_date"],
+        valid[staging.date_column],
         quarantine[PARTITION_COLUMN],
-        removed["flight_date"],
+        settled.removed[staging.date_column],
     )
-    rate = pass_rate(valid.height, contract_rejects.height)
-    no_zone = valid.filter(pl.col("dest_tzone").is_null())
+    rate = pass_rate(valid.height, settled.contract_rejects.height)
+    where = f"{staging.quarantine_key.to_user_string()} ({quarantine.height} rows)"
     yield dg.Output(
         valid,
-        output_name="flights",
+        output_name="staged",
         metadata=output_metadata(
             valid,
-            duplicates_removed=removed.height,
+            duplicates_removed=settled.removed.height,
             quarantined=quarantine.height,
-            arrivals_without_time_zone=no_zone.height,
-            destinations_without_time_zone=", ".join(no_zone["dest"].unique().sort()),
+            **extra,
         ),
     )
     by_reason = quarantine.group_by("stage", "reason").len().sort("len", descending=True)
@@ -180,9 +210,8 @@ def _flights_results(
         output_name="quarantine",
         metadata=output_metadata(quarantine, by_reason=markdown_preview(by_reason, rows=20)),
     )
-    where = f"staged/flights_quarantine ({quarantine.height} rows)"
     yield dg.AssetCheckResult(
-        asset_key=FLIGHTS_KEY,
+        asset_key=staging.key,
         check_name="business_key_unique",
         passed=duplicates.passed,
         metadata={
@@ -192,21 +221,21 @@ def _flights_results(
         },
     )
     yield dg.AssetCheckResult(
-        asset_key=FLIGHTS_KEY,
+        asset_key=staging.key,
         check_name="contract_pass_rate",
         passed=rate >= MIN_PASS_RATE,
         metadata={
             "pass_rate": rate,
             "threshold": MIN_PASS_RATE,
-            "rejected": contract_rejects.height,
+            "rejected": settled.contract_rejects.height,
             "sample": markdown_preview(
-                contract_rejects.select("_source_file", "_line_number", FAILED_CHECKS), rows=20
+                settled.contract_rejects.select(*LINE_KEY, FAILED_CHECKS), rows=20
             ),
             "where_to_look": where,
         },
     )
     yield dg.AssetCheckResult(
-        asset_key=FLIGHTS_KEY,
+        asset_key=staging.key,
         check_name="reconciliation",
         passed=balance.passed,
         metadata={
@@ -217,27 +246,75 @@ def _flights_results(
     )
 
 
-@dg.asset(
-    key=["staged", "weather"],
-    ins={"raw": dg.AssetIn(["raw", "weather"])},
-    metadata=definition_metadata(column_schema(STAGED_WEATHER), **{PARTITION_EXPR: "weather_date"}),
-    code_version="1",
-    **DAILY_STAGED,
+FLIGHTS_STAGING = DailyStaging(
+    source=FLIGHTS,
+    spec=STAGED_FLIGHTS,
+    contract=FLIGHTS_CONTRACT,
+    date_column="flight_date",
+    description="Typed flights: departures in New York time and UTC, arrivals in the "
+    "destination's zone and UTC, the cancelled flag; one row per business key; only rows that "
+    "keep the flights contract.",
 )
-def staged_weather(raw: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
-    """Hourly weather per New York airport, keyed by the UTC hour; hours that repeat on the
-    local clock when daylight saving ends are kept and marked.
-    """
-    typed = raw.collect()
-    weather = reject_row_errors(stage_weather(typed.lazy()).collect())
-    return dg.Output(
-        weather,
-        metadata=output_metadata(
-            weather,
-            duplicates_removed=typed.height - weather.height,
-            repeated_local_hours=int(weather["repeated_local_hour"].sum()),
-        ),
+FLIGHTS_KEY = FLIGHTS_STAGING.key
+
+
+@dg.multi_asset(
+    outs=FLIGHTS_STAGING.outs(),
+    ins={"raw": dg.AssetIn(["raw", "flights"]), "airports": dg.AssetIn(["staged", "airports"])},
+    check_specs=FLIGHTS_STAGING.checks(),
+    partitions_def=DAILY,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    code_version="3",
+)
+def staged_flights(
+    context: dg.AssetExecutionContext, raw: pl.LazyFrame, airports: pl.DataFrame
+) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
+    """Stage flights; rows that cannot be staged or break the contract go to quarantine."""
+    delivered = raw.collect()
+    zones = airports["tzone"].drop_nulls().unique().sort().to_list()
+
+    def dedupe(clean: pl.LazyFrame) -> pl.LazyFrame:
+        return add_arrival_utc(dedupe_flights(clean), airports.lazy(), zones)
+
+    staged = stage_flights(delivered.lazy()).collect()
+    settled = settle(FLIGHTS_STAGING, delivered, staged, dedupe, context.run.run_id)
+    no_zone = settled.valid.filter(pl.col("dest_tzone").is_null())
+    yield from staged_results(
+        FLIGHTS_STAGING,
+        delivered,
+        settled,
+        arrivals_without_time_zone=no_zone.height,
+        destinations_without_time_zone=", ".join(no_zone["dest"].unique().sort()),
     )
+
+
+WEATHER_STAGING = DailyStaging(
+    source=WEATHER,
+    spec=STAGED_WEATHER,
+    contract=WEATHER_CONTRACT,
+    date_column="weather_date",
+    description="Hourly weather per New York airport, keyed by the UTC hour; hours that repeat "
+    "on the local clock when daylight saving ends are kept and marked.",
+)
+
+
+@dg.multi_asset(
+    outs=WEATHER_STAGING.outs(),
+    ins={"raw": dg.AssetIn(["raw", "weather"])},
+    check_specs=WEATHER_STAGING.checks(),
+    partitions_def=DAILY,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    code_version="2",
+)
+def staged_weather(
+    context: dg.AssetExecutionContext, raw: pl.LazyFrame
+) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
+    """Stage weather; rows that cannot be staged or break the contract go to quarantine."""
+    delivered = raw.collect()
+    staged = stage_weather(delivered.lazy()).collect()
+    settled = settle(WEATHER_STAGING, delivered, staged, dedupe_weather, context.run.run_id)
+    repeated = int(settled.valid["repeated_local_hour"].sum())
+    yield from staged_results(WEATHER_STAGING, delivered, settled, repeated_local_hours=repeated)
 
 
 def build_staged_reference(

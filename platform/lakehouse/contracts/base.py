@@ -30,6 +30,11 @@ def value_check(name: str, passes: Callable[[pl.Expr], pl.Expr]) -> pa.Check:
     return pa.Check(_check, name=name)
 
 
+def in_range(low: float, high: float) -> pa.Check:
+    """Values from low to high, both included."""
+    return value_check(f"in_range({low:g}, {high:g})", lambda v: (v >= low) & (v <= high))
+
+
 def row_check(name: str, passes: pl.Expr) -> pa.Check:
     """A check across columns: `passes` is true for every row that keeps the rule."""
 

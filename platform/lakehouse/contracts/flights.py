@@ -1,9 +1,8 @@
 """The staged flights contract (version 1)."""
 
-import pandera.polars as pa
 import polars as pl
 
-from lakehouse.contracts.base import contract, row_check, value_check
+from lakehouse.contracts.base import contract, in_range, row_check, value_check
 from lakehouse.transforms.flights import STAGED_FLIGHTS
 
 CONTRACT_VERSION = 1
@@ -16,12 +15,8 @@ def _hhmm(value: pl.Expr) -> pl.Expr:
     return (value >= 0) & (value <= 2400) & (value % 100 < 60)
 
 
-def _in(low: int, high: int) -> pa.Check:
-    return value_check(f"in_range({low}, {high})", lambda v: (v >= low) & (v <= high))
-
-
 HHMM = value_check("hhmm_clock_time", _hhmm)
-DELAY = _in(*PLAUSIBLE_DELAY_MINUTES)
+DELAY = in_range(*PLAUSIBLE_DELAY_MINUTES)
 
 FLIGHTS_CONTRACT = contract(
     STAGED_FLIGHTS,
@@ -31,8 +26,8 @@ FLIGHTS_CONTRACT = contract(
         "dep_utc", "arr_local", "arr_utc", "dest_tzone", "sched_arr_utc",
     },
     column_checks={
-        "month": [_in(1, 12)],
-        "day": [_in(1, 31)],
+        "month": [in_range(1, 12)],
+        "day": [in_range(1, 31)],
         "carrier": [value_check("two_letter_code", lambda v: v.str.len_chars() == 2)],
         "origin": [value_check("new_york_airport", lambda v: v.is_in(NEW_YORK_AIRPORTS))],
         "dest": [value_check("three_letter_code", lambda v: v.str.len_chars() == 3)],

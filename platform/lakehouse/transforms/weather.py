@@ -5,8 +5,11 @@ import polars as pl
 from lakehouse.landing import PARTITION_COLUMN
 from lakehouse.transforms.flights import NEW_YORK
 from lakehouse.transforms.parsing import (
+    calendar_date,
     dedupe_latest,
     misdated,
+    missing,
+    no_such_date,
     parse_text,
     parse_utc_instant,
     staging_errors,
@@ -49,23 +52,39 @@ _TYPES: dict[str, pl.DataType] = {
 }  # fmt: skip
 
 
+TYPED_WEATHER = TableSpec(
+    columns=tuple(c for c in STAGED_WEATHER.columns if c.name != "repeated_local_hour"),
+    key=STAGED_WEATHER.key,
+)
+
+
 def stage_weather(raw: pl.LazyFrame) -> pl.LazyFrame:
-    """Raw weather lines to typed hourly observations keyed by (origin, UTC hour).
+    """Raw weather lines to typed hourly observations, one row per delivered line.
 
     The delivered local (date, hour) is ambiguous for the hour repeated when daylight saving
     ends; the UTC `time_hour` is not, so it is the key and the local time is derived from it.
-    Such rows are kept and marked `repeated_local_hour`. One row per key, the last delivered.
+    Rows carry `_row_errors` like staged flights; deduplication is `dedupe_weather`.
     """
     parsers = {name: parse_text(name, dtype) for name, dtype in _TYPES.items()}
     parsers["time_hour"] = parse_utc_instant("time_hour")
-    local_day = pl.date(pl.col("year"), pl.col("month"), pl.col("day"))
     typed = raw.with_columns(type_errors(parsers).alias("_type_errors"), *parsers.values())
-    staged = dedupe_latest(typed, list(STAGED_WEATHER.key)).with_columns(
-        weather_date=local_day,
+    staged = typed.with_columns(
+        weather_date=calendar_date("year", "month", "day"),
         obs_local=pl.col("time_hour").dt.convert_time_zone(NEW_YORK),
-        repeated_local_hour=pl.len().over("origin", local_day, "hour") > 1,
     )
     errors = staging_errors(
-        pl.col("_type_errors"), misdated(pl.col("weather_date"), pl.col(PARTITION_COLUMN))
+        pl.col("_type_errors"),
+        *missing("origin", "time_hour", "year", "month", "day"),
+        no_such_date("year", "month", "day"),
+        misdated(pl.col("weather_date"), pl.col(PARTITION_COLUMN)),
     )
-    return staged.select(*STAGED_WEATHER.exprs(), errors)
+    return staged.select(*TYPED_WEATHER.exprs(), errors)
+
+
+def dedupe_weather(staged: pl.LazyFrame) -> pl.LazyFrame:
+    """One observation per (origin, UTC hour), the last delivered; observations sharing a local
+    date and hour (the repeated fall-back hour) are kept and marked `repeated_local_hour`.
+    """
+    deduped = dedupe_latest(staged, list(STAGED_WEATHER.key))
+    repeated = pl.len().over("origin", "weather_date", "hour") > 1
+    return deduped.with_columns(repeated_local_hour=repeated).select(STAGED_WEATHER.exprs())
