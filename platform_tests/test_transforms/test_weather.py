@@ -1,33 +1,20 @@
-from datetime import UTC, date, datetime
+from datetime import date
 
 import polars as pl
 
 from lakehouse.contracts.base import FAILED_CHECKS, split_by_contract
 from lakehouse.contracts.weather import WEATHER_CONTRACT
-from lakehouse.landing import LINEAGE_COLUMNS, PARSE_ERROR, PARTITION_COLUMN, RAW_LINE
 from lakehouse.sources import WEATHER
 from lakehouse.transforms.parsing import ROW_ERRORS
 from lakehouse.transforms.weather import dedupe_weather, stage_weather
+from platform_tests.factories import raw_rows
 
 LINE = "EWR,2013,11,3,1,39.02,26.06,59.37,270,10.35702,NA,0,1012,10,2013-11-03T05:00:00Z"
 
 
 def raw(*lines: str, day: date = date(2013, 11, 3)) -> pl.LazyFrame:
     rows = [dict(zip(WEATHER.columns, line.split(","), strict=True)) for line in lines]
-    frame = pl.DataFrame(rows, schema=dict.fromkeys(WEATHER.columns, pl.String))
-    return (
-        frame.with_columns(
-            pl.lit(f"weather/{day}.csv").alias("_source_file"),
-            pl.int_range(2, frame.height + 2, dtype=pl.Int32).alias("_line_number"),
-            pl.lit(datetime(2026, 1, 1, tzinfo=UTC)).alias("_ingested_at"),
-            pl.lit("0" * 64).alias("_content_hash"),
-            pl.lit(None, dtype=pl.String).alias(RAW_LINE),
-            pl.lit(None, dtype=pl.String).alias(PARSE_ERROR),
-            pl.lit(day).alias(PARTITION_COLUMN),
-        )
-        .select(*WEATHER.columns, *LINEAGE_COLUMNS, RAW_LINE, PARSE_ERROR, PARTITION_COLUMN)
-        .lazy()
-    )
+    return raw_rows(WEATHER, rows, day)
 
 
 def test_the_repeated_fall_back_hour_is_two_observations_marked_not_a_duplicate() -> None:

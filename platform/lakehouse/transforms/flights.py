@@ -4,16 +4,13 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from lakehouse.landing import PARTITION_COLUMN
 from lakehouse.transforms.parsing import (
+    TYPE_ERRORS,
     calendar_date,
+    daily_staging_errors,
     dedupe_latest,
-    misdated,
-    missing,
-    no_such_date,
     parse_text,
     parse_utc_instant,
-    staging_errors,
     type_errors,
 )
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
@@ -139,7 +136,7 @@ def type_flights(raw: pl.LazyFrame) -> pl.LazyFrame:
     """Raw flight text to typed columns; fields that did not parse are named in `_type_errors`."""
     parsers = {name: parse_text(name, dtype) for name, dtype in _TEXT_TYPES.items()}
     parsers["time_hour"] = parse_utc_instant("time_hour")
-    return raw.with_columns(type_errors(parsers).alias("_type_errors"), *parsers.values())
+    return raw.with_columns(type_errors(parsers).alias(TYPE_ERRORS), *parsers.values())
 
 
 def add_timestamps(typed: pl.LazyFrame) -> pl.LazyFrame:
@@ -192,12 +189,9 @@ def stage_flights(raw: pl.LazyFrame) -> pl.LazyFrame:
     did not parse, a date that is not its file's day). Deduplication is `dedupe_flights`.
     """
     staged = add_timestamps(type_flights(raw))
-    errors = staging_errors(
-        pl.col("_type_errors"),
-        *missing(*TYPED_FLIGHTS.key, "dest"),
-        no_such_date("year", "month", "day"),
-        *(invalid_clock(c) for c in ("sched_dep_time", "dep_time", "sched_arr_time", "arr_time")),
-        misdated(pl.col("flight_date"), pl.col(PARTITION_COLUMN)),
+    clocks = ("sched_dep_time", "dep_time", "sched_arr_time", "arr_time")
+    errors = daily_staging_errors(
+        "flight_date", [*TYPED_FLIGHTS.key, "dest"], *(invalid_clock(c) for c in clocks)
     )
     return staged.select(*TYPED_FLIGHTS.exprs(), errors)
 

@@ -1,14 +1,15 @@
 """Turning delivered text into typed values without losing what did not parse."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-from lakehouse.landing import PARSE_ERROR
+from lakehouse.landing import PARSE_ERROR, PARTITION_COLUMN
 
 # Text the sources use for "no value".
 NULL_TOKENS = ("NA", "")
 ROW_ERRORS = "_row_errors"
+TYPE_ERRORS = "_type_errors"  # fields whose text did not parse, named by `type_errors`
 
 
 def _as_nullable_text(column: str) -> pl.Expr:
@@ -89,6 +90,20 @@ def staging_errors(*problems: pl.Expr) -> pl.Expr:
     null, so nothing else about it is worth saying), else every problem found while staging.
     """
     return pl.coalesce(pl.col(PARSE_ERROR), row_errors(*problems)).alias(ROW_ERRORS)
+
+
+def daily_staging_errors(date_column: str, required: Sequence[str], *extra: pl.Expr) -> pl.Expr:
+    """The problems every daily source's row is checked for: fields that did not parse, a
+    missing required field, an impossible (year, month, day), a row dated another day than its
+    file, and any source-specific `extra` ones.
+    """
+    return staging_errors(
+        pl.col(TYPE_ERRORS),
+        *missing(*required),
+        no_such_date("year", "month", "day"),
+        *extra,
+        misdated(pl.col(date_column), pl.col(PARTITION_COLUMN)),
+    )
 
 
 def row_errors(*problems: pl.Expr) -> pl.Expr:

@@ -6,6 +6,7 @@ import polars as pl
 
 from lakehouse.landing import PARTITION_COLUMN
 from lakehouse.transforms.parsing import (
+    TYPE_ERRORS,
     dedupe_latest,
     latest_snapshot,
     parse_text,
@@ -71,9 +72,9 @@ def stage_airports(raw: pl.LazyFrame) -> pl.LazyFrame:
     """The newest airports snapshot, typed, one row per FAA code."""
     parsers = {name: parse_text(name, dtype) for name, dtype in _AIRPORT_TYPES.items()}
     typed = latest_snapshot(raw, PARTITION_COLUMN).with_columns(
-        type_errors(parsers).alias("_type_errors"), *parsers.values()
+        type_errors(parsers).alias(TYPE_ERRORS), *parsers.values()
     )
-    errors = staging_errors(pl.col("_type_errors"), unknown_zone("tzone"))
+    errors = staging_errors(pl.col(TYPE_ERRORS), unknown_zone("tzone"))
     return dedupe_latest(typed, list(STAGED_AIRPORTS.key)).select(*STAGED_AIRPORTS.exprs(), errors)
 
 
@@ -81,10 +82,10 @@ def stage_planes(raw: pl.LazyFrame) -> pl.LazyFrame:
     """Every planes snapshot, typed: one row per tail number per snapshot day."""
     parsers = {name: parse_text(name, dtype) for name, dtype in _PLANE_TYPES.items()}
     typed = raw.with_columns(
-        type_errors(parsers).alias("_type_errors"),
+        type_errors(parsers).alias(TYPE_ERRORS),
         *parsers.values(),
         pl.col(PARTITION_COLUMN).alias("snapshot_date"),
     )
     return dedupe_latest(typed, list(STAGED_PLANES.key)).select(
-        *STAGED_PLANES.exprs(), staging_errors(pl.col("_type_errors"))
+        *STAGED_PLANES.exprs(), staging_errors(pl.col(TYPE_ERRORS))
     )

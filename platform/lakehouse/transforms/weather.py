@@ -2,17 +2,14 @@
 
 import polars as pl
 
-from lakehouse.landing import PARTITION_COLUMN
 from lakehouse.transforms.flights import NEW_YORK
 from lakehouse.transforms.parsing import (
+    TYPE_ERRORS,
     calendar_date,
+    daily_staging_errors,
     dedupe_latest,
-    misdated,
-    missing,
-    no_such_date,
     parse_text,
     parse_utc_instant,
-    staging_errors,
     type_errors,
 )
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
@@ -67,17 +64,12 @@ def stage_weather(raw: pl.LazyFrame) -> pl.LazyFrame:
     """
     parsers = {name: parse_text(name, dtype) for name, dtype in _TYPES.items()}
     parsers["time_hour"] = parse_utc_instant("time_hour")
-    typed = raw.with_columns(type_errors(parsers).alias("_type_errors"), *parsers.values())
+    typed = raw.with_columns(type_errors(parsers).alias(TYPE_ERRORS), *parsers.values())
     staged = typed.with_columns(
         weather_date=calendar_date("year", "month", "day"),
         obs_local=pl.col("time_hour").dt.convert_time_zone(NEW_YORK),
     )
-    errors = staging_errors(
-        pl.col("_type_errors"),
-        *missing("origin", "time_hour", "year", "month", "day"),
-        no_such_date("year", "month", "day"),
-        misdated(pl.col("weather_date"), pl.col(PARTITION_COLUMN)),
-    )
+    errors = daily_staging_errors("weather_date", ["origin", "time_hour", "year", "month", "day"])
     return staged.select(*TYPED_WEATHER.exprs(), errors)
 
 
