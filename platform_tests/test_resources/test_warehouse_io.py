@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from lakehouse.resources.parquet_io import PartitionMismatchError
+from lakehouse.resources.parquet_io import MissingPartitionError, PartitionMismatchError
 from lakehouse.resources.warehouse_io import (
     DuckDBWarehouseIOManager,
     SchemaDriftError,
@@ -222,3 +222,15 @@ def test_timestamps_read_back_from_duckdb_are_named_utc() -> None:
         pl.col("t").dt.convert_time_zone("Etc/UTC")
     )
     assert as_utc(frame).schema["t"] == pl.Datetime("us", "UTC")
+
+
+def test_reading_a_table_never_materialized_says_what_to_run(tmp_path: Path) -> None:
+    @dg.asset(key=["marts", "reader"], ins={"daily": dg.AssetIn(["marts", "daily"])})
+    def reader(daily: pl.DataFrame) -> None:
+        raise AssertionError("must not run")
+
+    db = tmp_path / "w.duckdb"
+    duckdb.connect(str(db)).close()
+    source = dg.AssetSpec(["marts", "daily"]).with_io_manager_key("io_manager")
+    with pytest.raises(MissingPartitionError, match=r"marts.daily has never been materialized"):
+        dg.materialize([source, reader], resources={"io_manager": io_manager(db)})

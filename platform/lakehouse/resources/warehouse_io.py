@@ -20,7 +20,11 @@ from duckdb import DuckDBPyConnection
 from pydantic import Field
 
 from lakehouse.dates import date_span, keys_to_dates
-from lakehouse.resources.parquet_io import PARTITION_EXPR, PartitionMismatchError
+from lakehouse.resources.parquet_io import (
+    PARTITION_EXPR,
+    MissingPartitionError,
+    PartitionMismatchError,
+)
 
 _INCOMING = "_lakehouse_incoming"
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?)(?: \(PID (\d+)\))?(?:\.\s|\.?$)")
@@ -198,6 +202,17 @@ class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
                 raise dg.DagsterInvariantViolationError(msg)
             where, params = partition_predicate(column, keys_to_dates(context.asset_partition_keys))
         with self.connect(read_only=True) as con:
+            exists = con.execute(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_schema = ? AND table_name = ?",
+                [schema, table],
+            ).fetchall()
+            if exists != [(1,)]:
+                msg = (
+                    f"{schema}.{table} has never been materialized in {self.duckdb.database}; "
+                    f"materialize {context.asset_key.to_user_string()} first"
+                )
+                raise MissingPartitionError(msg)
             frame = con.sql(
                 f"SELECT * FROM {table_name(schema, table)} WHERE {where}", params=params
             ).pl()
