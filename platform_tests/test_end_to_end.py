@@ -207,7 +207,7 @@ def test_a_failed_blocking_check_keeps_the_marts_from_being_built(landed: Settin
         fields = line.split(",")
         return ",".join(fields[:carrier] + ["XXX"] + fields[carrier + 1 :])
 
-    corrupt(day, {n: bad_carrier(lines[n - 1]) for n in range(2, 40)})  # ~5% of the day
+    corrupt(day, {n: bad_carrier(lines[n - 1]) for n in range(2, 120)})  # ~14% of the day
     with dg.instance_for_test() as instance:
         result = run(landed, instance, D1, D1)
         assert not result.success

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lakehouse.dates import consecutive_spans
 from lakehouse.settings import Settings
 from lakehouse.simulator.replay import land_sample
 from lakehouse.sources import SOURCES
@@ -160,20 +161,17 @@ def quarantine_show(
 
 @quarantine_app.command("replay")
 def quarantine_replay(source: SourceOption = "flights") -> None:
-    """Re-process every day that has quarantined rows (after fixing the files or the contract),
-    in one run; rows that now pass leave the quarantine.
+    """Re-process the days that have quarantined rows (after fixing the files or the contract),
+    one run per range of consecutive days; rows that now pass leave the quarantine.
     """
     settings = Settings.from_env()
-    days = (
-        _quarantine(settings, source)
-        .select(first=pl.col("_partition_date").min(), last=pl.col("_partition_date").max())
-        .collect()
-    )
-    first, last = days.row(0)
-    if first is None:
+    days = _quarantine(settings, source).select(pl.col("_partition_date").unique()).collect()
+    spans = consecutive_spans(days["_partition_date"].to_list())
+    if not spans:
         console.print(f"Nothing of {source} is quarantined.")
         return
-    materialize(start=str(first), end=str(last))
+    for first, last in spans:
+        materialize(start=str(first), end=str(last))
 
 
 def _print_tables(settings: Settings) -> None:

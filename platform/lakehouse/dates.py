@@ -23,3 +23,14 @@ def date_span(days: Sequence[date]) -> tuple[date, date]:
 def days_between(start: date, end: date) -> list[date]:
     """Every day from start to end, both inclusive."""
     return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
+
+
+def consecutive_spans(days: Sequence[date]) -> list[tuple[date, date]]:
+    """Group days into runs of consecutive days: (first, last) of each, in order."""
+    spans: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if spans and day - spans[-1][1] == timedelta(days=1):
+            spans[-1] = (spans[-1][0], day)
+        else:
+            spans.append((day, day))
+    return spans

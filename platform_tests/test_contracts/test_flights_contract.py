@@ -61,11 +61,18 @@ def test_an_arrival_before_its_departure_is_rejected() -> None:
     assert split.rejected[FAILED_CHECKS].to_list() == ["arrival_after_departure"]
 
 
-def test_duplicate_business_keys_are_rejected_both_rows() -> None:
+def test_duplicate_keys_are_not_a_contract_matter() -> None:
+    """Older deliveries of a key are removed after validation (see settle)."""
     frame = staged({}, {}).with_columns(flight=pl.lit(7, dtype=pl.Int32))
     split = split_by_contract(frame, FLIGHTS_CONTRACT)
-    assert split.rejected.height == 2
-    assert split.valid.height == 0
+    assert (split.valid.height, split.rejected.height) == (2, 0)
+
+
+def test_a_missing_required_value_is_named_in_the_reason() -> None:
+    frame = staged({}).with_columns(distance=pl.lit(None, dtype=pl.Int16))
+    [reason] = split_by_contract(frame, FLIGHTS_CONTRACT).rejected[FAILED_CHECKS].to_list()
+    assert reason.startswith("distance: ")
+    assert reason.endswith("= null")
 
 
 def test_several_broken_rules_are_all_named() -> None:

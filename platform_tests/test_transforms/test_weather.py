@@ -39,7 +39,16 @@ def test_an_impossible_date_is_a_named_row_error() -> None:
 
 def test_the_contract_rejects_an_impossible_wind_speed() -> None:
     wild = LINE.replace(",10.35702,", ",1048.36058,")
-    staged = dedupe_weather(stage_weather(raw(LINE.replace("T05", "T04"), wild)).drop(ROW_ERRORS))
+    midnight = LINE.replace("2013,11,3,1,", "2013,11,3,0,").replace("T05", "T04")
+    staged = stage_weather(raw(midnight, wild)).drop(ROW_ERRORS)
     split = split_by_contract(staged.collect(), WEATHER_CONTRACT)
     assert split.valid.height == 1
     assert split.rejected[FAILED_CHECKS].to_list() == ["wind_speed: in_range(0, 150) = 1048.36058"]
+
+
+def test_the_contract_rejects_a_utc_hour_that_is_not_the_delivered_local_hour() -> None:
+    # Filed under 2013-11-03 01:00 local, but its UTC hour is a day earlier.
+    misfiled = LINE.replace("2013-11-03T05:00:00Z", "2013-11-02T05:00:00Z")
+    staged = stage_weather(raw(misfiled)).drop(ROW_ERRORS).collect()
+    rejected = split_by_contract(staged, WEATHER_CONTRACT).rejected
+    assert rejected[FAILED_CHECKS].to_list() == ["utc_hour_matches_local_hour"]

@@ -53,6 +53,14 @@ class Reconciliation:
         """True when every delivered row is accounted for on every day, exactly."""
         return bool((self.by_day["difference"] == 0).all())
 
+    def pass_rates(self) -> pl.DataFrame:
+        """Per day, the share of rows offered to the staged table (delivered minus older copies
+        of a key) that reached it; 1.0 on a day with nothing offered.
+        """
+        offered = pl.col("raw") - pl.col("deduplicated")
+        rate = pl.when(offered > 0).then(pl.col("staged") / offered).otherwise(1.0)
+        return self.by_day.select("day", pass_rate=rate)
+
     @property
     def totals(self) -> dict[str, int]:
         """The counts summed over all days."""
@@ -81,12 +89,6 @@ def reconcile(
     counts = counts.with_columns(pl.col(n).fill_null(0).cast(pl.Int64) for n in names)
     difference = pl.col("raw") - pl.col("staged") - pl.col("quarantined") - pl.col("deduplicated")
     return Reconciliation(by_day=counts.with_columns(difference=difference).sort("day"))
-
-
-def pass_rate(valid: int, rejected: int) -> float:
-    """Share of rows that kept the contract (1.0 for no rows)."""
-    total = valid + rejected
-    return 1.0 if total == 0 else valid / total
 
 
 @dataclass(frozen=True)

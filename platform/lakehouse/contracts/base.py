@@ -53,7 +53,11 @@ def contract(
     name: str,
 ) -> pa.DataFrameSchema:
     """A pandera schema from a table spec: its columns and types (strict), which may be null,
-    the value rules per column, the rules across columns, and the business key's uniqueness.
+    the value rules per column and the rules across columns.
+
+    The business key's uniqueness is not a contract rule: rows are validated before older
+    deliveries of a key are removed, so that a bad new row never displaces a good old one; the
+    `business_key_unique` check then asserts the rows written are unique.
     """
     unknown = (set(nullable) | set(column_checks)) - set(spec.names)
     if unknown:
@@ -70,7 +74,6 @@ def contract(
             for c in spec.columns
         },
         checks=list(row_checks),
-        unique=list(spec.key) or None,
         strict=True,
         name=name,
     )
@@ -121,7 +124,9 @@ def _split(frame: pl.DataFrame, cases: pl.DataFrame) -> ContractSplit:
         cases.with_columns(
             reason=pl.when(pl.col("schema_context") == "Column")
             .then(
-                pl.format("{}: {} = {}", pl.col("column"), pl.col("check"), pl.col("failure_case"))
+                pl.format(
+                    "{}: {} = {}", "column", "check", pl.col("failure_case").fill_null("null")
+                )
             )
             .otherwise(pl.col("check"))
         )

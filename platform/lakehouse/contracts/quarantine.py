@@ -21,6 +21,15 @@ QUARANTINE = TableSpec(
 _KEY = ["_source_file", "_line_number"]
 
 
+def csv_field(column: str) -> pl.Expr:
+    """A field as CSV writes it: quoted (quotes doubled) when it holds a comma, quote or newline,
+    so a rebuilt line splits into the same fields it was delivered with.
+    """
+    value = pl.col(column)
+    quoted = pl.concat_str(pl.lit('"'), value.str.replace_all('"', '""', literal=True), pl.lit('"'))
+    return pl.when(value.str.contains(r'[,"\n\r]')).then(quoted).otherwise(value)
+
+
 def quarantine_records(
     raw: pl.DataFrame, rejected: pl.DataFrame, *, source_columns: tuple[str, ...], run_id: str
 ) -> pl.DataFrame:
@@ -33,7 +42,9 @@ def quarantine_records(
         PARTITION_COLUMN,
         PARSE_ERROR,
         "_ingested_at",
-        record=pl.coalesce(pl.col(RAW_LINE), pl.concat_str(source_columns, separator=",")),
+        record=pl.coalesce(
+            pl.col(RAW_LINE), pl.concat_str([csv_field(c) for c in source_columns], separator=",")
+        ),
     )
     return (
         rejected.select(*_KEY, "stage", "reason")

@@ -1,14 +1,17 @@
 """The staged weather contract (version 1)."""
 
-from lakehouse.contracts.base import contract, in_range, value_check
+import polars as pl
+
+from lakehouse.contracts.base import contract, in_range, row_check, value_check
 from lakehouse.contracts.flights import NEW_YORK_AIRPORTS
-from lakehouse.transforms.weather import STAGED_WEATHER
+from lakehouse.transforms.weather import TYPED_WEATHER
 
 CONTRACT_VERSION = 1
 
 
+# Validated before deduplication, so over the typed columns (`repeated_local_hour` comes later).
 WEATHER_CONTRACT = contract(
-    STAGED_WEATHER,
+    TYPED_WEATHER,
     name=f"staged_weather_v{CONTRACT_VERSION}",
     nullable={
         "temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure",
@@ -28,4 +31,13 @@ WEATHER_CONTRACT = contract(
         "pressure": [in_range(900, 1100)],
         "visib": [in_range(0, 10)],
     },
+    row_checks=[
+        # The UTC hour is the key: it must be the delivered local date and hour, or a row filed
+        # under one day could replace another day's observation.
+        row_check(
+            "utc_hour_matches_local_hour",
+            (pl.col("obs_local").dt.date() == pl.col("weather_date"))
+            & (pl.col("obs_local").dt.hour() == pl.col("hour")),
+        ),
+    ],
 )  # fmt: skip
