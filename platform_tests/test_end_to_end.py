@@ -266,3 +266,26 @@ def test_a_planes_change_and_a_redelivered_day_are_reflected_exactly(settings: S
             ).fetchall()
         redelivered = pl.read_csv(day, null_values="NA")
         assert delays == [(redelivered["arr_delay"].sum(),)]
+
+
+def test_a_header_only_day_is_empty_and_an_empty_file_is_a_named_error(landed: Settings) -> None:
+    flights = landed.landing_dir / "flights"
+    header = (flights / "2013-01-02.csv").read_text().splitlines()[0]
+    with dg.instance_for_test() as instance:
+        assert run(landed, instance, D1, D2).success
+        before = mart_totals(landed)
+
+        write_atomic(flights / "2013-01-02.csv", (header + "\n").encode())  # nothing flew
+        result = run(landed, instance, D2, D2)
+        assert result.success
+        staged_day = landed.lake_dir / "staged" / "flights" / "date=2013-01-02" / "part-0.parquet"
+        assert pl.read_parquet(staged_day).height == 0
+        assert mart_totals(landed)["flight_date"].to_list() == [D1]  # the day emptied, D1 kept
+
+        write_atomic(flights / "2013-01-01.csv", b"")  # a delivery cut off before its header
+        failed = run(landed, instance, D1, D1)
+        assert not failed.success
+        failure = next(e for e in failed.all_events if e.is_step_failure)
+        message = str(failure.step_failure_data.error)  # type: ignore[union-attr]
+        assert "flights/2013-01-01.csv:1: file is empty" in message
+        assert mart_totals(landed).equals(before.filter(pl.col("flight_date") == D1))
