@@ -289,3 +289,20 @@ def test_a_header_only_day_is_empty_and_an_empty_file_is_a_named_error(landed: S
         message = str(failure.step_failure_data.error)  # type: ignore[union-attr]
         assert "flights/2013-01-01.csv:1: file is empty" in message
         assert mart_totals(landed).equals(before.filter(pl.col("flight_date") == D1))
+
+
+def test_a_reference_row_breaking_its_contract_fails_the_run_by_file_and_line(
+    landed: Settings,
+) -> None:
+    airports = landed.landing_dir / "airports" / "2013-01-01.csv"
+    header, first, *rest = airports.read_text().splitlines()
+    lat = header.split(",").index("lat")
+    fields = first.split(",")
+    fields[lat] = "100"
+    write_atomic(airports, "\n".join([header, ",".join(fields), *rest]).encode() + b"\n")
+    with dg.instance_for_test() as instance:
+        result = run(landed, instance, D1, D1)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = str(failure.step_failure_data.error)  # type: ignore[union-attr]
+    assert "airports/2013-01-01.csv:2: lat: in_range(-90, 90) = 100.0" in message

@@ -19,6 +19,11 @@ from lakehouse.checks.logic import duplicate_keys, reconcile
 from lakehouse.contracts.base import FAILED_CHECKS, split_by_contract
 from lakehouse.contracts.flights import FLIGHTS_CONTRACT
 from lakehouse.contracts.quarantine import QUARANTINE, quarantine_records
+from lakehouse.contracts.reference import (
+    AIRLINES_CONTRACT,
+    AIRPORTS_CONTRACT,
+    PLANES_CONTRACT,
+)
 from lakehouse.contracts.weather import WEATHER_CONTRACT
 from lakehouse.landing import PARTITION_COLUMN
 from lakehouse.partitions import DAILY
@@ -59,21 +64,19 @@ class StagingError(Exception):
     """Rows that could not be staged; the message lists them by file and line."""
 
 
-def reject_row_errors(staged: pl.DataFrame) -> pl.DataFrame:
-    """The staged rows without their `_row_errors` column, or a StagingError naming each bad row
-    by file and line (at most 5, then a count).
+def fail_on_rejects(rejected: pl.DataFrame, reason: str) -> None:
+    """Raise a StagingError naming each rejected row by file and line (at most 5, then a
+    count); for tables that have no quarantine yet.
     """
-    bad = staged.filter(pl.col(ROW_ERRORS).is_not_null())
-    if bad.height:
+    if rejected.height:
         listed = "; ".join(
             f"{file}:{line}: {problem}"
-            for file, line, problem in bad.select("_source_file", "_line_number", ROW_ERRORS)
+            for file, line, problem in rejected.select("_source_file", "_line_number", reason)
             .head(5)
             .iter_rows()
         )
-        msg = f"{bad.height} row(s) cannot be staged: {listed}. Fix the files and deliver again"
+        msg = f"{rejected.height} row(s) cannot be staged: {listed}. Fix and deliver again"
         raise StagingError(msg)
-    return staged.drop(ROW_ERRORS)
 
 
 LINE_KEY = ["_source_file", "_line_number"]
@@ -344,31 +347,52 @@ def staged_weather(
 
 
 def build_staged_reference(
-    table: str, spec: TableSpec, transform: Callable[[pl.LazyFrame], pl.LazyFrame], doc: str
+    table: str,
+    spec: TableSpec,
+    transform: Callable[[pl.LazyFrame], pl.LazyFrame],
+    contract: pa.DataFrameSchema,
+    doc: str,
 ) -> dg.AssetsDefinition:
-    """A staged reference table: `transform` over every raw snapshot, nothing unexplained."""
+    """A staged reference table: `transform` over every raw snapshot, checked by `contract`;
+    any row that cannot be staged or breaks the contract fails the run by file and line.
+    """
 
     @dg.asset(
         key=["staged", table],
         ins={"raw": dg.AssetIn(["raw", table])},
         metadata=definition_metadata(column_schema(spec)),
         description=doc,
-        code_version="1",
+        code_version="2",
         **STAGED,
     )
     def _staged(raw: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
-        staged = reject_row_errors(transform(raw).collect())
-        return dg.Output(staged, metadata=output_metadata(staged))
+        staged = transform(raw).collect()
+        fail_on_rejects(staged.filter(pl.col(ROW_ERRORS).is_not_null()), ROW_ERRORS)
+        split = split_by_contract(staged.drop(ROW_ERRORS), contract)
+        fail_on_rejects(split.rejected, FAILED_CHECKS)
+        return dg.Output(split.valid, metadata=output_metadata(split.valid))
 
     return _staged
 
 
 staged_airlines = build_staged_reference(
-    "airlines", STAGED_AIRLINES, stage_airlines, "One row per carrier, from the newest snapshot."
+    "airlines",
+    STAGED_AIRLINES,
+    stage_airlines,
+    AIRLINES_CONTRACT,
+    "One row per carrier, from the newest snapshot.",
 )
 staged_airports = build_staged_reference(
-    "airports", STAGED_AIRPORTS, stage_airports, "One row per airport, from the newest snapshot."
+    "airports",
+    STAGED_AIRPORTS,
+    stage_airports,
+    AIRPORTS_CONTRACT,
+    "One row per airport, from the newest snapshot.",
 )
 staged_planes = build_staged_reference(
-    "planes", STAGED_PLANES, stage_planes, "Every planes snapshot: one row per plane per day."
+    "planes",
+    STAGED_PLANES,
+    stage_planes,
+    PLANES_CONTRACT,
+    "Every planes snapshot: one row per plane per day.",
 )
