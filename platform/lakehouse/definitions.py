@@ -20,7 +20,7 @@ from lakehouse.assets.warehouse import (
     fct_flights_asset,
 )
 from lakehouse.resources.landing import LandingZone
-from lakehouse.resources.parquet_io import ParquetIOManager
+from lakehouse.resources.parquet_io import Lake, ParquetIOManager
 from lakehouse.resources.warehouse_io import DuckDBWarehouseIOManager
 from lakehouse.sensors.landing import make_landing_sensor
 from lakehouse.settings import Settings
@@ -31,6 +31,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
     """The resources for a settings' data home (tests pass a temporary one)."""
     return {
         "landing": LandingZone(root=str(settings.landing_dir)),
+        "lake": Lake(base_dir=str(settings.lake_dir)),
         "lake_io_manager": ParquetIOManager(base_dir=str(settings.lake_dir)),
         "warehouse_io_manager": DuckDBWarehouseIOManager(
             duckdb=DuckDBResource(database=str(settings.warehouse_path))

@@ -1,9 +1,10 @@
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
 from lakehouse.definitions import ASSETS, SENSORS, build_resources
-from lakehouse.landing import write_atomic
+from lakehouse.landing import content_hash, write_atomic
 from lakehouse.settings import Settings
 
 HEADER = b"year,month,day\n"
@@ -60,3 +61,16 @@ def test_a_batch_of_days_is_one_single_run_backfill(tmp_path: Path) -> None:
     assert len(requests) == 1
     assert requests[0].tags["dagster/asset_partition_range_start"] == "2013-01-01"
     assert requests[0].tags["dagster/asset_partition_range_end"] == "2013-01-03"
+
+
+def test_files_already_ingested_by_make_run_start_no_run(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    body = HEADER + b"2013,1,1\n"
+    write_atomic(landing / "flights" / "2013-01-01.csv", body)
+    write_atomic(landing / "flights" / "2013-01-02.csv", HEADER + b"2013,1,2\n")
+    held = tmp_path / "lake" / "raw" / "flights" / "date=2013-01-01" / "part-0.parquet"
+    held.parent.mkdir(parents=True)
+    pl.DataFrame({"_content_hash": [content_hash(body)]}).write_parquet(held)
+    with dg.instance_for_test() as instance:
+        requests, _ = tick(instance, landing, None)
+    assert [r.partition_key for r in requests] == ["2013-01-02"]

@@ -93,3 +93,13 @@ def test_replanning_the_same_delivery_repeats_its_run_key() -> None:
     first, _ = plan_landing_runs("flights", [stat(1)], LandingCursor(), hasher)
     again, _ = plan_landing_runs("flights", [stat(1)], LandingCursor(), hasher)
     assert first == again
+
+
+def test_a_delivery_the_raw_layer_already_holds_needs_no_run() -> None:
+    hasher = Hasher({"2013-01-01.csv": "a", "2013-01-02.csv": "b"})
+    held = {date(2013, 1, 1): "a", date(2013, 1, 2): "old"}
+    runs, cursor = plan_landing_runs(
+        "flights", [stat(1), stat(2)], LandingCursor(), hasher, lambda s: held.get(s.day)
+    )
+    assert [r.files for r in runs] == [("2013-01-02.csv",)]
+    assert set(cursor.files) == {"2013-01-01.csv", "2013-01-02.csv"}

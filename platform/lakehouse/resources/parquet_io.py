@@ -96,6 +96,16 @@ def _staged_days(staging: Path, column: str) -> dict[date, Path]:
     return days
 
 
+def ingested_content_hash(raw_partition: Path) -> str | None:
+    """The `_content_hash` of the delivery a raw partition holds; None if the partition does not
+    exist or holds no rows (an empty delivery is cheap to ingest again).
+    """
+    if not raw_partition.exists():
+        return None
+    hashes = pl.scan_parquet(raw_partition).select("_content_hash").head(1).collect()
+    return hashes.item() if hashes.height else None
+
+
 def write_table(frame: pl.LazyFrame, path: Path) -> None:
     """Replace an unpartitioned table file atomically."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -134,6 +144,21 @@ def scan_partitions(table_dir: Path, days: Sequence[date]) -> pl.LazyFrame:
     )
 
 
+def table_dir(base_dir: str, asset_key: dg.AssetKey) -> Path:
+    """The folder of one asset's table in the lake: `<base>/<layer>/<table>`."""
+    return Path(base_dir).joinpath(*asset_key.path)
+
+
+class Lake(dg.ConfigurableResource):
+    """The lake's location, for code that reads it outside the IO manager (sensors)."""
+
+    base_dir: str = Field(description="Root folder of the lake.")
+
+    def table_dir(self, asset_key: dg.AssetKey) -> Path:
+        """The folder of one asset's table."""
+        return table_dir(self.base_dir, asset_key)
+
+
 class ParquetIOManager(dg.ConfigurableIOManager):
     """Stores Polars frames in the lake as `<base>/<layer>/<table>/date=YYYY-MM-DD/part-0.parquet`
     (unpartitioned: `<base>/<layer>/<table>/data.parquet`) and loads them as LazyFrames that scan
@@ -145,7 +170,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
     def table_dir(self, asset_key: dg.AssetKey) -> Path:
         """The folder of one asset's table."""
-        return Path(self.base_dir).joinpath(*asset_key.path)
+        return table_dir(self.base_dir, asset_key)
 
     def handle_output(
         self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame | None

@@ -5,6 +5,7 @@ import dagster as dg
 from lakehouse.landing import content_hash, list_landing_files
 from lakehouse.partitions import DAILY
 from lakehouse.resources.landing import LandingZone
+from lakehouse.resources.parquet_io import Lake, ingested_content_hash, partition_file
 from lakehouse.sensors.planning import FileStat, LandingCursor, PlannedRun, plan_landing_runs
 from lakehouse.sources import Source
 
@@ -32,7 +33,9 @@ def make_landing_sensor(source: Source, target: dg.AssetSelection) -> dg.SensorD
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
-    def _sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
+    def _sensor(
+        context: dg.SensorEvaluationContext, landing: LandingZone, lake: Lake
+    ) -> dg.SensorResult:
         folder = landing.path / source.name
         found = list_landing_files(landing.path, source.name)
         keys = set(DAILY.get_partition_keys())
@@ -48,8 +51,13 @@ def make_landing_sensor(source: Source, target: dg.AssetSelection) -> dg.SensorD
             if f.day.isoformat() in keys and (stat := f.path.stat())
         ]
         cursor = LandingCursor.from_json(context.cursor)
+        raw_table = lake.table_dir(dg.AssetKey(["raw", source.name]))
         runs, cursor = plan_landing_runs(
-            source.name, listing, cursor, lambda name: content_hash((folder / name).read_bytes())
+            source.name,
+            listing,
+            cursor,
+            lambda name: content_hash((folder / name).read_bytes()),
+            lambda stat: ingested_content_hash(partition_file(raw_table, stat.day)),
         )
         for run in runs:
             context.log.info(

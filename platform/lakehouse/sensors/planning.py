@@ -81,6 +81,7 @@ def plan_landing_runs(
     listing: Sequence[FileStat],
     cursor: LandingCursor,
     content_hash: Callable[[str], str],
+    ingested_hash: Callable[[FileStat], str | None] = lambda _: None,
 ) -> tuple[list[PlannedRun], LandingCursor]:
     """Decide which runs the current listing needs and what the cursor becomes.
 
@@ -94,6 +95,9 @@ def plan_landing_runs(
         listing: The delivery files present now.
         cursor: What earlier ticks planned for.
         content_hash: Reads a file by name and returns its SHA-256.
+        ingested_hash: The SHA-256 of the delivery the raw layer already holds for a file's
+            day, if any: a file it matches needs no run (e.g. `make run` ingested it before
+            the sensor first looked).
 
     Returns:
         The runs to request, oldest days first, and the new cursor.
@@ -106,6 +110,8 @@ def plan_landing_runs(
             continue
         sha = content_hash(stat.name)
         seen[stat.name] = SeenFile(stat.size, stat.mtime_ns, sha)
+        if before is None and sha == ingested_hash(stat):
+            continue
         if before is None or before.sha256 != sha:
             # The mtime makes a delivery that reverts to earlier bytes a new run key (Dagster
             # starts one run per key), while a re-plan of the same delivery after a crash
