@@ -4,7 +4,9 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
+
+from lakehouse.dates import consecutive_spans
 
 CURSOR_VERSION = 1
 
@@ -121,21 +123,15 @@ def plan_landing_runs(
 
 
 def _group_consecutive(source: str, changed: list[tuple[date, str, str]]) -> list[PlannedRun]:
-    groups: list[list[tuple[date, str, str]]] = []
-    for item in changed:
-        if groups and item[0] - groups[-1][-1][0] == timedelta(days=1):
-            groups[-1].append(item)
-        else:
-            groups.append([item])
     runs = []
-    for group in groups:
-        digest = hashlib.sha256("".join(sha for _, _, sha in group).encode()).hexdigest()[:16]
-        start, end = group[0][0], group[-1][0]
+    for start, end in consecutive_spans([day for day, _, _ in changed]):
+        group = [(name, sha) for day, name, sha in changed if start <= day <= end]
+        digest = hashlib.sha256("".join(sha for _, sha in group).encode()).hexdigest()[:16]
         runs.append(
             PlannedRun(
                 start=start,
                 end=end,
-                files=tuple(name for _, name, _ in group),
+                files=tuple(name for name, _ in group),
                 run_key=f"{source}:{start.isoformat()}..{end.isoformat()}:{digest}",
             )
         )
