@@ -7,6 +7,7 @@ import duckdb
 import polars as pl
 
 from lakehouse.settings import Settings
+from lakehouse.sql import table_name
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,19 @@ def warehouse_tables(warehouse: Path) -> list[TableStatus]:
             TableStatus(
                 layer=schema,
                 table=table,
-                rows=con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()[0],  # type: ignore[index]
+                rows=con.execute(f"SELECT count(*) FROM {table_name(schema, table)}").fetchall()[0][
+                    0
+                ],
                 partitions=None,
                 location=f"{warehouse.name}:{schema}.{table}",
             )
             for schema, table in names
         ]
+
+
+def _row_count(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
+    [(rows,)] = con.execute(f"SELECT count(*) FROM {table_name(schema, table)}").fetchall()
+    return int(rows)
 
 
 def platform_status(settings: Settings) -> list[TableStatus]:

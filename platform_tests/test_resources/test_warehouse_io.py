@@ -22,8 +22,8 @@ from lakehouse.resources.warehouse_io import (
     diff_columns,
     drift_message,
     partition_predicate,
-    quote,
 )
+from lakehouse.sql import quote
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2013-01-01", end_date="2013-01-04")
 D1, D2 = date(2013, 1, 1), date(2013, 1, 2)

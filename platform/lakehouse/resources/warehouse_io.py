@@ -25,6 +25,7 @@ from lakehouse.resources.parquet_io import (
     MissingPartitionError,
     PartitionMismatchError,
 )
+from lakehouse.sql import quote, table_name
 
 _INCOMING = "_lakehouse_incoming"
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?)(?: \(PID (\d+)\))?(?:\.\s|\.?$)")
@@ -36,16 +37,6 @@ class SchemaDriftError(Exception):
 
 class WarehouseLockedError(Exception):
     """The warehouse file stayed locked by another process past the retry budget."""
-
-
-def quote(identifier: str) -> str:
-    """A DuckDB identifier, quoted (embedded quotes doubled)."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def table_name(schema: str, table: str) -> str:
-    """`"schema"."table"`."""
-    return f"{quote(schema)}.{quote(table)}"
 
 
 @dataclass(frozen=True)
