@@ -29,6 +29,12 @@ def run(
     return materialize_range(defs, start, end, instance, resources=build_resources(settings))
 
 
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    """The error of the run's first failed step, as the user sees it."""
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    return str(failure.step_failure_data.error)  # type: ignore[union-attr]
+
+
 def expected_from_files(landing: Path) -> pl.DataFrame:
     """Flights and cancellations per day, read independently with Polars' own CSV inference."""
     files = sorted((landing / "flights").glob("*.csv"))
@@ -123,8 +129,7 @@ def test_a_bad_delivery_fails_by_name_and_damages_nothing(landed: Settings) -> N
 
         result = run(landed, instance, D2, D2)
         assert not result.success
-        failure = next(e for e in result.all_events if e.is_step_failure)
-        message = str(failure.step_failure_data.error)  # type: ignore[union-attr]
+        message = failure_message(result)
         assert "flights/2013-01-02.csv:1" in message
         assert "missing column(s) tailnum" in message
         assert mart_totals(landed).equals(before)
@@ -285,8 +290,7 @@ def test_a_header_only_day_is_empty_and_an_empty_file_is_a_named_error(landed: S
         write_atomic(flights / "2013-01-01.csv", b"")  # a delivery cut off before its header
         failed = run(landed, instance, D1, D1)
         assert not failed.success
-        failure = next(e for e in failed.all_events if e.is_step_failure)
-        message = str(failure.step_failure_data.error)  # type: ignore[union-attr]
+        message = failure_message(failed)
         assert "flights/2013-01-01.csv:1: file is empty" in message
         assert mart_totals(landed).equals(before.filter(pl.col("flight_date") == D1))
 
@@ -303,6 +307,5 @@ def test_a_reference_row_breaking_its_contract_fails_the_run_by_file_and_line(
     with dg.instance_for_test() as instance:
         result = run(landed, instance, D1, D1)
     assert not result.success
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    message = str(failure.step_failure_data.error)  # type: ignore[union-attr]
+    message = failure_message(result)
     assert "airports/2013-01-01.csv:2: lat: in_range(-90, 90) = 100.0" in message
