@@ -5,8 +5,10 @@ from lakehouse.definitions import defs
 EXPECTED_ASSETS = {
     **{f"raw/{t}": "raw" for t in ("flights", "weather", "airlines", "airports", "planes")},
     **{f"staged/{t}": "staged" for t in ("flights", "weather", "airlines", "airports", "planes")},
-    "staged/flights_quarantine": "staged",
-    "staged/weather_quarantine": "staged",
+    **{
+        f"staged/{t}_quarantine": "staged"
+        for t in ("flights", "weather", "airlines", "airports", "planes")
+    },
     **{
         f"marts/{t}": "marts"
         for t in ("dim_date", "dim_airline", "dim_airport", "dim_plane", "fct_flights")
@@ -27,10 +29,23 @@ def test_asset_graph_keys_groups_and_checks() -> None:
     assert checks == {
         *(
             f"staged/{table}:{name}"
-            for table in ("flights", "weather")
+            for table in ("flights", "weather", "airlines", "airports", "planes")
             for name in ("business_key_unique", "contract_pass_rate", "reconciliation")
         ),
+        "staged/flights:row_count_anomaly",
+        "staged/weather:row_count_anomaly",
         "marts/fct_flights:referential_integrity",
+        *(f"{asset}:column_schema_change" for asset in EXPECTED_ASSETS),
+    }
+    blocking = {
+        f"{k.asset_key.to_user_string()}:{k.name}"
+        for k in graph.asset_check_keys
+        if graph.get_check_spec(k).blocking
+    }
+    assert blocking == {
+        f"staged/{table}:{name}"
+        for table in ("flights", "weather", "airlines", "airports", "planes")
+        for name in ("business_key_unique", "contract_pass_rate", "reconciliation")
     }
     assert {s.name for s in defs.sensors or []} == {"flights_landing", "weather_landing"}
 
@@ -65,3 +80,19 @@ def test_mart_columns_have_lineage_to_upstream_columns() -> None:
     ]
     schema_columns = {c.name for c in node.metadata["dagster/column_schema"].columns}
     assert set(lineage.deps_by_column) == schema_columns
+
+
+def test_daily_tables_that_feed_the_marts_carry_a_freshness_policy() -> None:
+    graph = defs.resolve_asset_graph()
+    fresh = {
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).freshness_policy is not None
+    }
+    assert fresh == {
+        "staged/flights",
+        "staged/weather",
+        "marts/fct_flights",
+        "marts/mart_ontime_daily",
+        "marts/mart_delay_weather",
+    }

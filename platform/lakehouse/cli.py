@@ -12,7 +12,7 @@ from rich.table import Table
 from lakehouse.dates import consecutive_spans
 from lakehouse.settings import Settings
 from lakehouse.simulator.replay import land_sample
-from lakehouse.sources import SOURCES
+from lakehouse.sources import SOURCES, Cadence
 from lakehouse.status import platform_status, quarantine_frames, quarantine_summary
 
 app = typer.Typer(help="An asset-based data platform on Dagster.", no_args_is_help=True)
@@ -94,6 +94,7 @@ def materialize(start: StartOption = None, end: EndOption = None) -> None:
             defs, first, last, instance, resources=build_resources(settings), log_level="WARNING"
         )
     _print_tables(settings)
+    _print_reconciliation(result)
     _print_checks(result)
     if not result.success:
         for step, message in _failures(result):
@@ -170,6 +171,10 @@ def quarantine_replay(source: SourceOption = "flights") -> None:
     if not spans:
         console.print(f"Nothing of {source} is quarantined.")
         return
+    if SOURCES[source].cadence is Cadence.SNAPSHOT:
+        # A reference row feeds every day's facts (through its dimension): rebuild the range.
+        materialize(start=None, end=None)
+        return
     for first, last in spans:
         materialize(start=str(first), end=str(last))
 
@@ -184,14 +189,36 @@ def _print_tables(settings: Settings) -> None:
     console.print(table)
 
 
+def _print_reconciliation(result: dg.ExecuteInProcessResult) -> None:
+    """Where every delivered row of this run went, per source, from the reconciliation checks."""
+    balances = [e for e in result.get_asset_check_evaluations() if e.check_name == "reconciliation"]
+    if not balances:
+        return
+    table = Table(title="Every delivered row accounted for (this run)")
+    columns = ("delivered", "staged", "quarantined", "deduplicated", "difference")
+    table.add_column("source")
+    for column in columns:
+        table.add_column(column, justify="right")
+    table.add_column("holds")
+    for e in sorted(balances, key=lambda e: e.asset_key.path[-1]):
+        counts = [int(e.metadata[c].value) for c in ("raw", *columns[1:])]  # type: ignore[arg-type]
+        verdict = "[green]yes[/green]" if e.passed else "[red]NO[/red]"
+        table.add_row(e.asset_key.path[-1], *(f"{n:,}" for n in counts), verdict)
+    console.print(table)
+
+
 def _print_checks(result: dg.ExecuteInProcessResult) -> None:
     evaluations = result.get_asset_check_evaluations()
     if not evaluations:
         return
+    # One schema-change check per table: shown only when it says something.
+    quiet = [e for e in evaluations if e.check_name == "column_schema_change" and e.passed]
     table = Table(title="Checks")
     for column in ("asset", "check", "result", "details"):
         table.add_column(column)
     for e in evaluations:
+        if e in quiet:
+            continue
         details = ", ".join(
             f"{k}={v.value}" for k, v in e.metadata.items() if isinstance(v.value, int | float)
         )
@@ -203,6 +230,8 @@ def _print_checks(result: dg.ExecuteInProcessResult) -> None:
             verdict = "[red]FAILED[/red]"
         table.add_row(e.asset_key.to_user_string(), e.check_name, verdict, details)
     console.print(table)
+    if quiet:
+        console.print(f"column_schema_change: no table changed its columns ({len(quiet)} checked)")
 
 
 def _failures(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:

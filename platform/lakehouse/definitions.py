@@ -19,6 +19,7 @@ from lakehouse.assets.warehouse import (
     dim_plane_asset,
     fct_flights_asset,
 )
+from lakehouse.checks.monitors import schema_change_checks
 from lakehouse.resources.landing import LandingZone
 from lakehouse.resources.parquet_io import Lake, ParquetIOManager
 from lakehouse.resources.warehouse_io import DuckDBWarehouseIOManager
@@ -51,6 +52,7 @@ ASSETS = [
     *(dim_date_asset, dim_airline_asset, dim_airport_asset, dim_plane_asset, fct_flights_asset),
     *(mart_ontime_daily, mart_routes, mart_delay_weather),
 ]
+CHECKS = schema_change_checks(ASSETS)
 SENSORS = [
     make_landing_sensor(source, dg.AssetSelection.assets(raw).downstream())
     for source, raw in ((FLIGHTS, raw_flights), (WEATHER, raw_weather))
@@ -58,6 +60,7 @@ SENSORS = [
 
 defs = dg.Definitions(
     assets=ASSETS,
+    asset_checks=CHECKS,
     sensors=SENSORS,
     resources=build_resources(Settings.from_env()),
 )

@@ -35,8 +35,9 @@ def materialize_range(
         msg = f"{start}..{end} is outside the partition range ({span}); set LAKEHOUSE_START/END"
         raise ValueError(msg)
     assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    checks = list(defs.asset_checks or [])
     return dg.materialize(
-        assets,
+        [*assets, *checks],
         instance=instance,
         resources=resources if resources is not None else dict(defs.resources or {}),
         tags=range_tags(start, end),

@@ -84,7 +84,8 @@ def quarantine_frames(lake_dir: Path) -> dict[str, pl.LazyFrame]:
     """Each source's quarantine table in the lake (source name -> rows), if materialized."""
     found = {}
     for table_dir in sorted((lake_dir / "staged").glob(f"*{QUARANTINE_SUFFIX}")):
-        files = sorted(table_dir.glob("date=*/*.parquet"))
+        # Daily sources' quarantines are partitioned by day; reference ones are one file.
+        files = sorted(table_dir.glob("date=*/*.parquet")) or sorted(table_dir.glob("*.parquet"))
         if files:
             source = table_dir.name.removesuffix(QUARANTINE_SUFFIX)
             found[source] = pl.scan_parquet(files, hive_partitioning=False)

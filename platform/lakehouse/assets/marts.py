@@ -13,6 +13,7 @@ from lakehouse.assets.metadata import (
     output_metadata,
 )
 from lakehouse.assets.warehouse import WAREHOUSE
+from lakehouse.checks.monitors import DAILY_FRESHNESS
 from lakehouse.partitions import DAILY
 from lakehouse.resources.parquet_io import PARTITION_EXPR
 from lakehouse.transforms.marts import (
@@ -32,6 +33,7 @@ FACT = dg.AssetKey(["marts", "fct_flights"])
 DAILY_RANGE: dict[str, Any] = {
     "partitions_def": DAILY,
     "backfill_policy": dg.BackfillPolicy.single_run(),
+    "freshness_policy": DAILY_FRESHNESS,
 }
 
 
@@ -44,8 +46,10 @@ def mart_metadata(
     )
 
 
-def _mart_output(mart: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-    return dg.Output(mart, metadata=output_metadata(mart, preview=markdown_preview(mart)))
+def _mart_output(mart: pl.DataFrame, spec: TableSpec) -> dg.Output[pl.DataFrame]:
+    return dg.Output(
+        mart, metadata=output_metadata(mart, column_schema(spec), preview=markdown_preview(mart))
+    )
 
 
 ONTIME_INPUTS = {"flights": FACT, "airlines": dg.AssetKey(["marts", "dim_airline"])}
@@ -65,7 +69,7 @@ def mart_ontime_daily(flights: pl.DataFrame, airlines: pl.DataFrame) -> dg.Outpu
     """On-time performance per day, carrier and New York airport: flights, cancelled, mean
     arrival delay and the share of arrivals more than 15 minutes late.
     """
-    return _mart_output(ontime_daily(flights.lazy(), airlines.lazy()).collect())
+    return _mart_output(ontime_daily(flights.lazy(), airlines.lazy()).collect(), ONTIME_DAILY)
 
 
 ROUTES_INPUTS = {"flights": FACT, "airports": dg.AssetKey(["marts", "dim_airport"])}
@@ -85,7 +89,7 @@ def mart_routes(flights: pl.DataFrame, airports: pl.DataFrame) -> dg.Output[pl.D
     """Every route from New York over the whole partition range: flights, cancellations, mean
     delays and distance.
     """
-    return _mart_output(routes(flights.lazy(), airports.lazy()).collect())
+    return _mart_output(routes(flights.lazy(), airports.lazy()).collect(), ROUTES)
 
 
 DELAY_WEATHER_INPUTS = {"flights": FACT, "weather": dg.AssetKey(["staged", "weather"])}
@@ -105,4 +109,4 @@ def mart_delay_weather(flights: pl.DataFrame, weather: pl.LazyFrame) -> dg.Outpu
     """Departure delays per day and origin against the weather in the scheduled hour, in bands
     of visibility, precipitation and wind.
     """
-    return _mart_output(delay_weather(flights.lazy(), weather).collect())
+    return _mart_output(delay_weather(flights.lazy(), weather).collect(), DELAY_WEATHER)

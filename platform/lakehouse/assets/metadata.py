@@ -39,9 +39,34 @@ def definition_metadata(schema: dg.TableSchema, **extra: Any) -> dict[str, Any]:
     return {"dagster/column_schema": schema, **extra}
 
 
-def output_metadata(frame: pl.DataFrame, **extra: Any) -> dict[str, Any]:
-    """Materialization metadata: the row count plus anything asset-specific."""
-    return {"dagster/row_count": dg.MetadataValue.int(frame.height), **extra}
+def observed_schema(frame: pl.DataFrame, described: dg.TableSchema) -> dg.TableSchema:
+    """The column schema a frame really has, with the descriptions and constraints of the
+    `described` columns it shares; a column the description lacks shows up bare.
+    """
+    known = {c.name: c for c in described.columns}
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=name,
+                type=str(dtype),
+                description=known[name].description if name in known else None,
+                constraints=known[name].constraints if name in known else None,
+            )
+            for name, dtype in frame.schema.items()
+        ]
+    )
+
+
+def output_metadata(
+    frame: pl.DataFrame, described: dg.TableSchema | None = None, **extra: Any
+) -> dict[str, Any]:
+    """Materialization metadata: the row count, the column schema the frame really has (what
+    the schema-change checks compare between materializations), and anything asset-specific.
+    """
+    metadata: dict[str, Any] = {"dagster/row_count": dg.MetadataValue.int(frame.height)}
+    if described is not None:
+        metadata["dagster/column_schema"] = observed_schema(frame, described)
+    return {**metadata, **extra}
 
 
 def column_lineage(

@@ -55,7 +55,8 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
             rows = landing.read(source, files)
             unsplit = int(rows[PARSE_ERROR].is_not_null().sum())
             return dg.Output(
-                rows, metadata=output_metadata(rows, files=len(files), malformed_lines=unsplit)
+                rows,
+                metadata=output_metadata(rows, schema, files=len(files), malformed_lines=unsplit),
             )
 
         return _daily
@@ -70,7 +71,8 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
         files = landing.snapshots(source)
         rows = landing.read(source, files)
         return dg.Output(
-            rows, metadata=output_metadata(rows, snapshots=len(files), latest=files[-1].name)
+            rows,
+            metadata=output_metadata(rows, schema, snapshots=len(files), latest=files[-1].name),
         )
 
     return _snapshots

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
@@ -15,7 +16,8 @@ from lakehouse.assets.metadata import (
     markdown_preview,
     output_metadata,
 )
-from lakehouse.checks.logic import duplicate_keys, reconcile
+from lakehouse.checks.logic import duplicate_keys, reconcile, row_count_anomalies
+from lakehouse.checks.monitors import DAILY_FRESHNESS
 from lakehouse.contracts.base import FAILED_CHECKS, split_by_contract
 from lakehouse.contracts.flights import FLIGHTS_CONTRACT
 from lakehouse.contracts.quarantine import QUARANTINE, quarantine_records
@@ -25,12 +27,13 @@ from lakehouse.contracts.reference import (
     PLANES_CONTRACT,
 )
 from lakehouse.contracts.weather import WEATHER_CONTRACT
+from lakehouse.dates import keys_to_dates
 from lakehouse.landing import PARTITION_COLUMN
 from lakehouse.partitions import DAILY
-from lakehouse.resources.parquet_io import PARTITION_EXPR
+from lakehouse.resources.parquet_io import PARTITION_EXPR, Lake, stored_row_counts
 from lakehouse.settings import Settings
-from lakehouse.sources import FLIGHTS, WEATHER, Source
-from lakehouse.transforms.airlines import STAGED_AIRLINES, stage_airlines
+from lakehouse.sources import AIRLINES, AIRPORTS, FLIGHTS, PLANES, WEATHER, Source
+from lakehouse.transforms.airlines import STAGED_AIRLINES, current_airlines, stage_airlines
 from lakehouse.transforms.flights import (
     STAGED_FLIGHTS,
     add_arrival_utc,
@@ -41,6 +44,8 @@ from lakehouse.transforms.parsing import ROW_ERRORS
 from lakehouse.transforms.reference import (
     STAGED_AIRPORTS,
     STAGED_PLANES,
+    current_airports,
+    every_planes_snapshot,
     stage_airports,
     stage_planes,
 )
@@ -53,45 +58,25 @@ STAGED: dict[str, Any] = {
     "owners": OWNERS,
     "io_manager_key": "lake_io_manager",
 }
-DAILY_STAGED: dict[str, Any] = {
-    **STAGED,
-    "partitions_def": DAILY,
-    "backfill_policy": dg.BackfillPolicy.single_run(),
-}
-
-
-class StagingError(Exception):
-    """Rows that could not be staged; the message lists them by file and line."""
-
-
-def fail_on_rejects(rejected: pl.DataFrame, reason: str) -> None:
-    """Raise a StagingError naming each rejected row by file and line (at most 5, then a
-    count); for tables that have no quarantine yet.
-    """
-    if rejected.height:
-        listed = "; ".join(
-            f"{file}:{line}: {problem}"
-            for file, line, problem in rejected.select("_source_file", "_line_number", reason)
-            .head(5)
-            .iter_rows()
-        )
-        msg = f"{rejected.height} row(s) cannot be staged: {listed}. Fix and deliver again"
-        raise StagingError(msg)
 
 
 LINE_KEY = ["_source_file", "_line_number"]
 MIN_PASS_RATE = Settings.from_env().min_pass_rate
+ANOMALY_WEEKS = 4
+ANOMALY_TOLERANCE = 0.3
 
 
 @dataclass(frozen=True)
-class DailyStaging:
-    """How a daily source is staged: its table, contract and the Date column it is split on."""
+class Staging:
+    """How a source is staged: its table, contract, and (for a daily source) the Date column
+    its partitions are split on.
+    """
 
     source: Source
     spec: TableSpec
     contract: pa.DataFrameSchema
-    date_column: str
     description: str
+    date_column: str | None = None  # None for a reference table (unpartitioned)
 
     @property
     def key(self) -> dg.AssetKey:
@@ -104,14 +89,17 @@ class DailyStaging:
         return dg.AssetKey(["staged", f"{self.source.name}_quarantine"])
 
     def outs(self) -> dict[str, dg.AssetOut]:
-        """The staged table and its quarantine, both daily in the lake."""
+        """The staged table and its quarantine, both in the lake."""
+        daily = self.date_column is not None
         return {
             "staged": dg.AssetOut(
                 key=self.key,
                 description=self.description,
                 metadata=definition_metadata(
-                    column_schema(self.spec), **{PARTITION_EXPR: self.date_column}
+                    column_schema(self.spec),
+                    **({PARTITION_EXPR: self.date_column} if daily else {}),
                 ),
+                freshness_policy=DAILY_FRESHNESS if daily else None,
                 **STAGED,
             ),
             "quarantine": dg.AssetOut(
@@ -120,27 +108,40 @@ class DailyStaging:
                 f"staged/{self.source.name}: unsplittable, unparseable or breaking the contract, "
                 "with the reason.",
                 metadata=definition_metadata(
-                    column_schema(QUARANTINE), **{PARTITION_EXPR: PARTITION_COLUMN}
+                    column_schema(QUARANTINE),
+                    **({PARTITION_EXPR: PARTITION_COLUMN} if daily else {}),
                 ),
                 **STAGED,
             ),
         }
 
     def checks(self) -> list[dg.AssetCheckSpec]:
-        """The blocking checks every staged daily table carries."""
+        """The blocking checks every staged table carries, and a daily table's volume check."""
+        superseded = "" if self.date_column else " (older snapshots included)"
         described = {
             "business_key_unique": "The rows written hold one row per ("
             + ", ".join(self.spec.key)
             + "): no join or deduplication defect doubled a row.",
-            "contract_pass_rate": f"On every day, at least {MIN_PASS_RATE:.0%} of the rows "
-            "offered reach the staged table (LAKEHOUSE_MIN_PASS_RATE).",
-            "reconciliation": "Per day: raw rows = staged + quarantined + duplicates removed, "
-            "exactly.",
+            "contract_pass_rate": f"In every delivered file, at least {MIN_PASS_RATE:.0%} of "
+            "the rows offered reach the staged table (LAKEHOUSE_MIN_PASS_RATE).",
+            "reconciliation": "Per delivered file: raw rows = staged + quarantined + "
+            f"duplicates removed{superseded}, exactly.",
         }
-        return [
+        specs = [
             dg.AssetCheckSpec(name, asset=self.key, blocking=True, description=text)
             for name, text in described.items()
         ]
+        if self.date_column:
+            specs.append(
+                dg.AssetCheckSpec(
+                    "row_count_anomaly",
+                    asset=self.key,
+                    description=f"Each day's rows are within {ANOMALY_TOLERANCE:.0%} of the "
+                    f"median of the same weekday over the {ANOMALY_WEEKS} weeks before "
+                    "(a warning: holidays and storms are real).",
+                )
+            )
+        return specs
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ class Settled:
 
 
 def settle(
-    staging: DailyStaging,
+    staging: Staging,
     delivered: pl.DataFrame,
     staged: pl.DataFrame,
     *,
@@ -172,7 +173,8 @@ def settle(
         delivered: Its raw rows for the run.
         staged: `delivered` typed, with `_row_errors`.
         prepare: Adds the columns the contract covers (never adds or drops rows).
-        dedupe: Keeps the last delivered row per business key (may add columns).
+        dedupe: Keeps the rows the table holds: the last delivered per business key (and for a
+            reference table, only the newest snapshot); it may add columns.
         run_id: Recorded on every quarantined row.
     """
     clean = staged.filter(pl.col(ROW_ERRORS).is_null()).drop(ROW_ERRORS)
@@ -197,25 +199,22 @@ def settle(
 
 
 def staged_results(
-    staging: DailyStaging, delivered: pl.DataFrame, settled: Settled, **extra: Any
+    staging: Staging, delivered: pl.DataFrame, settled: Settled, **extra: Any
 ) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
     """The staged table, its quarantine, and the three blocking checks, with their evidence."""
     valid, quarantine = settled.valid, settled.quarantine
     duplicates = duplicate_keys(valid, staging.spec.key)
-    balance = reconcile(
-        delivered[PARTITION_COLUMN],
-        valid[staging.date_column],
-        quarantine[PARTITION_COLUMN],
-        settled.removed[staging.date_column],
-    )
+    file = "_source_file"
+    balance = reconcile(delivered[file], valid[file], quarantine[file], settled.removed[file])
     rates = balance.pass_rates()
-    worst = rates.sort("pass_rate", "day").row(0, named=True) if rates.height else None
+    worst = rates.sort("pass_rate", "delivery").row(0, named=True) if rates.height else None
     where = f"{staging.quarantine_key.to_user_string()} ({quarantine.height} rows)"
     yield dg.Output(
         valid,
         output_name="staged",
         metadata=output_metadata(
             valid,
+            column_schema(staging.spec),
             duplicates_removed=settled.removed.height,
             quarantined=quarantine.height,
             **extra,
@@ -225,7 +224,9 @@ def staged_results(
     yield dg.Output(
         quarantine,
         output_name="quarantine",
-        metadata=output_metadata(quarantine, by_reason=markdown_preview(by_reason, rows=20)),
+        metadata=output_metadata(
+            quarantine, column_schema(QUARANTINE), by_reason=markdown_preview(by_reason, rows=20)
+        ),
     )
     yield dg.AssetCheckResult(
         asset_key=staging.key,
@@ -244,8 +245,8 @@ def staged_results(
         passed=below.height == 0,
         metadata={
             "lowest_pass_rate": worst["pass_rate"] if worst else 1.0,
-            "lowest_day": str(worst["day"]) if worst else "",
-            "days_below_threshold": below.height,
+            "lowest_file": str(worst["delivery"]) if worst else "",
+            "files_below_threshold": below.height,
             "threshold": MIN_PASS_RATE,
             "quarantined": quarantine.height,
             "sample": markdown_preview(quarantine.select(*LINE_KEY, "stage", "reason"), rows=20),
@@ -258,13 +259,44 @@ def staged_results(
         passed=balance.passed,
         metadata={
             **balance.totals,
-            "unbalanced_days": markdown_preview(balance.by_day.filter(pl.col("difference") != 0)),
+            "unbalanced_files": markdown_preview(
+                balance.by_delivery.filter(pl.col("difference") != 0)
+            ),
             "where_to_look": where,
         },
     )
 
 
-FLIGHTS_STAGING = DailyStaging(
+def row_count_result(
+    staging: Staging, valid: pl.DataFrame, days: list[date], lake: Lake
+) -> dg.AssetCheckResult:
+    """The volume check of a daily table: this run's days against the stored weeks before."""
+    assert staging.date_column is not None  # noqa: S101  (only daily tables carry it)
+    checked = (
+        pl.DataFrame({"day": days}, schema={"day": pl.Date})
+        .join(valid.group_by(day=staging.date_column).agg(rows=pl.len()), on="day", how="left")
+        .with_columns(pl.col("rows").fill_null(0))
+    )
+    first = min(days)
+    earlier = [first - timedelta(days=n) for n in range(1, 7 * ANOMALY_WEEKS + 1)]
+    history = stored_row_counts(lake.table_dir(staging.key), earlier)
+    found = row_count_anomalies(history, checked, weeks=ANOMALY_WEEKS, tolerance=ANOMALY_TOLERANCE)
+    return dg.AssetCheckResult(
+        asset_key=staging.key,
+        check_name="row_count_anomaly",
+        passed=found.passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "anomalous_days": found.anomalies.height,
+            "days_without_baseline": found.unchecked,
+            "tolerance": ANOMALY_TOLERANCE,
+            "anomalies": markdown_preview(found.anomalies, rows=20),
+            "where_to_look": f"the landing files of those days; {staging.key.to_user_string()}",
+        },
+    )
+
+
+FLIGHTS_STAGING = Staging(
     source=FLIGHTS,
     spec=STAGED_FLIGHTS,
     contract=FLIGHTS_CONTRACT,
@@ -285,7 +317,7 @@ FLIGHTS_KEY = FLIGHTS_STAGING.key
     code_version="3",
 )
 def staged_flights(
-    context: dg.AssetExecutionContext, raw: pl.LazyFrame, airports: pl.DataFrame
+    context: dg.AssetExecutionContext, raw: pl.LazyFrame, airports: pl.DataFrame, lake: Lake
 ) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
     """Stage flights; rows that cannot be staged or break the contract go to quarantine."""
     delivered = raw.collect()
@@ -308,9 +340,11 @@ def staged_flights(
         arrivals_without_time_zone=no_zone.height,
         destinations_without_time_zone=", ".join(no_zone["dest"].unique().sort()),
     )
+    days = keys_to_dates(context.partition_keys)
+    yield row_count_result(FLIGHTS_STAGING, settled.valid, days, lake)
 
 
-WEATHER_STAGING = DailyStaging(
+WEATHER_STAGING = Staging(
     source=WEATHER,
     spec=STAGED_WEATHER,
     contract=WEATHER_CONTRACT,
@@ -329,7 +363,7 @@ WEATHER_STAGING = DailyStaging(
     code_version="2",
 )
 def staged_weather(
-    context: dg.AssetExecutionContext, raw: pl.LazyFrame
+    context: dg.AssetExecutionContext, raw: pl.LazyFrame, lake: Lake
 ) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
     """Stage weather; rows that cannot be staged or break the contract go to quarantine."""
     delivered = raw.collect()
@@ -344,55 +378,60 @@ def staged_weather(
     )
     repeated = int(settled.valid["repeated_local_hour"].sum())
     yield from staged_results(WEATHER_STAGING, delivered, settled, repeated_local_hours=repeated)
+    days = keys_to_dates(context.partition_keys)
+    yield row_count_result(WEATHER_STAGING, settled.valid, days, lake)
 
 
 def build_staged_reference(
-    table: str,
-    spec: TableSpec,
-    transform: Callable[[pl.LazyFrame], pl.LazyFrame],
-    contract: pa.DataFrameSchema,
-    doc: str,
+    staging: Staging,
+    stage: Callable[[pl.LazyFrame], pl.LazyFrame],
+    keep: Callable[[pl.LazyFrame], pl.LazyFrame],
 ) -> dg.AssetsDefinition:
-    """A staged reference table: `transform` over every raw snapshot, checked by `contract`;
-    any row that cannot be staged or breaks the contract fails the run by file and line.
+    """A staged reference table and its quarantine, from every raw snapshot.
+
+    Args:
+        staging: The source, its table and contract.
+        stage: Types every snapshot's rows, with `_row_errors`.
+        keep: The valid rows the table holds (e.g. the newest snapshot, one row per key); the
+            others are counted as superseded.
     """
 
-    @dg.asset(
-        key=["staged", table],
-        ins={"raw": dg.AssetIn(["raw", table])},
-        metadata=definition_metadata(column_schema(spec)),
-        description=doc,
-        code_version="2",
-        **STAGED,
+    @dg.multi_asset(
+        name=f"staged_{staging.source.name}",
+        outs=staging.outs(),
+        ins={"raw": dg.AssetIn(["raw", staging.source.name])},
+        check_specs=staging.checks(),
+        code_version="3",
     )
-    def _staged(raw: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
-        staged = transform(raw).collect()
-        fail_on_rejects(staged.filter(pl.col(ROW_ERRORS).is_not_null()), ROW_ERRORS)
-        split = split_by_contract(staged.drop(ROW_ERRORS), contract)
-        fail_on_rejects(split.rejected, FAILED_CHECKS)
-        return dg.Output(split.valid, metadata=output_metadata(split.valid))
+    def _staged(
+        context: dg.AssetExecutionContext, raw: pl.LazyFrame
+    ) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
+        delivered = raw.collect()
+        settled = settle(
+            staging,
+            delivered,
+            stage(delivered.lazy()).collect(),
+            prepare=lambda clean: clean,
+            dedupe=keep,
+            run_id=context.run.run_id,
+        )
+        yield from staged_results(staging, delivered, settled)
 
     return _staged
 
 
-staged_airlines = build_staged_reference(
-    "airlines",
-    STAGED_AIRLINES,
-    stage_airlines,
-    AIRLINES_CONTRACT,
-    "One row per carrier, from the newest snapshot.",
+AIRLINES_STAGING = Staging(
+    AIRLINES, STAGED_AIRLINES, AIRLINES_CONTRACT, "One row per carrier, from the newest snapshot."
 )
-staged_airports = build_staged_reference(
-    "airports",
-    STAGED_AIRPORTS,
-    stage_airports,
-    AIRPORTS_CONTRACT,
-    "One row per airport, from the newest snapshot.",
+AIRPORTS_STAGING = Staging(
+    AIRPORTS, STAGED_AIRPORTS, AIRPORTS_CONTRACT, "One row per airport, from the newest snapshot."
 )
-staged_planes = build_staged_reference(
-    "planes",
+PLANES_STAGING = Staging(
+    PLANES,
     STAGED_PLANES,
-    stage_planes,
     PLANES_CONTRACT,
-    "Every planes snapshot: one row per plane per day.",
+    "Every planes snapshot: one row per plane per snapshot day.",
 )
+staged_airlines = build_staged_reference(AIRLINES_STAGING, stage_airlines, current_airlines)
+staged_airports = build_staged_reference(AIRPORTS_STAGING, stage_airports, current_airports)
+staged_planes = build_staged_reference(PLANES_STAGING, stage_planes, every_planes_snapshot)

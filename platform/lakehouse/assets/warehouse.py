@@ -14,6 +14,7 @@ from lakehouse.assets.metadata import (
     output_metadata,
 )
 from lakehouse.checks.logic import orphans
+from lakehouse.checks.monitors import DAILY_FRESHNESS
 from lakehouse.partitions import DAILY
 from lakehouse.resources.parquet_io import PARTITION_EXPR
 from lakehouse.transforms.dimensions import (
@@ -28,6 +29,7 @@ from lakehouse.transforms.dimensions import (
     dim_plane,
 )
 from lakehouse.transforms.facts import FCT_FLIGHTS, fct_flights
+from lakehouse.transforms.spec import TableSpec
 
 WAREHOUSE: dict[str, Any] = {
     "group_name": "marts",
@@ -40,8 +42,11 @@ WAREHOUSE: dict[str, Any] = {
 }
 
 
-def _dimension_output(frame: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-    return dg.Output(frame, metadata=output_metadata(frame, preview=markdown_preview(frame)))
+def _dimension_output(frame: pl.DataFrame, spec: TableSpec) -> dg.Output[pl.DataFrame]:
+    return dg.Output(
+        frame,
+        metadata=output_metadata(frame, column_schema(spec), preview=markdown_preview(frame)),
+    )
 
 
 @dg.asset(
@@ -54,7 +59,10 @@ def dim_date_asset() -> dg.Output[pl.DataFrame]:
 
     frame = dim_date(date.fromisoformat(keys[0]), date.fromisoformat(keys[-1])).collect()
     return dg.Output(
-        frame, metadata=output_metadata(frame, holidays=int(frame["is_holiday"].sum()))
+        frame,
+        metadata=output_metadata(
+            frame, column_schema(DIM_DATE), holidays=int(frame["is_holiday"].sum())
+        ),
     )
 
 
@@ -66,7 +74,7 @@ def dim_date_asset() -> dg.Output[pl.DataFrame]:
 )
 def dim_airline_asset(airlines: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
     """One row per airline, plus the unknown airline (-1)."""
-    return _dimension_output(dim_airline(airlines).collect())
+    return _dimension_output(dim_airline(airlines).collect(), DIM_AIRLINE)
 
 
 @dg.asset(
@@ -77,7 +85,7 @@ def dim_airline_asset(airlines: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
 )
 def dim_airport_asset(airports: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
     """One row per airport, plus the unknown airport (-1)."""
-    return _dimension_output(dim_airport(airports).collect())
+    return _dimension_output(dim_airport(airports).collect(), DIM_AIRPORT)
 
 
 @dg.asset(
@@ -93,6 +101,7 @@ def dim_plane_asset(planes: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
         frame,
         metadata=output_metadata(
             frame,
+            column_schema(DIM_PLANE),
             planes=frame["tailnum"].n_unique() - 1,
             changed_planes=int((frame.group_by("tailnum").len()["len"] > 1).sum()),
         ),
@@ -127,6 +136,7 @@ ORPHAN_KEYS = {
     ],
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    freshness_policy=DAILY_FRESHNESS,
     metadata=definition_metadata(column_schema(FCT_FLIGHTS), **{PARTITION_EXPR: "flight_date"}),
     **WAREHOUSE,
 )
@@ -139,7 +149,7 @@ def fct_flights_asset(
     fact = fct_flights(flights, airlines.lazy(), airports.lazy(), planes.lazy()).collect()
     found = orphans(fact, ORPHAN_KEYS, UNKNOWN_SK)
     unknown = {f"unknown_{name}": count for name, count in found.counts.items()}
-    yield dg.Output(fact, metadata=output_metadata(fact, **unknown))
+    yield dg.Output(fact, metadata=output_metadata(fact, column_schema(FCT_FLIGHTS), **unknown))
     yield dg.AssetCheckResult(
         asset_key=FACT_KEY,
         check_name="referential_integrity",

@@ -40,55 +40,136 @@ def duplicate_keys(frame: pl.DataFrame, key: Sequence[str]) -> DuplicateKeys:
 
 @dataclass(frozen=True)
 class Reconciliation:
-    """Per partition: delivered rows against staged + quarantined + duplicates removed.
+    """Per delivered file: its rows against staged + quarantined + duplicates removed.
 
     Attributes:
-        by_day: One row per day: raw, staged, quarantined, deduplicated, difference.
+        by_delivery: One row per delivery file: raw, staged, quarantined, deduplicated,
+            difference.
     """
 
-    by_day: pl.DataFrame
+    by_delivery: pl.DataFrame
 
     @property
     def passed(self) -> bool:
-        """True when every delivered row is accounted for on every day, exactly."""
-        return bool((self.by_day["difference"] == 0).all())
+        """True when every delivered row is accounted for in every file, exactly."""
+        return bool((self.by_delivery["difference"] == 0).all())
 
     def pass_rates(self) -> pl.DataFrame:
-        """Per day, the share of rows offered to the staged table (delivered minus older copies
-        of a key) that reached it; 1.0 on a day with nothing offered.
+        """Per delivery, the share of rows offered to the staged table (delivered minus older
+        copies of a key) that reached it; 1.0 for a file with nothing offered.
         """
         offered = pl.col("raw") - pl.col("deduplicated")
         rate = pl.when(offered > 0).then(pl.col("staged") / offered).otherwise(1.0)
-        return self.by_day.select("day", pass_rate=rate)
+        return self.by_delivery.select("delivery", pass_rate=rate)
 
     @property
     def totals(self) -> dict[str, int]:
-        """The counts summed over all days."""
+        """The counts summed over all deliveries."""
         columns = ("raw", "staged", "quarantined", "deduplicated", "difference")
-        return {c: int(self.by_day[c].sum()) for c in columns}
+        return {c: int(self.by_delivery[c].sum()) for c in columns}
 
 
 def reconcile(
     raw: pl.Series, staged: pl.Series, quarantined: pl.Series, deduplicated: pl.Series
 ) -> Reconciliation:
-    """Reconcile per day from the partition-day column of each set of rows; `deduplicated`
-    holds one entry per row removed as a duplicate.
+    """Reconcile per delivery from the `_source_file` of each set of rows; `deduplicated`
+    holds one entry per row removed as an older copy of its business key (or as part of a
+    superseded snapshot).
     """
 
-    def per_day(days: pl.Series, name: str) -> pl.DataFrame:
-        return days.rename("day").to_frame().group_by("day").agg(pl.len().alias(name))
+    def per_delivery(files: pl.Series, name: str) -> pl.DataFrame:
+        return files.rename("delivery").to_frame().group_by("delivery").agg(pl.len().alias(name))
 
-    counts = per_day(raw, "raw")
+    counts = per_delivery(raw, "raw")
     for series, name in (
         (staged, "staged"),
         (quarantined, "quarantined"),
         (deduplicated, "deduplicated"),
     ):
-        counts = counts.join(per_day(series, name), on="day", how="full", coalesce=True)
+        counts = counts.join(per_delivery(series, name), on="delivery", how="full", coalesce=True)
     names = ["raw", "staged", "quarantined", "deduplicated"]
     counts = counts.with_columns(pl.col(n).fill_null(0).cast(pl.Int64) for n in names)
     difference = pl.col("raw") - pl.col("staged") - pl.col("quarantined") - pl.col("deduplicated")
-    return Reconciliation(by_day=counts.with_columns(difference=difference).sort("day"))
+    return Reconciliation(by_delivery=counts.with_columns(difference=difference).sort("delivery"))
+
+
+@dataclass(frozen=True)
+class RowCountAnomalies:
+    """Days whose row count is far from the same weekday's trailing median.
+
+    Attributes:
+        by_day: Every checked day: day, rows, baseline (null without enough history),
+            deviation ((rows - baseline) / baseline), anomalous.
+        tolerance: The largest deviation that is not an anomaly.
+    """
+
+    by_day: pl.DataFrame
+    tolerance: float
+
+    @property
+    def anomalies(self) -> pl.DataFrame:
+        """Only the anomalous days."""
+        return self.by_day.filter(pl.col("anomalous"))
+
+    @property
+    def passed(self) -> bool:
+        """True when no checked day is anomalous."""
+        return self.anomalies.height == 0
+
+    @property
+    def unchecked(self) -> int:
+        """Days that had too little history for a baseline."""
+        return int(self.by_day["baseline"].is_null().sum())
+
+
+def row_count_anomalies(
+    history: pl.DataFrame,
+    checked: pl.DataFrame,
+    *,
+    weeks: int = 4,
+    min_weeks: int = 2,
+    tolerance: float = 0.3,
+) -> RowCountAnomalies:
+    """Compare each checked day's rows with the median of the same weekday over the `weeks`
+    weeks before it (flights follow the week: Saturdays are a fifth lighter), from earlier
+    days of `checked` and from `history`.
+
+    Args:
+        history: Earlier days (day, rows), e.g. read from the table's stored partitions.
+        checked: The days to judge (day, rows); they win over `history` for the same day.
+        weeks: How many earlier same weekdays form the baseline.
+        min_weeks: Fewer earlier same weekdays than this leaves a day unjudged.
+        tolerance: |rows - baseline| / baseline above this is an anomaly.
+    """
+    schema = {"day": pl.Date, "rows": pl.Int64}
+    checked = checked.select(pl.col("day").cast(pl.Date), pl.col("rows").cast(pl.Int64))
+    earlier = history.cast(schema).join(checked, on="day", how="anti")  # type: ignore[arg-type]
+    series = pl.concat([earlier, checked]).sort("day")
+    # Rows of the same weekday 1..weeks weeks back, found by date so gaps in history count.
+    back = [
+        series.select(pl.col("day") + pl.duration(weeks=w), rows=pl.col("rows")).rename(
+            {"rows": f"w{w}"}
+        )
+        for w in range(1, weeks + 1)
+    ]
+    judged = checked.sort("day")
+    for frame in back:
+        judged = judged.join(frame, on="day", how="left")
+    previous = [f"w{w}" for w in range(1, weeks + 1)]
+    enough = pl.sum_horizontal(pl.col(c).is_not_null() for c in previous) >= min_weeks
+    baseline = pl.when(enough).then(pl.concat_list(previous).list.drop_nulls().list.median())
+    deviation = (pl.col("rows") - pl.col("baseline")) / pl.col("baseline")
+    by_day = (
+        judged.with_columns(baseline=baseline)
+        .with_columns(deviation=pl.when(pl.col("baseline") > 0).then(deviation))
+        .with_columns(
+            anomalous=(pl.col("deviation").abs() > tolerance).fill_null(
+                (pl.col("baseline") == 0) & (pl.col("rows") > 0)
+            )
+        )
+        .select("day", "rows", "baseline", "deviation", "anomalous")
+    )
+    return RowCountAnomalies(by_day=by_day, tolerance=tolerance)
 
 
 @dataclass(frozen=True)

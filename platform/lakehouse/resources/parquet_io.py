@@ -106,6 +106,18 @@ def ingested_content_hash(raw_partition: Path) -> str | None:
     return hashes.item() if hashes.height else None
 
 
+def stored_row_counts(table_dir: Path, days: Sequence[date]) -> pl.DataFrame:
+    """Rows per stored partition among `days` (day, rows), read from the Parquet footers only;
+    days never written are left out.
+    """
+    counts = [
+        (day, pl.scan_parquet(file).select(pl.len()).collect().item())
+        for day in days
+        if (file := partition_file(table_dir, day)).exists()
+    ]
+    return pl.DataFrame(counts, schema={"day": pl.Date, "rows": pl.Int64}, orient="row")
+
+
 def write_table(frame: pl.LazyFrame, path: Path) -> None:
     """Replace an unpartitioned table file atomically."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")

@@ -2,14 +2,20 @@
 
 import polars as pl
 
-from lakehouse.landing import PARTITION_COLUMN
-from lakehouse.transforms.parsing import dedupe_latest, latest_snapshot, parse_text, staging_errors
+from lakehouse.transforms.parsing import (
+    SNAPSHOT_DATE,
+    current_snapshot,
+    parse_text,
+    snapshot_date,
+    staging_errors,
+)
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
 
 STAGED_AIRLINES = TableSpec(
     columns=(
         Column("carrier", pl.String(), "two-letter IATA carrier code"),
         Column("name", pl.String(), "airline name"),
+        Column(SNAPSHOT_DATE, pl.Date(), "day of the airlines snapshot this row comes from"),
         *LINEAGE,
     ),
     key=("carrier",),
@@ -17,10 +23,13 @@ STAGED_AIRLINES = TableSpec(
 
 
 def stage_airlines(raw: pl.LazyFrame) -> pl.LazyFrame:
-    """The newest airlines snapshot, one row per carrier (within it, the last line wins)."""
-    typed = latest_snapshot(raw, PARTITION_COLUMN).with_columns(
-        parse_text("carrier", pl.String()), parse_text("name", pl.String())
+    """Every airlines snapshot's rows, typed, with their staging errors (`_row_errors`)."""
+    typed = raw.with_columns(
+        parse_text("carrier", pl.String()), parse_text("name", pl.String()), snapshot_date()
     )
-    return dedupe_latest(typed, list(STAGED_AIRLINES.key)).select(
-        *STAGED_AIRLINES.exprs(), staging_errors(pl.lit(None, dtype=pl.String))
-    )
+    return typed.select(*STAGED_AIRLINES.exprs(), staging_errors(pl.lit(None, dtype=pl.String)))
+
+
+def current_airlines(staged: pl.LazyFrame) -> pl.LazyFrame:
+    """The newest snapshot, one row per carrier."""
+    return current_snapshot(staged, STAGED_AIRLINES.key)

@@ -125,6 +125,17 @@ def misdated(day: pl.Expr, delivered_for: pl.Expr) -> pl.Expr:
     )
 
 
-def latest_snapshot(raw: pl.LazyFrame, snapshot_column: str) -> pl.LazyFrame:
-    """Only the rows of the newest snapshot in a history of snapshots."""
-    return raw.filter(pl.col(snapshot_column) == pl.col(snapshot_column).max())
+SNAPSHOT_DATE = "snapshot_date"
+
+
+def snapshot_date() -> pl.Expr:
+    """The day of the reference snapshot a raw row was delivered in."""
+    return pl.col(PARTITION_COLUMN).alias(SNAPSHOT_DATE)
+
+
+def current_snapshot(staged: pl.LazyFrame, key: Sequence[str]) -> pl.LazyFrame:
+    """The newest snapshot of a reference table, one row per key (within a snapshot the last
+    line wins); every other row is superseded.
+    """
+    newest = staged.filter(pl.col(SNAPSHOT_DATE) == pl.col(SNAPSHOT_DATE).max())
+    return dedupe_latest(newest, list(key))

@@ -4,12 +4,13 @@ from zoneinfo import available_timezones
 
 import polars as pl
 
-from lakehouse.landing import PARTITION_COLUMN
 from lakehouse.transforms.parsing import (
+    SNAPSHOT_DATE,
     TYPE_ERRORS,
+    current_snapshot,
     dedupe_latest,
-    latest_snapshot,
     parse_text,
+    snapshot_date,
     staging_errors,
     type_errors,
 )
@@ -25,6 +26,7 @@ STAGED_AIRPORTS = TableSpec(
         Column("tz", pl.Int8(), "standard-time offset from UTC, hours"),
         Column("dst", pl.String(), "daylight saving rule: A (US), U (unknown), N (none)"),
         Column("tzone", pl.String(), "IANA time zone; null when not delivered"),
+        Column(SNAPSHOT_DATE, pl.Date(), "day of the airports snapshot this row comes from"),
         *LINEAGE,
     ),
     key=("faa",),
@@ -33,7 +35,7 @@ STAGED_AIRPORTS = TableSpec(
 STAGED_PLANES = TableSpec(
     columns=(
         Column("tailnum", pl.String(), "plane tail number"),
-        Column("snapshot_date", pl.Date(), "day of the planes snapshot this row comes from"),
+        Column(SNAPSHOT_DATE, pl.Date(), "day of the planes snapshot this row comes from"),
         Column("year", pl.Int16(), "year manufactured"),
         Column("type", pl.String(), "type of aircraft"),
         Column("manufacturer", pl.String(), "manufacturer"),
@@ -44,7 +46,7 @@ STAGED_PLANES = TableSpec(
         Column("engine", pl.String(), "type of engine"),
         *LINEAGE,
     ),
-    key=("tailnum", "snapshot_date"),
+    key=("tailnum", SNAPSHOT_DATE),
 )
 
 _AIRPORT_TYPES: dict[str, pl.DataType] = {
@@ -69,23 +71,31 @@ def unknown_zone(column: str) -> pl.Expr:
 
 
 def stage_airports(raw: pl.LazyFrame) -> pl.LazyFrame:
-    """The newest airports snapshot, typed, one row per FAA code."""
+    """Every airports snapshot's rows, typed, with their staging errors (`_row_errors`)."""
     parsers = {name: parse_text(name, dtype) for name, dtype in _AIRPORT_TYPES.items()}
-    typed = latest_snapshot(raw, PARTITION_COLUMN).with_columns(
-        type_errors(parsers).alias(TYPE_ERRORS), *parsers.values()
+    typed = raw.with_columns(
+        type_errors(parsers).alias(TYPE_ERRORS), *parsers.values(), snapshot_date()
     )
     errors = staging_errors(pl.col(TYPE_ERRORS), unknown_zone("tzone"))
-    return dedupe_latest(typed, list(STAGED_AIRPORTS.key)).select(*STAGED_AIRPORTS.exprs(), errors)
+    return typed.select(*STAGED_AIRPORTS.exprs(), errors)
+
+
+def current_airports(staged: pl.LazyFrame) -> pl.LazyFrame:
+    """The newest snapshot, one row per FAA code."""
+    return current_snapshot(staged, STAGED_AIRPORTS.key)
 
 
 def stage_planes(raw: pl.LazyFrame) -> pl.LazyFrame:
-    """Every planes snapshot, typed: one row per tail number per snapshot day."""
+    """Every planes snapshot's rows, typed, with their staging errors (`_row_errors`)."""
     parsers = {name: parse_text(name, dtype) for name, dtype in _PLANE_TYPES.items()}
     typed = raw.with_columns(
-        type_errors(parsers).alias(TYPE_ERRORS),
-        *parsers.values(),
-        pl.col(PARTITION_COLUMN).alias("snapshot_date"),
+        type_errors(parsers).alias(TYPE_ERRORS), *parsers.values(), snapshot_date()
     )
-    return dedupe_latest(typed, list(STAGED_PLANES.key)).select(
-        *STAGED_PLANES.exprs(), staging_errors(pl.col(TYPE_ERRORS))
-    )
+    return typed.select(*STAGED_PLANES.exprs(), staging_errors(pl.col(TYPE_ERRORS)))
+
+
+def every_planes_snapshot(staged: pl.LazyFrame) -> pl.LazyFrame:
+    """Every snapshot kept (the plane dimension is built from their history), one row per
+    tail number per snapshot.
+    """
+    return dedupe_latest(staged, list(STAGED_PLANES.key))
