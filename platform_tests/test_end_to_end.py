@@ -121,26 +121,35 @@ def test_sample_days_flow_from_landing_to_the_mart_exactly(landed: Settings) -> 
         assert rows(landed)["staged/flights"] == total
 
 
-def test_a_bad_delivery_fails_by_name_and_damages_nothing(landed: Settings) -> None:
+@pytest.mark.parametrize(
+    ("header_change", "problem"),
+    [
+        ((",tailnum", ""), "missing column(s) tailnum"),
+        (("time_hour", "time_hour,gate"), "unexpected column(s) gate"),
+    ],
+)
+def test_a_bad_delivery_fails_by_name_and_damages_nothing(
+    landed: Settings, header_change: tuple[str, str], problem: str
+) -> None:
     with dg.instance_for_test() as instance:
         assert run(landed, instance, D1, D2).success
         before = mart_totals(landed)
         bad = landed.landing_dir / "flights" / "2013-01-02.csv"
         header, *lines = bad.read_text().splitlines()
-        write_atomic(bad, "\n".join([header.replace(",tailnum", ""), *lines]).encode())
+        write_atomic(bad, "\n".join([header.replace(*header_change), *lines]).encode())
 
         result = run(landed, instance, D2, D2)
         assert not result.success
         message = failure_message(result)
         assert "flights/2013-01-02.csv:1" in message
-        assert "missing column(s) tailnum" in message
+        assert problem in message
         assert mart_totals(landed).equals(before)
         assert rows(landed)["raw/flights"] == int(before["flights"].sum())
 
 
 def corrupt(day: Path, lines: dict[int, str]) -> None:
     """Replace some lines of a landed file (line 1 is the header)."""
-    text = day.read_text().splitlines()
+    text = day.read_bytes().decode(errors="replace").splitlines()
     for number, line in lines.items():
         text[number - 1] = line
     write_atomic(day, ("\n".join(text) + "\n").encode())
@@ -156,23 +165,28 @@ def test_bad_lines_are_quarantined_with_reasons_and_everything_else_reaches_the_
     negative = ",".join(fields[:distance] + ["-1"] + fields[distance + 1 :])
     corrupt(day, {2: "2013,1,1,garbage", 3: good.replace(",UA,", ",UA,", 1).replace(
         fields[3], "12x", 1), 4: negative})  # fmt: skip
-    delivered = len(day.read_text().splitlines()) - 1
+    lines = day.read_bytes().split(b"\n")
+    lines[4] = lines[4][:-1] + b"\xff"  # line 5 ends in a byte that is not UTF-8
+    write_atomic(day, b"\n".join(lines))
+    delivered = len(lines) - 2  # without the header and the final newline
     with dg.instance_for_test() as instance:
         result = run(landed, instance, D1, D1)
         assert result.success
         quarantine = pl.read_parquet(
             landed.lake_dir / "staged" / "flights_quarantine" / "date=2013-01-01" / "part-0.parquet"
-        )
+        ).sort("_line_number")
         assert quarantine.select("_line_number", "stage").rows() == [
             (2, "parse"),
             (3, "staging"),
             (4, "contract"),
+            (5, "parse"),
         ]
-        assert quarantine["reason"].to_list() == [
+        assert quarantine["reason"].to_list()[:3] == [
             "expected 19 fields, found 4",
             "dep_time='12x'",
             "distance: positive = -1",
         ]
+        assert quarantine["reason"][3].startswith("is not valid UTF-8 (byte 0xff at column")
         assert quarantine["record"][0] == "2013,1,1,garbage"
         assert quarantine["run_id"].unique().to_list() == [result.run_id]
         [balance] = [
@@ -182,8 +196,8 @@ def test_bad_lines_are_quarantined_with_reasons_and_everything_else_reaches_the_
         ]
         assert balance.passed
         assert balance.metadata["raw"].value == delivered
-        assert balance.metadata["quarantined"].value == 3
-        assert int(mart_totals(landed)["flights"].sum()) == delivered - 3
+        assert balance.metadata["quarantined"].value == 4
+        assert int(mart_totals(landed)["flights"].sum()) == delivered - 4
 
     # The CLI shows the quarantine and, once the file is fixed, replays it away.
     cli = CliRunner()
@@ -192,13 +206,13 @@ def test_bad_lines_are_quarantined_with_reasons_and_everything_else_reaches_the_
     assert "distance: positive = -1" in listed.output
     shown = cli.invoke(app, ["quarantine", "show", "--day", "2013-01-01"], env=cli_env(landed))
     assert "flights/2013-01-01.csv:4" in shown.output
-    corrupt(day, {2: good, 3: good, 4: good})  # fixed re-delivery (duplicates of one flight)
+    corrupt(day, {2: good, 3: good, 4: good, 5: good})  # fixed (duplicates of one flight)
     replayed = cli.invoke(app, ["quarantine", "replay"], env=cli_env(landed))
     assert replayed.exit_code == 0, replayed.output
     after = cli.invoke(app, ["quarantine", "list"], env=cli_env(landed))
     assert "Nothing is quarantined." in after.output
-    # Lines 2-4 now hold one flight three times: two copies are removed as duplicates.
-    assert int(mart_totals(landed)["flights"].sum()) == delivered - 2
+    # Lines 2-5 now hold one flight four times: three copies are removed as duplicates.
+    assert int(mart_totals(landed)["flights"].sum()) == delivered - 3
 
 
 def cli_env(settings: Settings) -> dict[str, str | None]:
@@ -328,3 +342,7 @@ def test_a_reference_row_breaking_its_contract_is_quarantined_and_the_rest_stage
     ]
     assert balance.passed
     assert balance.metadata["quarantined"].value == 1
+    listed = CliRunner().invoke(app, ["quarantine", "list"], env=cli_env(landed))
+    assert listed.exit_code == 0, listed.output
+    assert "airports" in listed.output
+    assert "lat: in_range(-90, 90) = 100.0" in listed.output
