@@ -47,7 +47,20 @@ def test_asset_graph_keys_groups_and_checks() -> None:
         for table in ("flights", "weather", "airlines", "airports", "planes")
         for name in ("business_key_unique", "contract_pass_rate", "reconciliation")
     }
-    assert {s.name for s in defs.sensors or []} == {"flights_landing", "weather_landing"}
+    assert {s.name for s in defs.sensors or []} == {
+        *(
+            f"{source}_landing"
+            for source in ("flights", "weather", "airlines", "airports", "planes")
+        ),
+        "propagate",
+    }
+
+
+def test_everything_downstream_of_raw_is_automated_and_raw_is_sensor_driven() -> None:
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        automated = graph.get(key).automation_condition is not None
+        assert automated == (key.path[0] != "raw"), key.to_user_string()
 
 
 def test_every_asset_is_described_owned_kinded_and_has_a_column_schema() -> None:

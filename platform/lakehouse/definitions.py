@@ -3,6 +3,7 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from lakehouse.assets.automation import AUTOMATION_SENSOR
 from lakehouse.assets.marts import mart_delay_weather, mart_ontime_daily, mart_routes
 from lakehouse.assets.raw import build_raw_asset
 from lakehouse.assets.staged import (
@@ -54,8 +55,8 @@ ASSETS = [
 ]
 CHECKS = schema_change_checks(ASSETS)
 SENSORS = [
-    make_landing_sensor(source, dg.AssetSelection.assets(raw).downstream())
-    for source, raw in ((FLIGHTS, raw_flights), (WEATHER, raw_weather))
+    *(make_landing_sensor(source) for source in (FLIGHTS, WEATHER, AIRLINES, AIRPORTS, PLANES)),
+    AUTOMATION_SENSOR,
 ]
 
 defs = dg.Definitions(

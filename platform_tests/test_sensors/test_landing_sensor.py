@@ -1,19 +1,30 @@
+"""The landing sensors on a real instance, driven tick by tick with build_sensor_context."""
+
+import os
+import time
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pytest
 
+import lakehouse.sensors.landing as landing_sensor
 from lakehouse.definitions import ASSETS, SENSORS, build_resources
 from lakehouse.landing import content_hash, write_atomic
 from lakehouse.settings import Settings
 
-HEADER = b"year,month,day\n"
+HEADER = b"year,month,day,dep_time,sched_dep_time,dep_delay,arr_time,sched_arr_time,arr_delay,carrier,flight,tailnum,origin,dest,air_time,distance,hour,minute,time_hour\n"  # noqa: E501
+RAW_FLIGHTS = dg.AssetKey(["raw", "flights"])
+
+
+def sensor_named(name: str) -> dg.SensorDefinition:
+    return next(s for s in SENSORS if s.name == name)
 
 
 def tick(
-    instance: dg.DagsterInstance, landing: Path, cursor: str | None
-) -> tuple[list[dg.RunRequest], str | None]:
-    sensor = SENSORS[0]
+    instance: dg.DagsterInstance, landing: Path, cursor: str | None, name: str = "flights_landing"
+) -> dg.SensorResult:
+    sensor = sensor_named(name)
     resources = build_resources(Settings.from_env().with_home(landing.parent))
     with dg.build_sensor_context(
         instance=instance,
@@ -23,54 +34,163 @@ def tick(
     ) as context:
         result = sensor(context)
     assert isinstance(result, dg.SensorResult)
-    return list(result.run_requests or []), result.cursor
+    return result
 
 
-def test_new_same_changed_and_bad_files_across_ticks(tmp_path: Path) -> None:
-    flights = tmp_path / "landing" / "flights"
+def deliver(path: Path, body: bytes, *, settled: bool = True) -> None:
+    """Land a file; a settled one was written long enough ago to be trusted complete."""
+    write_atomic(path, body)
+    if settled:
+        an_hour_ago = time.time() - 3600
+        os.utime(path, (an_hour_ago, an_hour_ago))
+
+
+def day_line(day: int) -> bytes:
+    return f"2013,1,{day},517,515,2,830,819,11,UA,1545,N14228,EWR,IAH,227,1400,5,15,x\n".encode()
+
+
+def partitions(result: dg.SensorResult) -> list[str | None]:
+    return [r.partition_key for r in result.run_requests or []]
+
+
+def rejected(result: dg.SensorResult) -> dict[str, str]:
+    return {
+        str(e.metadata["rejected_file"].value): str(e.metadata["reason"].value)
+        for e in result.asset_events
+        if isinstance(e, dg.AssetObservation)
+    }
+
+
+def test_new_same_and_changed_files_across_ticks(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    flights = landing / "flights"
     with dg.instance_for_test() as instance:
-        requests, cursor = tick(instance, tmp_path / "landing", None)
-        assert requests == []  # no landing folder yet: nothing to do, no crash
+        result = tick(instance, landing, None)
+        assert partitions(result) == []  # no landing folder yet: nothing to do, no crash
 
-        write_atomic(flights / "2013-01-01.csv", HEADER + b"2013,1,1\n")
-        requests, cursor = tick(instance, tmp_path / "landing", cursor)
-        assert [r.partition_key for r in requests] == ["2013-01-01"]
+        deliver(flights / "2013-01-01.csv", HEADER + day_line(1))
+        result = tick(instance, landing, result.cursor)
+        assert partitions(result) == ["2013-01-01"]
+        [request] = result.run_requests or []
+        assert request.asset_selection == [RAW_FLIGHTS]  # automation carries it downstream
 
-        requests, cursor = tick(instance, tmp_path / "landing", cursor)
-        assert requests == []
+        again = tick(instance, landing, result.cursor)
+        assert partitions(again) == []
 
-        write_atomic(flights / "2013-01-01.csv", HEADER + b"2013,1,1\n2013,1,1\n")
-        requests, cursor = tick(instance, tmp_path / "landing", cursor)
-        assert [r.partition_key for r in requests] == ["2013-01-01"]
+        deliver(flights / "2013-01-01.csv", HEADER + day_line(1) + day_line(1))
+        changed = tick(instance, landing, again.cursor)
+        assert partitions(changed) == ["2013-01-01"]
+        assert changed.run_requests[0].run_key != request.run_key  # type: ignore[index]
 
-        (flights / "notes.txt").write_text("not a delivery")
-        (flights / "2015-01-01.csv").write_bytes(HEADER)
-        (flights / ".2013-01-02.csv.partial.tmp").write_bytes(HEADER)
-        requests, cursor = tick(instance, tmp_path / "landing", cursor)
-        assert requests == []
+
+def test_a_file_still_being_written_is_picked_up_once_it_holds_still(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    with dg.instance_for_test() as instance:
+        deliver(landing / "flights" / "2013-01-01.csv", HEADER, settled=False)
+        first = tick(instance, landing, None)
+        assert partitions(first) == []
+        second = tick(instance, landing, first.cursor)
+        assert partitions(second) == ["2013-01-01"]
+
+
+def test_bad_files_are_rejected_with_the_reason_once_and_visible_on_the_raw_asset(
+    tmp_path: Path,
+) -> None:
+    landing = tmp_path / "landing"
+    flights = landing / "flights"
+    deliver(flights / "notes.txt", b"not a delivery")
+    deliver(flights / "2015-01-01.csv", HEADER)
+    deliver(flights / "2013-01-02.csv", b"year,month\n2013,1\n")
+    deliver(flights / "2013-01-03.csv", HEADER + day_line(3))
+    write_atomic(flights / ".2013-01-04.csv.partial.tmp", HEADER)  # in flight: not looked at
+    with dg.instance_for_test() as instance:
+        result = tick(instance, landing, None)
+        assert partitions(result) == ["2013-01-03"]
+        reasons = rejected(result)
+        assert set(reasons) == {
+            "flights/notes.txt",
+            "flights/2015-01-01.csv",
+            "flights/2013-01-02.csv",
+        }
+        assert "not named as a delivery day" in reasons["flights/notes.txt"]
+        assert "outside the partition range" in reasons["flights/2015-01-01.csv"]
+        assert "missing column(s) day, dep_time" in reasons["flights/2013-01-02.csv"]
+        assert "flights/2013-01-02.csv:1" in reasons["flights/2013-01-02.csv"]
+        assert all(e.asset_key == RAW_FLIGHTS for e in result.asset_events)
+
+        again = tick(instance, landing, result.cursor)
+        assert (partitions(again), rejected(again)) == ([], {})  # never retried forever
+
+        deliver(flights / "2013-01-02.csv", HEADER + day_line(2))  # fixed and re-delivered
+        fixed = tick(instance, landing, again.cursor)
+        assert partitions(fixed) == ["2013-01-02"]
 
 
 def test_a_batch_of_days_is_one_single_run_backfill(tmp_path: Path) -> None:
-    for day in ("01", "02", "03"):
-        write_atomic(
-            tmp_path / "landing" / "flights" / f"2013-01-{day}.csv",
-            HEADER + f"2013,1,{day}\n".encode(),
-        )
+    for day in (1, 2, 3):
+        deliver(tmp_path / "landing" / "flights" / f"2013-01-0{day}.csv", HEADER + day_line(day))
     with dg.instance_for_test() as instance:
-        requests, _ = tick(instance, tmp_path / "landing", None)
-    assert len(requests) == 1
-    assert requests[0].tags["dagster/asset_partition_range_start"] == "2013-01-01"
-    assert requests[0].tags["dagster/asset_partition_range_end"] == "2013-01-03"
+        result = tick(instance, tmp_path / "landing", None)
+    [request] = result.run_requests or []
+    assert request.tags["dagster/asset_partition_range_start"] == "2013-01-01"
+    assert request.tags["dagster/asset_partition_range_end"] == "2013-01-03"
 
 
 def test_files_already_ingested_by_make_run_start_no_run(tmp_path: Path) -> None:
     landing = tmp_path / "landing"
-    body = HEADER + b"2013,1,1\n"
-    write_atomic(landing / "flights" / "2013-01-01.csv", body)
-    write_atomic(landing / "flights" / "2013-01-02.csv", HEADER + b"2013,1,2\n")
+    body = HEADER + day_line(1)
+    deliver(landing / "flights" / "2013-01-01.csv", body)
+    deliver(landing / "flights" / "2013-01-02.csv", HEADER + day_line(2))
     held = tmp_path / "lake" / "raw" / "flights" / "date=2013-01-01" / "part-0.parquet"
     held.parent.mkdir(parents=True)
     pl.DataFrame({"_content_hash": [content_hash(body)]}).write_parquet(held)
     with dg.instance_for_test() as instance:
-        requests, _ = tick(instance, landing, None)
-    assert [r.partition_key for r in requests] == ["2013-01-02"]
+        result = tick(instance, landing, None)
+    assert partitions(result) == ["2013-01-02"]
+
+
+def test_a_new_planes_snapshot_rebuilds_raw_planes_once(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    header = b"tailnum,year,type,manufacturer,model,engines,seats,speed,engine\n"
+    deliver(landing / "planes" / "2013-01-01.csv", header + b"N10156,2004,a,b,c,2,55,NA,d\n")
+    with dg.instance_for_test() as instance:
+        first = tick(instance, landing, None, "planes_landing")
+        [request] = first.run_requests or []
+        assert request.asset_selection == [dg.AssetKey(["raw", "planes"])]
+        assert request.partition_key is None
+        assert tick(instance, landing, first.cursor, "planes_landing").run_requests == []
+        deliver(landing / "planes" / "2013-04-01.csv", header + b"N10156,2004,a,b,c,2,60,NA,d\n")
+        second = tick(instance, landing, first.cursor, "planes_landing")
+        assert len(second.run_requests or []) == 1
+
+
+def test_a_restart_or_a_crash_mid_tick_neither_skips_nor_repeats_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    landing = tmp_path / "landing"
+    for day in (1, 2):
+        deliver(landing / "flights" / f"2013-01-0{day}.csv", HEADER + day_line(day))
+    with dg.instance_for_test() as instance:
+        clean = tick(instance, landing, None)
+
+        # The tick dies reading the second file: Dagster keeps the previous cursor (none).
+        real_hash = landing_sensor.content_hash
+        calls: list[int] = []
+
+        def dies_on_second_file(data: bytes) -> str:
+            calls.append(1)
+            if len(calls) == 2:
+                raise OSError("disk went away")
+            return real_hash(data)
+
+        monkeypatch.setattr(landing_sensor, "content_hash", dies_on_second_file)
+        with pytest.raises(OSError, match="disk went away"):
+            tick(instance, landing, None)
+        monkeypatch.setattr(landing_sensor, "content_hash", real_hash)
+
+        retried = tick(instance, landing, None)
+        assert [r.run_key for r in retried.run_requests or []] == [
+            r.run_key for r in clean.run_requests or []
+        ]  # the same keys: Dagster starts each run once
+        # A restarted daemon resumes from the saved cursor: nothing is planned twice.
+        assert tick(instance, landing, retried.cursor).run_requests == []

@@ -1,8 +1,21 @@
+from collections.abc import Callable
 from datetime import date
 
 import pytest
 
-from lakehouse.sensors.planning import FileStat, LandingCursor, SeenFile, plan_landing_runs
+from lakehouse.sensors.planning import (
+    QUIET_NS,
+    FileStat,
+    Inspection,
+    LandingCursor,
+    Plan,
+    PlannedRun,
+    Rejected,
+    SeenFile,
+)
+from lakehouse.sensors.planning import plan_landing_runs as plan
+
+NOW = 10 * QUIET_NS  # every stat below is older than the quiet period unless it says otherwise
 
 
 def stat(day: int, size: int = 10, mtime: int = 1) -> FileStat:
@@ -10,15 +23,28 @@ def stat(day: int, size: int = 10, mtime: int = 1) -> FileStat:
 
 
 class Hasher:
-    """A fake content hash that records which files were read."""
+    """A fake reader: content hash per file, optional file-level problems; records reads."""
 
-    def __init__(self, contents: dict[str, str]) -> None:
+    def __init__(self, contents: dict[str, str], problems: dict[str, str] | None = None) -> None:
         self.contents = contents
+        self.problems = problems or {}
         self.read: list[str] = []
 
-    def __call__(self, name: str) -> str:
+    def __call__(self, name: str) -> Inspection:
         self.read.append(name)
-        return self.contents[name]
+        return Inspection(self.contents[name], self.problems.get(name))
+
+
+def plan_landing_runs(
+    source: str,
+    listing: list[FileStat],
+    cursor: LandingCursor,
+    hasher: Hasher,
+    ingested_hash: Callable[[FileStat], str | None] = lambda _: None,
+) -> tuple[list[PlannedRun], LandingCursor]:
+    """The runs and cursor of a tick, for files all older than the quiet period."""
+    result = plan(source, listing, cursor, hasher, ingested_hash=ingested_hash, now_ns=NOW)
+    return result.runs, result.cursor
 
 
 def test_new_files_on_consecutive_days_become_one_range_run() -> None:
@@ -69,6 +95,15 @@ def test_the_cursor_round_trips_through_json() -> None:
     assert LandingCursor.from_json(None) == LandingCursor()
 
 
+def test_a_full_cursor_round_trips_through_json() -> None:
+    cursor = LandingCursor(
+        files={"2013-01-01.csv": SeenFile(10, 1, "a")},
+        pending={"2013-01-02.csv": (5, 7)},
+        rejected={"notes.txt": Rejected(3, 4, "not named as a delivery day")},
+    )
+    assert LandingCursor.from_json(cursor.to_json()) == cursor
+
+
 def test_a_cursor_of_another_version_is_refused() -> None:
     with pytest.raises(ValueError, match="version 99"):
         LandingCursor.from_json('{"version": 99, "files": {}}')
@@ -99,7 +134,93 @@ def test_a_delivery_the_raw_layer_already_holds_needs_no_run() -> None:
     hasher = Hasher({"2013-01-01.csv": "a", "2013-01-02.csv": "b"})
     held = {date(2013, 1, 1): "a", date(2013, 1, 2): "old"}
     runs, cursor = plan_landing_runs(
-        "flights", [stat(1), stat(2)], LandingCursor(), hasher, lambda s: held.get(s.day)
+        "flights",
+        [stat(1), stat(2)],
+        LandingCursor(),
+        hasher,
+        ingested_hash=lambda s: held.get(s.day),
     )
     assert [r.files for r in runs] == [("2013-01-02.csv",)]
     assert set(cursor.files) == {"2013-01-01.csv", "2013-01-02.csv"}
+
+
+def recent(day: int, size: int = 10) -> FileStat:
+    """A file written just now: not yet trusted complete."""
+    return stat(day, size, mtime=NOW - 1)
+
+
+def test_a_recent_file_waits_until_it_looks_the_same_twice() -> None:
+    hasher = Hasher({"2013-01-01.csv": "a"})
+    first = plan("flights", [recent(1, size=5)], LandingCursor(), hasher, now_ns=NOW)
+    assert (first.runs, first.waiting, hasher.read) == ([], ["2013-01-01.csv"], [])
+    grown = plan("flights", [recent(1, size=9)], first.cursor, hasher, now_ns=NOW)
+    assert grown.runs == []
+    assert grown.waiting == ["2013-01-01.csv"]
+    still = plan("flights", [recent(1, size=9)], grown.cursor, hasher, now_ns=NOW)
+    assert [r.files for r in still.runs] == [("2013-01-01.csv",)]
+    assert still.cursor.pending == {}
+
+
+def test_misnamed_out_of_range_and_unreadable_files_are_rejected_once_until_they_change() -> None:
+    listing = [
+        FileStat("notes.txt", None, 3, 1),
+        stat(1),
+        FileStat("2015-01-01.csv", date(2015, 1, 1), 3, 1),
+    ]
+    hasher = Hasher({"2013-01-01.csv": "a"}, problems={"2013-01-01.csv": "file is empty"})
+
+    def accepts(day: date) -> str | None:
+        return None if day.year == 2013 else "day outside the partition range"
+
+    first = plan("flights", listing, LandingCursor(), hasher, accepts=accepts, now_ns=NOW)
+    assert first.runs == []
+    assert first.rejected == {
+        "notes.txt": "not named as a delivery day (YYYY-MM-DD.csv)",
+        "2013-01-01.csv": "file is empty",
+        "2015-01-01.csv": "day outside the partition range",
+    }
+    again = plan("flights", listing, first.cursor, hasher, accepts=accepts, now_ns=NOW)
+    assert (again.runs, again.rejected) == ([], {})  # reported once, never retried
+    assert hasher.read == ["2013-01-01.csv"]
+
+    fixed = Hasher({"2013-01-01.csv": "b"})
+    redelivered = [listing[0], stat(1, size=11, mtime=2), listing[2]]
+    after = plan("flights", redelivered, again.cursor, fixed, accepts=accepts, now_ns=NOW)
+    assert [r.files for r in after.runs] == [("2013-01-01.csv",)]
+    assert set(after.cursor.rejected) == {"notes.txt", "2015-01-01.csv"}
+
+
+def test_a_good_file_turning_unreadable_is_rejected_and_starts_no_run() -> None:
+    ok = plan("flights", [stat(1)], LandingCursor(), Hasher({"2013-01-01.csv": "a"}), now_ns=NOW)
+    broken = Hasher({"2013-01-01.csv": "b"}, problems={"2013-01-01.csv": "header does not match"})
+    after = plan("flights", [stat(1, size=3, mtime=2)], ok.cursor, broken, now_ns=NOW)
+    assert after.runs == []
+    assert after.rejected == {"2013-01-01.csv": "header does not match"}
+    assert "2013-01-01.csv" not in after.cursor.files
+
+
+def test_a_removed_file_is_forgotten() -> None:
+    ok = plan("flights", [stat(1)], LandingCursor(), Hasher({"2013-01-01.csv": "a"}), now_ns=NOW)
+    gone = plan("flights", [], ok.cursor, Hasher({}), now_ns=NOW)
+    assert gone.cursor == LandingCursor()
+
+
+def test_a_tick_that_crashed_midway_plans_the_same_runs_again() -> None:
+    """The cursor is saved only with a tick's result: a crash while reading leaves the old one,
+    and the next tick requests the same run keys, which Dagster starts once.
+    """
+    contents = {"2013-01-01.csv": "a", "2013-01-02.csv": "b"}
+
+    class Crashing(Hasher):
+        def __call__(self, name: str) -> Inspection:
+            if name == "2013-01-02.csv":
+                raise OSError("disk went away")
+            return super().__call__(name)
+
+    listing = [stat(1), stat(2)]
+    with pytest.raises(OSError, match="disk went away"):
+        plan("flights", listing, LandingCursor(), Crashing(contents), now_ns=NOW)
+    retried: Plan = plan("flights", listing, LandingCursor(), Hasher(contents), now_ns=NOW)
+    clean = plan("flights", listing, LandingCursor(), Hasher(contents), now_ns=NOW)
+    assert retried.runs == clean.runs
+    assert [r.files for r in retried.runs] == [("2013-01-01.csv", "2013-01-02.csv")]

@@ -5,6 +5,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from lakehouse.assets.automation import PROPAGATE_OVER_DAYS_PRESENT
 from lakehouse.assets.metadata import (
     column_lineage,
     column_schema,
@@ -83,7 +84,7 @@ ROUTES_INPUTS = {"flights": FACT, "airports": dg.AssetKey(["marts", "dim_airport
         "airports": dg.AssetIn(ROUTES_INPUTS["airports"]),
     },
     metadata=mart_metadata(ROUTES, ROUTES_LINEAGE, ROUTES_INPUTS),
-    **WAREHOUSE,
+    **{**WAREHOUSE, "automation_condition": PROPAGATE_OVER_DAYS_PRESENT},
 )
 def mart_routes(flights: pl.DataFrame, airports: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     """Every route from New York over the whole partition range: flights, cancellations, mean

@@ -9,6 +9,7 @@ import dagster as dg
 import pandera.polars as pa
 import polars as pl
 
+from lakehouse.assets.automation import PROPAGATE
 from lakehouse.assets.metadata import (
     OWNERS,
     column_schema,
@@ -100,6 +101,7 @@ class Staging:
                     **({PARTITION_EXPR: self.date_column} if daily else {}),
                 ),
                 freshness_policy=DAILY_FRESHNESS if daily else None,
+                automation_condition=PROPAGATE,
                 **STAGED,
             ),
             "quarantine": dg.AssetOut(
@@ -111,6 +113,7 @@ class Staging:
                     column_schema(QUARANTINE),
                     **({PARTITION_EXPR: PARTITION_COLUMN} if daily else {}),
                 ),
+                automation_condition=PROPAGATE,
                 **STAGED,
             ),
         }

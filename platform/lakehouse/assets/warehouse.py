@@ -6,6 +6,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from lakehouse.assets.automation import BUILD_WHEN_MISSING, PROPAGATE
 from lakehouse.assets.metadata import (
     OWNERS,
     column_schema,
@@ -39,6 +40,7 @@ WAREHOUSE: dict[str, Any] = {
     # DuckDB allows one writer per file: runs take turns on the warehouse.
     "pool": "warehouse",
     "code_version": "1",
+    "automation_condition": PROPAGATE,
 }
 
 
@@ -50,7 +52,9 @@ def _dimension_output(frame: pl.DataFrame, spec: TableSpec) -> dg.Output[pl.Data
 
 
 @dg.asset(
-    key=["marts", "dim_date"], metadata=definition_metadata(column_schema(DIM_DATE)), **WAREHOUSE
+    key=["marts", "dim_date"],
+    metadata=definition_metadata(column_schema(DIM_DATE)),
+    **{**WAREHOUSE, "automation_condition": BUILD_WHEN_MISSING},
 )
 def dim_date_asset() -> dg.Output[pl.DataFrame]:
     """One row per day of the partition range, with weekends and US federal holidays."""

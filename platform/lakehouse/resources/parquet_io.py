@@ -106,6 +106,15 @@ def ingested_content_hash(raw_partition: Path) -> str | None:
     return hashes.item() if hashes.height else None
 
 
+def ingested_snapshot_hashes(table_dir: Path) -> dict[str, str]:
+    """Delivery file -> `_content_hash` of every snapshot an unpartitioned raw table holds."""
+    file = table_dir / UNPARTITIONED_FILE
+    if not file.exists():
+        return {}
+    held = pl.scan_parquet(file).select("_source_file", "_content_hash").unique().collect()
+    return dict(held.iter_rows())
+
+
 def stored_row_counts(table_dir: Path, days: Sequence[date]) -> pl.DataFrame:
     """Rows per stored partition among `days` (day, rows), read from the Parquet footers only;
     days never written are left out.

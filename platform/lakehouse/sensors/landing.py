@@ -1,36 +1,71 @@
-"""Landing sensors: a run for the partitions of every new or changed delivery."""
+"""Landing sensors: a run of the raw asset for every complete, new or changed delivery."""
+
+import time
 
 import dagster as dg
 
-from lakehouse.landing import content_hash, list_landing_files
+from lakehouse.landing import LandingFileError, content_hash, list_landing_files, parse_delivery
 from lakehouse.partitions import DAILY
 from lakehouse.resources.landing import LandingZone
-from lakehouse.resources.parquet_io import Lake, ingested_content_hash, partition_file
-from lakehouse.sensors.planning import FileStat, LandingCursor, PlannedRun, plan_landing_runs
-from lakehouse.sources import Source
+from lakehouse.resources.parquet_io import (
+    Lake,
+    ingested_content_hash,
+    ingested_snapshot_hashes,
+    partition_file,
+)
+from lakehouse.runner import range_tags
+from lakehouse.sensors.planning import (
+    FileStat,
+    Inspection,
+    LandingCursor,
+    Plan,
+    PlannedRun,
+    plan_landing_runs,
+)
+from lakehouse.sources import Cadence, Source
+
+REDELIVER = "deliver a fixed file under the same name: a changed file is looked at again"
 
 
-def run_request(run: PlannedRun) -> dg.RunRequest:
+def run_request(run: PlannedRun, raw: dg.AssetKey) -> dg.RunRequest:
     """One day is a partition run; consecutive days are one single-run backfill of the range."""
     if run.start == run.end:
-        return dg.RunRequest(run_key=run.run_key, partition_key=run.start.isoformat())
+        return dg.RunRequest(
+            run_key=run.run_key, partition_key=run.start.isoformat(), asset_selection=[raw]
+        )
     return dg.RunRequest(
-        run_key=run.run_key,
-        tags={
-            "dagster/asset_partition_range_start": run.start.isoformat(),
-            "dagster/asset_partition_range_end": run.end.isoformat(),
-        },
+        run_key=run.run_key, tags=range_tags(run.start, run.end), asset_selection=[raw]
     )
 
 
-def make_landing_sensor(source: Source, target: dg.AssetSelection) -> dg.SensorDefinition:
-    """A sensor that requests `target` for the partitions of new deliveries of `source`."""
+def snapshot_request(plan: Plan, raw: dg.AssetKey) -> list[dg.RunRequest]:
+    """A reference table is rebuilt from all its snapshots: one run for every change."""
+    if not plan.runs:
+        return []
+    return [dg.RunRequest(run_key="+".join(r.run_key for r in plan.runs), asset_selection=[raw])]
+
+
+def outside_range() -> str:
+    """Why a day that is not a partition cannot be ingested."""
+    return (
+        f"day outside the partition range {DAILY.start:%Y-%m-%d}..{DAILY.end:%Y-%m-%d} "
+        "(exclusive end); widen LAKEHOUSE_START/END or remove the file"
+    )
+
+
+def make_landing_sensor(source: Source) -> dg.SensorDefinition:
+    """A sensor that requests the raw asset of `source` for its complete new deliveries;
+    declarative automation carries them on downstream.
+    """
+    raw = dg.AssetKey(["raw", source.name])
+    daily = source.cadence is Cadence.DAILY
 
     @dg.sensor(
         name=f"{source.name}_landing",
-        description=f"Starts a run for each new or changed file in landing/{source.name}/.",
-        target=target,
-        minimum_interval_seconds=30,
+        description=f"Starts a run of raw/{source.name} for each complete new or changed file in "
+        f"landing/{source.name}/; unreadable or misnamed files are rejected with the reason.",
+        target=[raw],
+        minimum_interval_seconds=10,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def _sensor(
@@ -38,31 +73,64 @@ def make_landing_sensor(source: Source, target: dg.AssetSelection) -> dg.SensorD
     ) -> dg.SensorResult:
         folder = landing.path / source.name
         found = list_landing_files(landing.path, source.name)
-        keys = set(DAILY.get_partition_keys())
-        outside = [f.path.name for f in found.files if f.day.isoformat() not in keys]
-        for name in found.unrecognized + outside:
-            context.log.warning(
-                f"ignoring {source.name}/{name}: not named as a day of the partition range "
-                f"(YYYY-MM-DD.csv, {DAILY.start:%Y-%m-%d} to {DAILY.end:%Y-%m-%d} exclusive)"
-            )
         listing = [
             FileStat(f.path.name, f.day, stat.st_size, stat.st_mtime_ns)
             for f in found.files
-            if f.day.isoformat() in keys and (stat := f.path.stat())
+            if (stat := f.path.stat())
+        ] + [
+            FileStat(name, None, stat.st_size, stat.st_mtime_ns)
+            for name in found.unrecognized
+            if (stat := (folder / name).stat())
         ]
-        cursor = LandingCursor.from_json(context.cursor)
-        raw_table = lake.table_dir(dg.AssetKey(["raw", source.name]))
-        runs, cursor = plan_landing_runs(
+        keys = set(DAILY.get_partition_keys())
+
+        def inspect(name: str) -> Inspection:
+            data = (folder / name).read_bytes()
+            try:
+                parse_delivery(data, source, source_file=f"{source.name}/{name}")
+            except LandingFileError as error:
+                return Inspection(content_hash(data), str(error))
+            return Inspection(content_hash(data))
+
+        raw_table = lake.table_dir(raw)
+        snapshots = {} if daily else ingested_snapshot_hashes(raw_table)
+        plan = plan_landing_runs(
             source.name,
             listing,
-            cursor,
-            lambda name: content_hash((folder / name).read_bytes()),
-            lambda stat: ingested_content_hash(partition_file(raw_table, stat.day)),
+            LandingCursor.from_json(context.cursor),
+            inspect,
+            accepts=lambda day: None if not daily or day.isoformat() in keys else outside_range(),
+            ingested_hash=lambda stat: (
+                ingested_content_hash(partition_file(raw_table, stat.day))
+                if daily and stat.day is not None
+                else snapshots.get(f"{source.name}/{stat.name}")
+            ),
+            now_ns=time.time_ns(),
         )
-        for run in runs:
+        for name, reason in plan.rejected.items():
+            context.log.warning(f"rejected {source.name}/{name}: {reason} ({REDELIVER})")
+        if plan.waiting:
+            context.log.info(f"waiting for {len(plan.waiting)} file(s) to stop changing")
+        for run in plan.runs:
             context.log.info(
                 f"{run.run_key}: {len(run.files)} new file(s) {', '.join(run.files[:3])}"
             )
-        return dg.SensorResult(run_requests=[run_request(r) for r in runs], cursor=cursor.to_json())
+        return dg.SensorResult(
+            run_requests=(
+                [run_request(r, raw) for r in plan.runs] if daily else snapshot_request(plan, raw)
+            ),
+            cursor=plan.cursor.to_json(),
+            asset_events=[
+                dg.AssetObservation(
+                    asset_key=raw,
+                    metadata={
+                        "rejected_file": f"{source.name}/{name}",
+                        "reason": reason,
+                        "what_to_do": REDELIVER,
+                    },
+                )
+                for name, reason in plan.rejected.items()
+            ],
+        )
 
     return _sensor

@@ -1,4 +1,6 @@
-"""Pure planning for landing sensors: which deliveries are new, and which runs they need."""
+"""Pure planning for landing sensors: which deliveries are complete, new and readable, and which
+runs they need.
+"""
 
 import hashlib
 import json
@@ -8,22 +10,33 @@ from datetime import date
 
 from lakehouse.dates import consecutive_spans
 
-CURSOR_VERSION = 1
+CURSOR_VERSION = 2
+# A file untouched for this long is complete even if this is the first look at it (it was
+# there before the sensor started); a newer one must look the same on two ticks.
+QUIET_NS = 60 * 1_000_000_000
 
 
 @dataclass(frozen=True)
 class FileStat:
-    """What a listing says about a delivery file, without reading it."""
+    """What a listing says about a file in a source's landing folder, without reading it.
+
+    `day` is None when the name is not a delivery name (`YYYY-MM-DD.csv`).
+    """
 
     name: str
-    day: date
+    day: date | None
     size: int
     mtime_ns: int
+
+    @property
+    def look(self) -> tuple[int, int]:
+        """Size and modification time: what must hold still for the file to be complete."""
+        return (self.size, self.mtime_ns)
 
 
 @dataclass(frozen=True)
 class SeenFile:
-    """What the sensor recorded about a file it has planned for."""
+    """A delivery the sensor has planned for."""
 
     size: int
     mtime_ns: int
@@ -31,10 +44,37 @@ class SeenFile:
 
 
 @dataclass(frozen=True)
+class Rejected:
+    """A file the sensor will not ingest, and why; it is looked at again only once it changes."""
+
+    size: int
+    mtime_ns: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What reading a delivery found: its content hash, and a problem that makes the whole file
+    unreadable (None when it can be ingested; bad lines inside it are the quarantine's).
+    """
+
+    sha256: str
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
 class LandingCursor:
-    """The sensor's memory: the files it has already planned runs for."""
+    """The sensor's memory, saved with each tick's result.
+
+    Attributes:
+        files: Deliveries it has planned runs for (or found already ingested).
+        pending: Files seen once, recently written, waiting for a second identical look.
+        rejected: Files it refused, with the reason, until they change.
+    """
 
     files: dict[str, SeenFile] = field(default_factory=dict)
+    pending: dict[str, tuple[int, int]] = field(default_factory=dict)
+    rejected: dict[str, Rejected] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """Serialise (versioned, so a later format can read or reset it)."""
@@ -44,6 +84,11 @@ class LandingCursor:
                 "files": {
                     name: [seen.size, seen.mtime_ns, seen.sha256]
                     for name, seen in sorted(self.files.items())
+                },
+                "pending": {name: list(look) for name, look in sorted(self.pending.items())},
+                "rejected": {
+                    name: [refused.size, refused.mtime_ns, refused.reason]
+                    for name, refused in sorted(self.rejected.items())
                 },
             },
             separators=(",", ":"),
@@ -65,7 +110,11 @@ class LandingCursor:
                 "reset the sensor's cursor in the UI"
             )
             raise ValueError(msg)
-        return cls(files={name: SeenFile(*entry) for name, entry in data["files"].items()})
+        return cls(
+            files={name: SeenFile(*entry) for name, entry in data["files"].items()},
+            pending={name: (size, mtime) for name, (size, mtime) in data["pending"].items()},
+            rejected={name: Rejected(*entry) for name, entry in data["rejected"].items()},
+        )
 
 
 @dataclass(frozen=True)
@@ -78,48 +127,107 @@ class PlannedRun:
     run_key: str
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What one tick decided.
+
+    Attributes:
+        runs: Runs to request, oldest days first.
+        cursor: The cursor to save with them.
+        rejected: Files refused on this tick (each is reported once, until it changes).
+        waiting: Files written too recently to be trusted complete; looked at again next tick.
+    """
+
+    runs: list[PlannedRun]
+    cursor: LandingCursor
+    rejected: dict[str, str]
+    waiting: list[str]
+
+
 def plan_landing_runs(
     source: str,
     listing: Sequence[FileStat],
     cursor: LandingCursor,
-    content_hash: Callable[[str], str],
+    inspect: Callable[[str], Inspection],
+    *,
+    accepts: Callable[[date], str | None] = lambda _: None,
     ingested_hash: Callable[[FileStat], str | None] = lambda _: None,
-) -> tuple[list[PlannedRun], LandingCursor]:
+    now_ns: int,
+    quiet_ns: int = QUIET_NS,
+) -> Plan:
     """Decide which runs the current listing needs and what the cursor becomes.
 
-    A file is hashed only when its size or mtime changed since the cursor saw it; it needs a run
-    only when its content differs from what the cursor last saw. Files for consecutive days are
-    grouped into one run, whose key derives from the contents and delivery times, so the same
-    delivery never starts two runs.
+    A file is considered only once complete: untouched for `quiet_ns`, or the same size and
+    mtime as on the previous tick. It is read only when its size or mtime changed since the
+    cursor saw it, and it needs a run only when its content differs from what the cursor last
+    saw. A file whose name is not a day, whose day is refused by `accepts`, or that `inspect`
+    finds unreadable is rejected with the reason, once. Files for consecutive days are grouped
+    into one run, whose key derives from the contents and delivery times, so the same delivery
+    never starts two runs, and a tick that crashed before saving its cursor plans the same keys
+    again (Dagster starts one run per key).
 
     Args:
         source: Source name, part of each run key.
-        listing: The delivery files present now.
-        cursor: What earlier ticks planned for.
-        content_hash: Reads a file by name and returns its SHA-256.
+        listing: The files present now (names not starting with '.').
+        cursor: What earlier ticks saw.
+        inspect: Reads a file by name: its SHA-256 and any file-level problem.
+        accepts: Why a delivery day cannot be a partition (None when it can).
         ingested_hash: The SHA-256 of the delivery the raw layer already holds for a file's
             day, if any: a file it matches needs no run (e.g. `make run` ingested it before
             the sensor first looked).
-
-    Returns:
-        The runs to request, oldest days first, and the new cursor.
+        now_ns: The current time, in the same clock as the mtimes.
+        quiet_ns: How long a file must be untouched to be complete at first sight.
     """
-    seen = dict(cursor.files)
+    seen, pending, rejected = dict(cursor.files), {}, dict(cursor.rejected)
+    new_rejections: dict[str, str] = {}
+    waiting: list[str] = []
     changed: list[tuple[date, str, str]] = []  # (day, file, sha256 + delivery mtime)
-    for stat in sorted(listing, key=lambda s: s.day):
+
+    def reject(stat: FileStat, reason: str) -> None:
+        seen.pop(stat.name, None)
+        before = rejected.get(stat.name)
+        if before is None or (before.size, before.mtime_ns) != stat.look:
+            new_rejections[stat.name] = reason
+        rejected[stat.name] = Rejected(stat.size, stat.mtime_ns, reason)
+
+    present = {stat.name for stat in listing}
+    for stat in sorted(listing, key=lambda s: (s.day or date.max, s.name)):
         before = seen.get(stat.name)
-        if before is not None and (before.size, before.mtime_ns) == (stat.size, stat.mtime_ns):
+        if before is not None and (before.size, before.mtime_ns) == stat.look:
             continue
-        sha = content_hash(stat.name)
-        seen[stat.name] = SeenFile(stat.size, stat.mtime_ns, sha)
-        if before is None and sha == ingested_hash(stat):
+        refused = rejected.get(stat.name)
+        if refused is not None and (refused.size, refused.mtime_ns) == stat.look:
             continue
-        if before is None or before.sha256 != sha:
-            # The mtime makes a delivery that reverts to earlier bytes a new run key (Dagster
-            # starts one run per key), while a re-plan of the same delivery after a crash
-            # repeats its key and is deduplicated.
-            changed.append((stat.day, stat.name, f"{sha}@{stat.mtime_ns}"))
-    return _group_consecutive(source, changed), LandingCursor(files=seen)
+        if stat.day is None:
+            reject(stat, "not named as a delivery day (YYYY-MM-DD.csv)")
+            continue
+        if (outside := accepts(stat.day)) is not None:
+            reject(stat, outside)
+            continue
+        settled = now_ns - stat.mtime_ns >= quiet_ns or cursor.pending.get(stat.name) == stat.look
+        if not settled:
+            pending[stat.name] = stat.look
+            waiting.append(stat.name)
+            continue
+        found = inspect(stat.name)
+        if found.problem is not None:
+            reject(stat, found.problem)
+            continue
+        rejected.pop(stat.name, None)
+        seen[stat.name] = SeenFile(stat.size, stat.mtime_ns, found.sha256)
+        if before is None and found.sha256 == ingested_hash(stat):
+            continue
+        if before is None or before.sha256 != found.sha256:
+            # The mtime makes a delivery that reverts to earlier bytes a new run key, while a
+            # re-plan of the same delivery after a crash repeats its key and is deduplicated.
+            changed.append((stat.day, stat.name, f"{found.sha256}@{stat.mtime_ns}"))
+    # A file that disappeared is forgotten, so delivering it again is new.
+    after = LandingCursor(
+        files={n: s for n, s in seen.items() if n in present},
+        pending=pending,
+        rejected={n: r for n, r in rejected.items() if n in present},
+    )
+    return Plan(_group_consecutive(source, changed), after, new_rejections, waiting)
 
 
 def _group_consecutive(source: str, changed: list[tuple[date, str, str]]) -> list[PlannedRun]:

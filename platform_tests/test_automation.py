@@ -1,0 +1,87 @@
+"""Files land, sensors and declarative automation carry them to the marts, and a blocking check
+that fails keeps its day out of them: driven tick by tick on a real instance.
+"""
+
+from datetime import date
+
+import dagster as dg
+import pytest
+
+from lakehouse.definitions import build_resources
+from lakehouse.landing import write_atomic
+from lakehouse.settings import Settings
+from lakehouse.sources import FLIGHTS
+from platform_tests.driving import Daemon
+from platform_tests.test_end_to_end import expected_from_files, mart_totals
+
+pytestmark = pytest.mark.slow
+FACT = dg.AssetKey(["marts", "fct_flights"])
+ONTIME = dg.AssetKey(["marts", "mart_ontime_daily"])
+
+
+def materializations(instance: dg.DagsterInstance, key: dg.AssetKey, day: date) -> int:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day.isoformat()]), limit=100
+    ).records
+    return len(records)
+
+
+def test_landed_days_reach_the_marts_on_their_own_and_a_failed_check_holds_its_day_back(
+    landed: Settings,
+) -> None:
+    d2 = date(2013, 1, 2)
+    with dg.instance_for_test() as instance:
+        daemon = Daemon(instance, build_resources(landed))
+        daemon.settle()
+        assert all(run.success for run in daemon.runs)
+        expected = expected_from_files(landed.landing_dir)
+        assert mart_totals(landed).equals(expected.cast(mart_totals(landed).schema))
+        routes = instance.fetch_materializations(dg.AssetKey(["marts", "mart_routes"]), limit=1)
+        assert routes.records  # the unpartitioned mart followed the days present
+
+        # A re-delivered day where a sixth of the carriers are unknown: the contract pass rate
+        # fails, and nothing downstream of staged/flights is rebuilt for that day.
+        day = landed.landing_dir / "flights" / f"{d2}.csv"
+        header, *lines = day.read_text().splitlines()
+        carrier = FLIGHTS.columns.index("carrier")
+        bad = [
+            ",".join(f[:carrier] + ["XXX"] + f[carrier + 1 :]) if n % 6 == 0 else line
+            for n, line in enumerate(lines)
+            if (f := line.split(","))
+        ]
+        write_atomic(day, "\n".join([header, *bad]).encode() + b"\n")
+        before = mart_totals(landed)
+        facts_before = materializations(instance, FACT, d2)
+        marts_before = materializations(instance, ONTIME, d2)
+        runs_before = len(daemon.runs)
+        daemon.settle()
+        failed = [run for run in daemon.runs[runs_before:] if not run.success]
+        assert failed  # the staged run stopped at its blocking check
+        verdicts = {
+            (e.asset_key.to_user_string(), e.check_name): e.passed
+            for run in failed
+            for e in run.get_asset_check_evaluations()
+        }
+        assert verdicts[("staged/flights", "contract_pass_rate")] is False
+        assert materializations(instance, FACT, d2) == facts_before
+        assert materializations(instance, ONTIME, d2) == marts_before
+        assert mart_totals(landed).equals(before)  # the marts keep the last good day
+        # Later ticks still build nothing from it, even when a new airlines snapshot makes
+        # every day of the fact due: while staged/flights carries a failed blocking check, the
+        # fact waits (one verdict covers the run's days) and the marts keep the last good data.
+        assert daemon.automate() == []
+        airlines = landed.landing_dir / "airlines"
+        write_atomic(airlines / f"{d2}.csv", (airlines / "2013-01-01.csv").read_bytes())
+        d1 = date(2013, 1, 1)
+        d1_before = materializations(instance, FACT, d1)
+        daemon.settle()
+        assert materializations(instance, FACT, d1) == d1_before
+        assert materializations(instance, FACT, d2) == facts_before
+        assert mart_totals(landed).equals(before)
+
+        # The producer fixes the file: the day flows through again, and the held days catch up.
+        write_atomic(day, "\n".join([header, *lines]).encode() + b"\n")
+        daemon.settle()
+        assert materializations(instance, FACT, d2) == facts_before + 1
+        assert materializations(instance, FACT, d1) == d1_before + 1
+        assert mart_totals(landed).equals(expected.cast(mart_totals(landed).schema))
