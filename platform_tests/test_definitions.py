@@ -53,7 +53,9 @@ def test_asset_graph_keys_groups_and_checks() -> None:
             for source in ("flights", "weather", "airlines", "airports", "planes")
         ),
         "propagate",
+        "run_failures",
     }
+    assert {s.name for s in defs.schedules or []} == {"daily_catch_up"}
 
 
 def test_everything_downstream_of_raw_is_automated_and_raw_is_sensor_driven() -> None:

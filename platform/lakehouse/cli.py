@@ -1,6 +1,6 @@
 """The `lakehouse` command: land sample data, materialize, and report status."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 import dagster as dg
@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lakehouse.dates import consecutive_spans
+from lakehouse.failures import read_failures
 from lakehouse.settings import Settings
 from lakehouse.simulator.replay import land_sample
 from lakehouse.sources import SOURCES, Cadence
@@ -110,6 +111,22 @@ def materialize(start: StartOption = None, end: EndOption = None) -> None:
 def status() -> None:
     """Print every table in the lake and the warehouse with its row count."""
     _print_tables(Settings.from_env())
+
+
+@app.command()
+def failures(limit: Annotated[int, typer.Option(help="Newest failures to show.")] = 20) -> None:
+    """Failed runs recorded by the run-failure sensor: when, which days, which steps, why."""
+    recorded = read_failures(Settings.from_env().run_failures_path)
+    if not recorded:
+        console.print("No run has failed (or the run_failures sensor has not seen one yet).")
+        return
+    table = Table(title=f"Failed runs (newest {min(limit, len(recorded))} of {len(recorded)})")
+    for column in ("when (UTC)", "run", "days", "failed steps", "error"):
+        table.add_column(column, overflow="fold")
+    for f in reversed(recorded[-limit:]):
+        when = datetime.fromtimestamp(f.failed_at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(when, f.run_id[:8], f.partitions or "-", ", ".join(f.failed_steps), f.message)
+    console.print(table)
 
 
 def _quarantine(settings: Settings, source: str) -> pl.LazyFrame:

@@ -24,6 +24,8 @@ from lakehouse.checks.monitors import schema_change_checks
 from lakehouse.resources.landing import LandingZone
 from lakehouse.resources.parquet_io import Lake, ParquetIOManager
 from lakehouse.resources.warehouse_io import DuckDBWarehouseIOManager
+from lakehouse.schedules.catch_up import make_catch_up_schedule
+from lakehouse.sensors.failures import FailureLog, record_run_failures
 from lakehouse.sensors.landing import make_landing_sensor
 from lakehouse.settings import Settings
 from lakehouse.sources import AIRLINES, AIRPORTS, FLIGHTS, PLANES, WEATHER
@@ -34,6 +36,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
     return {
         "landing": LandingZone(root=str(settings.landing_dir)),
         "lake": Lake(base_dir=str(settings.lake_dir)),
+        "failure_log": FailureLog(path=str(settings.run_failures_path)),
         "lake_io_manager": ParquetIOManager(base_dir=str(settings.lake_dir)),
         "warehouse_io_manager": DuckDBWarehouseIOManager(
             duckdb=DuckDBResource(database=str(settings.warehouse_path))
@@ -57,11 +60,14 @@ CHECKS = schema_change_checks(ASSETS)
 SENSORS = [
     *(make_landing_sensor(source) for source in (FLIGHTS, WEATHER, AIRLINES, AIRPORTS, PLANES)),
     AUTOMATION_SENSOR,
+    record_run_failures,
 ]
+SCHEDULES = [make_catch_up_schedule([FLIGHTS, WEATHER])]
 
 defs = dg.Definitions(
     assets=ASSETS,
     asset_checks=CHECKS,
     sensors=SENSORS,
+    schedules=SCHEDULES,
     resources=build_resources(Settings.from_env()),
 )

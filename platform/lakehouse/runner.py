@@ -7,13 +7,13 @@ import dagster as dg
 
 from lakehouse.partitions import DAILY
 
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
 
 def range_tags(start: date, end: date) -> dict[str, str]:
     """Tags that make one run cover every partition from start to end (a single-run backfill)."""
-    return {
-        "dagster/asset_partition_range_start": start.isoformat(),
-        "dagster/asset_partition_range_end": end.isoformat(),
-    }
+    return {RANGE_START: start.isoformat(), RANGE_END: end.isoformat()}
 
 
 def materialize_range(

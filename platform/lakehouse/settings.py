@@ -45,6 +45,11 @@ class Settings:
         """The DuckDB warehouse file (marts)."""
         return self.home / "warehouse.duckdb"
 
+    @property
+    def run_failures_path(self) -> Path:
+        """The log of failed runs the run-failure sensor keeps (JSON lines)."""
+        return self.home / "ops" / "run_failures.jsonl"
+
     def with_home(self, home: Path) -> "Settings":
         """The same settings over another data home (tests use a temporary one)."""
         return replace(self, home=home)

@@ -1,6 +1,7 @@
 """Landing sensors: a run of the raw asset for every complete, new or changed delivery."""
 
 import time
+from pathlib import Path
 
 import dagster as dg
 
@@ -53,6 +54,18 @@ def outside_range() -> str:
     )
 
 
+def inspect_delivery(source: Source, path: Path) -> Inspection:
+    """Hash a delivery and judge it as the raw layer will: a file-level problem (empty, wrong
+    header) makes it unreadable; bad lines inside it are left to the quarantine.
+    """
+    data = path.read_bytes()
+    try:
+        parse_delivery(data, source, source_file=f"{source.name}/{path.name}")
+    except LandingFileError as error:
+        return Inspection(content_hash(data), str(error))
+    return Inspection(content_hash(data))
+
+
 def make_landing_sensor(source: Source) -> dg.SensorDefinition:
     """A sensor that requests the raw asset of `source` for its complete new deliveries;
     declarative automation carries them on downstream.
@@ -84,21 +97,13 @@ def make_landing_sensor(source: Source) -> dg.SensorDefinition:
         ]
         keys = set(DAILY.get_partition_keys())
 
-        def inspect(name: str) -> Inspection:
-            data = (folder / name).read_bytes()
-            try:
-                parse_delivery(data, source, source_file=f"{source.name}/{name}")
-            except LandingFileError as error:
-                return Inspection(content_hash(data), str(error))
-            return Inspection(content_hash(data))
-
         raw_table = lake.table_dir(raw)
         snapshots = {} if daily else ingested_snapshot_hashes(raw_table)
         plan = plan_landing_runs(
             source.name,
             listing,
             LandingCursor.from_json(context.cursor),
-            inspect,
+            lambda name: inspect_delivery(source, folder / name),
             accepts=lambda day: None if not daily or day.isoformat() in keys else outside_range(),
             ingested_hash=lambda stat: (
                 ingested_content_hash(partition_file(raw_table, stat.day))

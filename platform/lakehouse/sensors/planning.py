@@ -244,3 +244,12 @@ def _group_consecutive(source: str, changed: list[tuple[date, str, str]]) -> lis
             )
         )
     return runs
+
+
+def missed_days(
+    deliveries: dict[date, str], ingested_hash: Callable[[date], str | None]
+) -> list[date]:
+    """Days whose delivery (day -> SHA-256) is not what the raw layer holds: never ingested,
+    or re-delivered since. The safety net for anything a sensor missed.
+    """
+    return sorted(day for day, sha in deliveries.items() if ingested_hash(day) != sha)

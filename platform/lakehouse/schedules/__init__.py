@@ -1,0 +1,1 @@
+"""Schedules: safety nets next to the event-driven sensors."""

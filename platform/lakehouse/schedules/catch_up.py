@@ -1,0 +1,68 @@
+"""A daily safety net: ingest any delivery the landing sensors did not (daemon down, cursor
+reset, a file restored from backup with an old mtime).
+"""
+
+import dagster as dg
+
+from lakehouse.dates import consecutive_spans
+from lakehouse.partitions import DAILY
+from lakehouse.resources.landing import LandingZone
+from lakehouse.resources.parquet_io import Lake, ingested_content_hash, partition_file
+from lakehouse.runner import range_tags
+from lakehouse.sensors.landing import inspect_delivery
+from lakehouse.sensors.planning import missed_days
+from lakehouse.sources import Cadence, Source
+
+
+def catch_up_requests(
+    sources: list[Source], landing: LandingZone, lake: Lake, tick: str
+) -> list[dg.RunRequest]:
+    """One raw run per source and span of consecutive days whose readable delivery differs
+    from what the raw layer holds; automation carries them on downstream.
+    """
+    keys = set(DAILY.get_partition_keys())
+    requests = []
+    for source in sources:
+        raw = dg.AssetKey(["raw", source.name])
+        table = lake.table_dir(raw)
+        deliveries = {}
+        for file in landing.files(source):
+            if file.day.isoformat() not in keys:
+                continue
+            found = inspect_delivery(source, file.path)
+            if found.problem is None:  # unreadable files are the sensor's to reject
+                deliveries[file.day] = found.sha256
+        held = {day: ingested_content_hash(partition_file(table, day)) for day in deliveries}
+        days = missed_days(deliveries, held.get)
+        requests += [
+            dg.RunRequest(
+                run_key=f"catch-up:{source.name}:{start}..{end}:{tick}",
+                asset_selection=[raw],
+                tags=range_tags(start, end),
+            )
+            for start, end in consecutive_spans(days)
+        ]
+    return requests
+
+
+def make_catch_up_schedule(sources: list[Source]) -> dg.ScheduleDefinition:
+    """Every morning, request the raw runs for deliveries not yet ingested."""
+    daily = [s for s in sources if s.cadence is Cadence.DAILY]
+
+    @dg.schedule(
+        name="daily_catch_up",
+        cron_schedule="0 6 * * *",
+        execution_timezone="America/New_York",
+        target=[dg.AssetKey(["raw", s.name]) for s in daily],
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Safety net: at 06:00 New York time, ingest every delivery whose content the "
+        "raw layer does not hold yet.",
+    )
+    def _schedule(
+        context: dg.ScheduleEvaluationContext, landing: LandingZone, lake: Lake
+    ) -> list[dg.RunRequest] | dg.SkipReason:
+        tick = context.scheduled_execution_time.date().isoformat()
+        requests = catch_up_requests(daily, landing, lake, tick)
+        return requests or dg.SkipReason("every delivery is ingested")
+
+    return _schedule
