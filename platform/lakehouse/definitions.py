@@ -69,5 +69,8 @@ defs = dg.Definitions(
     asset_checks=CHECKS,
     sensors=SENSORS,
     schedules=SCHEDULES,
+    # A run's steps share one process: they are short, and a process per step would cost more
+    # than the work (runs, not steps, are what run side by side).
+    executor=dg.in_process_executor,
     resources=build_resources(Settings.from_env()),
 )
