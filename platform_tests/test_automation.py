@@ -5,6 +5,7 @@ that fails keeps its day out of them: driven tick by tick on a real instance.
 from datetime import date
 
 import dagster as dg
+import duckdb
 import pytest
 
 from lakehouse.definitions import build_resources
@@ -85,3 +86,27 @@ def test_landed_days_reach_the_marts_on_their_own_and_a_failed_check_holds_its_d
         assert materializations(instance, FACT, d2) == facts_before + 1
         assert materializations(instance, FACT, d1) == d1_before + 1
         assert mart_totals(landed).equals(expected.cast(mart_totals(landed).schema))
+
+        # A new planes snapshot (every plane gets two more seats) flows into dim_plane as new
+        # versions, and every day of the fact is rebuilt against them.
+        planes = landed.landing_dir / "planes"
+        header, *rows = (planes / "2013-01-01.csv").read_text().splitlines()
+        seats = header.split(",").index("seats")
+        refit = [
+            ",".join(f[:seats] + [str(int(f[seats]) + 2)] + f[seats + 1 :])
+            for row in rows
+            if (f := row.split(","))
+        ]
+        write_atomic(planes / "2013-01-03.csv", "\n".join([header, *refit]).encode() + b"\n")
+        daemon.settle()
+        assert materializations(instance, FACT, d1) == d1_before + 2
+        with duckdb.connect(str(landed.warehouse_path), read_only=True) as con:
+            [(new_versions,)] = con.sql(
+                "SELECT count(*) FROM marts.dim_plane WHERE valid_from = DATE '2013-01-03'"
+            ).fetchall()
+            [(on_new,)] = con.sql(
+                "SELECT count(*) FROM marts.fct_flights f JOIN marts.dim_plane p USING (plane_sk) "
+                "WHERE f.flight_date = DATE '2013-01-03' AND p.valid_from = DATE '2013-01-03'"
+            ).fetchall()
+        assert new_versions == len(rows)
+        assert on_new > 0
