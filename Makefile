@@ -3,6 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 export DAGSTER_HOME := $(CURDIR)/.dagster
+# The instance config linked into DAGSTER_HOME: the local one (SQLite under .dagster/), or
+# deploy/dagster.yaml for production (PostgreSQL storage; settings from DAGSTER_PG_* variables).
+INSTANCE_CONFIG ?= dagster.yaml
 # Trust the system's certificate store (registries behind a TLS-inspecting proxy need it).
 export UV_SYSTEM_CERTS := 1
 # uv from the PATH, else bootstrapped from PyPI into .tools/.
@@ -21,7 +24,7 @@ $(CURDIR)/.tools/bin/uv:
 install: $(UV)  ## Install the locked environment into .venv and set up .dagster/
 	$(UV) sync --frozen
 	mkdir -p .dagster
-	ln -sf ../dagster.yaml .dagster/dagster.yaml
+	ln -sf $(CURDIR)/$(INSTANCE_CONFIG) .dagster/dagster.yaml
 
 run: install  ## Land the 2013 sample, materialize everything in one run, print a summary
 	$(RUN) lakehouse land

@@ -19,6 +19,7 @@ from lakehouse.assets.warehouse import (
     dim_plane_asset,
     fct_flights_asset,
 )
+from lakehouse.deploy.executor import build_executor
 from lakehouse.resources.landing import LandingZone
 from lakehouse.resources.parquet_io import Lake, ParquetIOManager
 from lakehouse.resources.warehouse_io import DuckDBWarehouseIOManager
@@ -56,8 +57,10 @@ SENSORS = [
     for source, raw in ((FLIGHTS, raw_flights), (WEATHER, raw_weather))
 ]
 
+SETTINGS = Settings.from_env()
 defs = dg.Definitions(
     assets=ASSETS,
     sensors=SENSORS,
-    resources=build_resources(Settings.from_env()),
+    resources=build_resources(SETTINGS),
+    executor=build_executor(SETTINGS.executor),
 )

@@ -22,6 +22,9 @@ class Settings:
             blocking `contract_pass_rate` check fails and the marts are not built. Checked per
             day, so 0.95 lets one bad reading of a 72-row weather day through (1.4 %) but not a
             day that is mostly broken.
+        executor: How a run executes its steps: `multiprocess` (Dagster's default, one process
+            per step), `in_process`, or `celery` (steps on Celery workers; the broker URL is
+            read from `LAKEHOUSE_CELERY_BROKER` when a run starts, never stored).
     """
 
     home: Path
@@ -29,6 +32,7 @@ class Settings:
     partition_end: date
     dagster_home: Path | None = None
     min_pass_rate: float = 0.95
+    executor: str = "multiprocess"
 
     @property
     def landing_dir(self) -> Path:
@@ -61,6 +65,7 @@ class Settings:
             partition_end=date.fromisoformat(env.get("LAKEHOUSE_END", "2013-12-31")),
             dagster_home=Path(env["DAGSTER_HOME"]) if env.get("DAGSTER_HOME") else None,
             min_pass_rate=float(env.get("LAKEHOUSE_MIN_PASS_RATE", "0.95")),
+            executor=env.get("LAKEHOUSE_EXECUTOR", "multiprocess"),
         )
         if settings.partition_end < settings.partition_start:
             msg = (
