@@ -32,8 +32,8 @@ def build_resources(settings: Settings) -> dict[str, object]:
     """The resources for a settings' data home (tests pass a temporary one)."""
     return {
         "landing": LandingZone(root=str(settings.landing_dir)),
-        "lake": Lake(base_dir=str(settings.lake_dir)),
-        "lake_io_manager": ParquetIOManager(base_dir=str(settings.lake_dir)),
+        "lake": Lake(base_dir=settings.lake_location),
+        "lake_io_manager": ParquetIOManager(base_dir=settings.lake_location),
         "warehouse_io_manager": DuckDBWarehouseIOManager(
             duckdb=DuckDBResource(database=str(settings.warehouse_path))
         ),

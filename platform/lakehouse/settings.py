@@ -25,6 +25,8 @@ class Settings:
         executor: How a run executes its steps: `multiprocess` (Dagster's default, one process
             per step), `in_process`, or `celery` (steps on Celery workers; the broker URL is
             read from `LAKEHOUSE_CELERY_BROKER` when a run starts, never stored).
+        lake_uri: The lake on an object store (`s3://bucket/lake`), instead of `home/lake`;
+            credentials and endpoint come from the standard `AWS_*` variables.
     """
 
     home: Path
@@ -33,6 +35,7 @@ class Settings:
     dagster_home: Path | None = None
     min_pass_rate: float = 0.95
     executor: str = "multiprocess"
+    lake_uri: str | None = None
 
     @property
     def landing_dir(self) -> Path:
@@ -43,6 +46,11 @@ class Settings:
     def lake_dir(self) -> Path:
         """Root of the Parquet lake (raw and staged layers)."""
         return self.home / "lake"
+
+    @property
+    def lake_location(self) -> str:
+        """The lake's base for the IO manager: the object-store URI if set, else `lake_dir`."""
+        return self.lake_uri or str(self.lake_dir)
 
     @property
     def warehouse_path(self) -> Path:
@@ -66,6 +74,7 @@ class Settings:
             dagster_home=Path(env["DAGSTER_HOME"]) if env.get("DAGSTER_HOME") else None,
             min_pass_rate=float(env.get("LAKEHOUSE_MIN_PASS_RATE", "0.95")),
             executor=env.get("LAKEHOUSE_EXECUTOR", "multiprocess"),
+            lake_uri=env.get("LAKEHOUSE_LAKE_URI") or None,
         )
         if settings.partition_end < settings.partition_start:
             msg = (

@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import fsspec
 import pytest
 
 from platform_tests.production.services import (
@@ -63,3 +64,19 @@ def production_home(
     }.items():
         monkeypatch.setenv(name, value)
     return home
+
+
+@pytest.fixture
+def lake_uri(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket; credentials and endpoint only in the standard AWS variables."""
+    for name, value in {
+        "AWS_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "lakehouse-test",
+        "AWS_SECRET_ACCESS_KEY": "lakehouse-test-secret",
+        "AWS_REGION": "us-east-1",
+        "AWS_ALLOW_HTTP": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"lake-{uuid.uuid4().hex[:10]}"
+    fsspec.filesystem("s3", skip_instance_cache=True).mkdir(bucket)
+    return f"s3://{bucket}/lake"
