@@ -22,6 +22,7 @@ from lakehouse.assets.warehouse import (
 from lakehouse.deploy.executor import build_executor
 from lakehouse.resources.landing import LandingZone
 from lakehouse.resources.parquet_io import Lake, ParquetIOManager
+from lakehouse.resources.postgres_warehouse_io import PASSWORD_ENV, PostgresWarehouseIOManager
 from lakehouse.resources.warehouse_io import DuckDBWarehouseIOManager
 from lakehouse.sensors.landing import make_landing_sensor
 from lakehouse.settings import Settings
@@ -34,8 +35,12 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "landing": LandingZone(root=str(settings.landing_dir)),
         "lake": Lake(base_dir=settings.lake_location),
         "lake_io_manager": ParquetIOManager(base_dir=settings.lake_location),
-        "warehouse_io_manager": DuckDBWarehouseIOManager(
-            duckdb=DuckDBResource(database=str(settings.warehouse_path))
+        "warehouse_io_manager": (
+            PostgresWarehouseIOManager(url=settings.warehouse_url, password=dg.EnvVar(PASSWORD_ENV))
+            if settings.warehouse_url
+            else DuckDBWarehouseIOManager(
+                duckdb=DuckDBResource(database=str(settings.warehouse_path))
+            )
         ),
     }
 

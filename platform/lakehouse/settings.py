@@ -27,6 +27,9 @@ class Settings:
             read from `LAKEHOUSE_CELERY_BROKER` when a run starts, never stored).
         lake_uri: The lake on an object store (`s3://bucket/lake`), instead of `home/lake`;
             credentials and endpoint come from the standard `AWS_*` variables.
+        warehouse_url: A shared PostgreSQL warehouse (`postgresql://user@host:port/db`, no
+            password: that is read from `LAKEHOUSE_WAREHOUSE_PASSWORD` at run time) instead of
+            the DuckDB file.
     """
 
     home: Path
@@ -36,6 +39,7 @@ class Settings:
     min_pass_rate: float = 0.95
     executor: str = "multiprocess"
     lake_uri: str | None = None
+    warehouse_url: str | None = None
 
     @property
     def landing_dir(self) -> Path:
@@ -75,6 +79,7 @@ class Settings:
             min_pass_rate=float(env.get("LAKEHOUSE_MIN_PASS_RATE", "0.95")),
             executor=env.get("LAKEHOUSE_EXECUTOR", "multiprocess"),
             lake_uri=env.get("LAKEHOUSE_LAKE_URI") or None,
+            warehouse_url=env.get("LAKEHOUSE_WAREHOUSE_URL") or None,
         )
         if settings.partition_end < settings.partition_start:
             msg = (
