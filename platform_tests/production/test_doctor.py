@@ -120,3 +120,19 @@ def test_all_good_against_the_real_services(
     )
     assert "s3://no-such-bucket/lake" in found["lake (object store)"]
     assert "does not exist" in found["lake (object store)"]
+
+
+def test_cli_doctor_exits_1_and_names_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from lakehouse.cli import app
+
+    for name, value in production_env(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(app, ["doctor"])
+    assert result.exit_code == 1
+    assert "check DAGSTER_PG_HOST / DAGSTER_PG_PORT" in result.output
+    assert "1 problem(s) to fix" in result.output
+    assert SECRET not in result.output
