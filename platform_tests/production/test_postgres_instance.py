@@ -1,6 +1,7 @@
 """The production instance (deploy/dagster.yaml) against a real PostgreSQL server."""
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -44,11 +45,27 @@ def test_production_instance_stores_everything_in_postgres(
 
 @pytest.mark.usefixtures("production_home")
 def test_partitioned_run_and_sensor_tick_are_recorded_in_postgres(
-    production_home: Path, postgres: Postgres, pg_database: str, landed: Settings
+    production_home: Path,
+    postgres: Postgres,
+    pg_database: str,
+    landed: Settings,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     with dg.DagsterInstance.from_config(str(production_home)) as instance:
         result = materialize_range(defs, D1, D1, instance, resources=build_resources(landed))
         assert result.success
+    # Structured logs: the run's events also went to stderr as JSON lines with their fields.
+    logged = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line[:1] == "{"]
+    assert {
+        "run_id": result.run_id,
+        "step": "raw__flights",
+        "event": "ASSET_MATERIALIZATION",
+        "level": "DEBUG",
+    }.items() <= next(
+        line
+        for line in logged
+        if line.get("step") == "raw__flights" and line.get("event") == "ASSET_MATERIALIZATION"
+    ).items()
     runs = query(postgres, pg_database, "SELECT run_id, status FROM runs")
     assert runs == [(result.run_id, "SUCCESS")]
     materialized = query(
