@@ -4,6 +4,7 @@ Each starts on a free port under a private temporary folder and is stopped (and 
 removed) by the fixture that started it. Nothing here listens on anything but 127.0.0.1.
 """
 
+import contextlib
 import glob
 import os
 import shutil
@@ -11,10 +12,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +86,7 @@ class Postgres:
             con.close()
 
 
-@contextmanager
+@contextlib.contextmanager
 def postgres_server() -> Iterator[Postgres]:
     """initdb + pg_ctl on a free loopback port; fsync off, since the data is thrown away."""
     pattern = "/usr/lib/postgresql/*/bin/{}"
@@ -139,7 +140,7 @@ def postgres_server() -> Iterator[Postgres]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@contextmanager
+@contextlib.contextmanager
 def redis_server() -> Iterator[str]:
     """redis-server on a free loopback port, without persistence; yields its redis:// URL."""
     binary = find_binary("redis-server", "redis-server")
@@ -171,7 +172,7 @@ def redis_server() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@contextmanager
+@contextlib.contextmanager
 def s3_server() -> Iterator[str]:
     """moto's S3 server on a free loopback port; yields its endpoint URL."""
     port = free_port()
@@ -187,6 +188,62 @@ def s3_server() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+class TcpProxy:
+    """Forwards a loopback port to a service's port until `cut()`: then open connections are
+    closed and new ones refused, as when the network to the service goes away; `restore()`
+    brings it back on the same port.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self._sockets: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+        self._lock = threading.Lock()
+        self.restore()
+
+    def restore(self) -> None:
+        """Accept connections again."""
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        """Drop every connection and stop listening: clients see resets and refusals."""
+        with self._lock:
+            doomed, self._sockets = self._sockets, []
+            if self._listener is not None:
+                doomed.append(self._listener)
+                self._listener = None
+        for sock in doomed:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # the listener was closed by cut()
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            with self._lock:
+                self._sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
 
 
 def _accepts(port: int) -> bool:
