@@ -21,11 +21,12 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from lakehouse.definitions import build_resources, defs
+from lakehouse.deploy.executor import BrokerUnavailableError
 from lakehouse.deploy.jobs import all_assets_job
 from lakehouse.runner import materialize_range, range_tags
 from lakehouse.settings import Settings
 from platform_tests.production.conftest import REPO
-from platform_tests.production.services import wait_until
+from platform_tests.production.services import free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.production]
 D1, D2 = date(2013, 1, 1), date(2013, 1, 2)
@@ -92,6 +93,14 @@ def celery_workers(env: dict[str, str], log_dir: Path, count: int = 2) -> Iterat
             log.close()
 
 
+@pytest.fixture
+def hang_guard() -> Iterator[None]:
+    """A lost Celery result would block a run for ever: end the session loudly instead."""
+    faulthandler.dump_traceback_later(300, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
 def celery_run(
     instance: dg.DagsterInstance, only: dg.AssetKey | None = None
 ) -> dg.JobExecutionResult:
@@ -103,6 +112,7 @@ def celery_run(
     )
 
 
+@pytest.mark.usefixtures("hang_guard")
 def test_celery_workers_match_the_in_process_run_and_survive_a_killed_worker(
     tmp_path: Path,
     landed_sample: Path,
@@ -110,8 +120,6 @@ def test_celery_workers_match_the_in_process_run_and_survive_a_killed_worker(
     redis_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A lost Celery result would block the run for ever: end the session loudly instead.
-    faulthandler.dump_traceback_later(300, exit=True)
     homes = {}
     for name in ("in_process", "celery"):
         # The default 2013 range on both sides: dim_date covers the partition range.
@@ -173,4 +181,18 @@ def test_celery_workers_match_the_in_process_run_and_survive_a_killed_worker(
         third = celery_run(instance, only=FACT)
         assert third.success
         assert_same_tables(homes["celery"], expected)  # re-run: no duplicate or lost row
-    faulthandler.cancel_dump_traceback_later()
+
+
+def test_a_run_started_while_redis_is_down_fails_naming_the_broker_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "broker-secret"
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("LAKEHOUSE_EXECUTOR", "celery")
+    monkeypatch.setenv("LAKEHOUSE_CELERY_BROKER", f"redis://:{secret}@127.0.0.1:{free_port()}/0")
+    with dg.instance_for_test() as instance, pytest.raises(BrokerUnavailableError) as caught:
+        celery_run(instance)
+    message = str(caught.value)
+    assert message.startswith("Redis broker at 127.0.0.1:")
+    assert "check LAKEHOUSE_CELERY_BROKER and that redis-server is running" in message
+    assert secret not in message

@@ -50,7 +50,7 @@ def test_services_down_are_named_with_the_setting_to_fix(tmp_path: Path) -> None
         "check DAGSTER_PG_HOST / DAGSTER_PG_PORT" in found["Dagster instance storage (PostgreSQL)"]
     )
     assert "check LAKEHOUSE_WAREHOUSE_URL" in found["warehouse (PostgreSQL)"]
-    assert "Redis at 127.0.0.1:" in found["executor (Redis broker)"]
+    assert "Redis broker at 127.0.0.1:" in found["executor (Redis broker)"]
     assert "check LAKEHOUSE_CELERY_BROKER" in found["executor (Redis broker)"]
     report = render(diagnose(env))
     assert SECRET not in report

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from lakehouse.deploy.executor import BROKER_ENV, EXECUTORS
+from lakehouse.deploy.executor import BROKER_ENV, EXECUTORS, broker_problem
 from lakehouse.settings import Settings
 
 TIMEOUT_SECONDS = 3
@@ -270,25 +270,10 @@ def executor(settings: Settings, env: Mapping[str, str]) -> list[Finding]:
     broker = env.get(BROKER_ENV)
     if not broker:
         return _bad(area, f"LAKEHOUSE_EXECUTOR=celery needs {BROKER_ENV}=redis://host:port/0")
-    import redis  # noqa: PLC0415
-
     where = f"{urlsplit(broker).hostname}:{urlsplit(broker).port or 6379}"
-    try:
-        redis.Redis.from_url(
-            broker, socket_connect_timeout=TIMEOUT_SECONDS, socket_timeout=TIMEOUT_SECONDS
-        ).ping()
-    except redis.AuthenticationError:
-        return _bad(
-            "executor (Redis broker)", f"Redis at {where} refused the password in {BROKER_ENV}"
-        )
-    except redis.RedisError as error:
-        return _bad(
-            "executor (Redis broker)",
-            (
-                f"Redis at {where} is not reachable ({_first_line(error)}); check "
-                f"{BROKER_ENV} and that redis-server is running"
-            ),
-        )
+    problem = broker_problem(broker, TIMEOUT_SECONDS)
+    if problem:
+        return _bad("executor (Redis broker)", problem)
     return _ok("executor (Redis broker)", f"celery: Redis at {where} answers")
 
 
