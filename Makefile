@@ -31,6 +31,9 @@ run: install  ## Land the 2013 sample, materialize everything in one run, print 
 	$(RUN) lakehouse materialize
 
 dev: install  ## Dagster UI and daemon on http://127.0.0.1:3000
+	# A service that is down or misconfigured (PostgreSQL, Redis, the object store) is reported
+	# in plain words, naming the setting, before Dagster starts and fails with a traceback.
+	$(RUN) lakehouse doctor
 	# From inside DAGSTER_HOME, so the top-level dagster.yaml is not mistaken for a second config.
 	cd .dagster && $(RUN) dagster dev -w ../workspace.yaml -h 127.0.0.1 -p 3000
 
