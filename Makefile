@@ -3,6 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 export DAGSTER_HOME := $(CURDIR)/.dagster
+# The instance config linked into DAGSTER_HOME: the local one (SQLite under .dagster/), or
+# deploy/dagster.yaml for production (PostgreSQL storage; settings from DAGSTER_PG_* variables).
+INSTANCE_CONFIG ?= dagster.yaml
 # Trust the system's certificate store (registries behind a TLS-inspecting proxy need it).
 export UV_SYSTEM_CERTS := 1
 # uv from the PATH, else bootstrapped from PyPI into .tools/.
@@ -21,13 +24,16 @@ $(CURDIR)/.tools/bin/uv:
 install: $(UV)  ## Install the locked environment into .venv and set up .dagster/
 	$(UV) sync --frozen
 	mkdir -p .dagster
-	ln -sf ../dagster.yaml .dagster/dagster.yaml
+	ln -sf $(CURDIR)/$(INSTANCE_CONFIG) .dagster/dagster.yaml
 
 run: install  ## Land the 2013 sample, materialize everything in one run, print a summary
 	$(RUN) lakehouse land
 	$(RUN) lakehouse materialize
 
 dev: install  ## Dagster UI and daemon on http://127.0.0.1:3000
+	# A service that is down or misconfigured (PostgreSQL, Redis, the object store) is reported
+	# in plain words, naming the setting, before Dagster starts and fails with a traceback.
+	$(RUN) lakehouse doctor
 	# From inside DAGSTER_HOME, so the top-level dagster.yaml is not mistaken for a second config.
 	cd .dagster && $(RUN) dagster dev -w ../workspace.yaml -h 127.0.0.1 -p 3000
 

@@ -191,6 +191,17 @@ def failures(limit: Annotated[int, typer.Option(help="Newest failures to show.")
     console.print(table)
 
 
+@app.command()
+def doctor() -> None:
+    """Check the configuration and the services it names; say in plain words what to fix."""
+    from lakehouse.deploy.doctor import diagnose, render  # noqa: PLC0415  (service clients)
+
+    findings = diagnose()
+    console.print(render(findings), markup=False, highlight=False)
+    if not all(finding.ok for finding in findings):
+        raise typer.Exit(1)
+
+
 def _quarantine(settings: Settings, source: str) -> pl.LazyFrame:
     frames = quarantine_frames(settings.lake_dir)
     if source not in frames:

@@ -21,8 +21,10 @@ from lakehouse.assets.warehouse import (
     fct_flights_asset,
 )
 from lakehouse.checks.monitors import schema_change_checks
+from lakehouse.deploy.executor import build_executor
 from lakehouse.resources.landing import LandingZone
 from lakehouse.resources.parquet_io import Lake, ParquetIOManager
+from lakehouse.resources.postgres_warehouse_io import PASSWORD_ENV, PostgresWarehouseIOManager
 from lakehouse.resources.warehouse_io import DuckDBWarehouseIOManager
 from lakehouse.schedules.catch_up import make_catch_up_schedule
 from lakehouse.sensors.failures import FailureLog, record_run_failures
@@ -35,11 +37,15 @@ def build_resources(settings: Settings) -> dict[str, object]:
     """The resources for a settings' data home (tests pass a temporary one)."""
     return {
         "landing": LandingZone(root=str(settings.landing_dir)),
-        "lake": Lake(base_dir=str(settings.lake_dir)),
+        "lake": Lake(base_dir=settings.lake_location),
         "failure_log": FailureLog(path=str(settings.run_failures_path)),
-        "lake_io_manager": ParquetIOManager(base_dir=str(settings.lake_dir)),
-        "warehouse_io_manager": DuckDBWarehouseIOManager(
-            duckdb=DuckDBResource(database=str(settings.warehouse_path))
+        "lake_io_manager": ParquetIOManager(base_dir=settings.lake_location),
+        "warehouse_io_manager": (
+            PostgresWarehouseIOManager(url=settings.warehouse_url, password=dg.EnvVar(PASSWORD_ENV))
+            if settings.warehouse_url
+            else DuckDBWarehouseIOManager(
+                duckdb=DuckDBResource(database=str(settings.warehouse_path))
+            )
         ),
     }
 
@@ -64,13 +70,12 @@ SENSORS = [
 ]
 SCHEDULES = [make_catch_up_schedule([FLIGHTS, WEATHER])]
 
+SETTINGS = Settings.from_env()
 defs = dg.Definitions(
     assets=ASSETS,
     asset_checks=CHECKS,
     sensors=SENSORS,
     schedules=SCHEDULES,
-    # A run's steps share one process: they are short, and a process per step would cost more
-    # than the work (runs, not steps, are what run side by side).
-    executor=dg.in_process_executor,
-    resources=build_resources(Settings.from_env()),
+    resources=build_resources(SETTINGS),
+    executor=build_executor(SETTINGS.executor),
 )

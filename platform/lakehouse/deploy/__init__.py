@@ -1,0 +1,1 @@
+"""Production wiring: executors, the Celery worker app, the shared warehouse, `doctor`."""

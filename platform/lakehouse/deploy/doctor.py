@@ -1,0 +1,304 @@
+"""`lakehouse doctor`: is this machine's configuration usable, and if not, what to change.
+
+Each check returns findings in plain words that name the service and the setting to fix, never
+a stack trace and never a secret's value. `diagnose()` takes the environment as an argument (the
+CLI passes none: this process's), so tests can hand it any configuration.
+"""
+
+import os
+import tempfile
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from lakehouse.deploy.executor import BROKER_ENV, EXECUTORS, broker_problem
+from lakehouse.settings import Settings
+
+TIMEOUT_SECONDS = 3
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One checked thing: `ok`, or what is wrong and which setting fixes it."""
+
+    area: str
+    ok: bool
+    message: str
+
+
+def _ok(area: str, message: str) -> list[Finding]:
+    return [Finding(area, True, message)]
+
+
+def _bad(area: str, message: str) -> list[Finding]:
+    return [Finding(area, False, message)]
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def check_folder(area: str, folder: Path, setting: str) -> list[Finding]:
+    """The folder exists (or can be created) and this user can write in it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".doctor-"):
+            pass
+    except OSError as error:
+        return _bad(
+            area,
+            (
+                f"cannot write in {folder} ({error.strerror}); fix {setting} or the folder's "
+                "permissions"
+            ),
+        )
+    return _ok(area, f"{folder} is writable")
+
+
+def instance_storage(env: Mapping[str, str]) -> list[Finding]:
+    """DAGSTER_HOME, its dagster.yaml, and the PostgreSQL storage it names (if any)."""
+    area = "Dagster instance"
+    home = env.get("DAGSTER_HOME")
+    if not home:
+        return _bad(
+            area,
+            (
+                "DAGSTER_HOME is not set: runs will not be recorded; export "
+                "DAGSTER_HOME=<folder with dagster.yaml>"
+            ),
+        )
+    config_file = Path(home) / "dagster.yaml"
+    if not config_file.exists():
+        return _ok(area, f"{home} has no dagster.yaml: Dagster's defaults (SQLite under {home})")
+    try:
+        config = yaml.safe_load(config_file.read_text()) or {}
+    except yaml.YAMLError as error:
+        return _bad(area, f"{config_file} is not valid YAML: {_first_line(error)}")
+    postgres = (config.get("storage") or {}).get("postgres")
+    if not postgres:
+        return _ok(area, f"{config_file}: local SQLite storage under {home}")
+    db = postgres.get("postgres_db") or {}
+    findings = (
+        [
+            Finding(
+                area,
+                False,
+                (
+                    f"{config_file} holds a literal PostgreSQL password; use `password: "
+                    f"{{env: DAGSTER_PG_PASSWORD}}`"
+                ),
+            )
+        ]
+        if isinstance(db.get("password"), str) and db.get("password")
+        else []
+    )
+    values, missing = {}, []
+    for key in ("hostname", "port", "username", "password", "db_name"):
+        value = db.get(key)
+        if isinstance(value, Mapping) and "env" in value:
+            if value["env"] not in env:
+                missing.append(value["env"])
+            values[key] = env.get(value["env"], "")
+        else:
+            values[key] = "" if value is None else str(value)
+    if missing:
+        unset = f"{config_file} reads {', '.join(missing)}, not set in this environment"
+        return [*findings, *_bad(area, unset)]
+    return findings + check_postgres(
+        "Dagster instance storage (PostgreSQL)",
+        host=values["hostname"],
+        port=int(values["port"] or 5432),
+        user=values["username"],
+        password=values["password"],
+        database=values["db_name"],
+        settings="DAGSTER_PG_HOST / DAGSTER_PG_PORT",
+        login_settings="DAGSTER_PG_USER / DAGSTER_PG_PASSWORD",
+    )
+
+
+def check_postgres(
+    area: str,
+    *,
+    host: str,
+    port: int,
+    user: str,
+    password: str,
+    database: str,
+    settings: str,
+    login_settings: str,
+) -> list[Finding]:
+    """Connect, and check the login may create tables (Dagster and the warehouse both do)."""
+    import psycopg2  # noqa: PLC0415 (only needed when PostgreSQL is configured)
+
+    where = f"{host}:{port}/{database}"
+    try:
+        con = psycopg2.connect(
+            host=host,
+            port=port,
+            user=user,
+            password=password,
+            dbname=database,
+            connect_timeout=TIMEOUT_SECONDS,
+        )
+    except psycopg2.OperationalError as error:
+        reason = _first_line(error)
+        if "password" in reason or "authentication" in reason or "role" in reason:
+            return _bad(
+                area,
+                f"PostgreSQL at {where} refused the login of user {user!r}; check {login_settings}",
+            )
+        if "does not exist" in reason:
+            return _bad(
+                area,
+                (
+                    f"PostgreSQL at {where}: database {database!r} does not exist; create it "
+                    "or fix the database setting"
+                ),
+            )
+        return _bad(
+            area,
+            (
+                f"PostgreSQL at {where} is not reachable ({reason}); check {settings} and "
+                "that the server is running"
+            ),
+        )
+    try:
+        with con.cursor() as cur:
+            cur.execute("SELECT has_database_privilege(current_user, current_database(), 'CREATE')")
+            row = cur.fetchone()
+    finally:
+        con.close()
+    if not row or not row[0]:
+        return _bad(
+            area,
+            (
+                f"user {user!r} may not create schemas in {where}; GRANT CREATE ON DATABASE "
+                f"{database} TO {user}"
+            ),
+        )
+    return _ok(area, f"PostgreSQL at {where} accepts user {user!r} with CREATE")
+
+
+def warehouse(settings: Settings, env: Mapping[str, str]) -> list[Finding]:
+    """The DuckDB file's folder, or the shared PostgreSQL warehouse."""
+    area = "warehouse"
+    if not settings.warehouse_url:
+        return check_folder(area, settings.warehouse_path.parent, "LAKEHOUSE_HOME")
+    from lakehouse.resources.postgres_warehouse_io import PASSWORD_ENV, URL_ENV  # noqa: PLC0415
+
+    if PASSWORD_ENV not in env:
+        return _bad(
+            area,
+            (
+                f"{PASSWORD_ENV} is not set (the warehouse password is read from it; set it, "
+                "empty if none)"
+            ),
+        )
+    url = urlsplit(settings.warehouse_url)
+    if url.scheme not in {"postgresql", "postgres"} or not url.hostname:
+        return _bad(area, f"{URL_ENV} must look like postgresql://user@host:port/database")
+    if url.password:
+        return _bad(area, f"{URL_ENV} contains a password; move it to {PASSWORD_ENV}")
+    return check_postgres(
+        "warehouse (PostgreSQL)",
+        host=url.hostname,
+        port=url.port or 5432,
+        user=url.username or "",
+        password=env[PASSWORD_ENV],
+        database=url.path.lstrip("/"),
+        settings=URL_ENV,
+        login_settings=f"the user in {URL_ENV} and {PASSWORD_ENV}",
+    )
+
+
+def lake(settings: Settings, env: Mapping[str, str]) -> list[Finding]:
+    """The local lake folder, or the object store: reachable, and writable by these credentials."""
+    if not settings.lake_uri:
+        return check_folder("lake", settings.lake_dir, "LAKEHOUSE_HOME")
+    area = "lake (object store)"
+    import fsspec  # noqa: PLC0415
+
+    endpoint = env.get("AWS_ENDPOINT_URL", "the provider's default endpoint")
+    probe = f"{settings.lake_uri.rstrip('/')}/.doctor-{uuid.uuid4().hex}"
+    try:
+        fs: Any = fsspec.filesystem(
+            settings.lake_uri.split("://")[0],
+            skip_instance_cache=True,
+            config_kwargs={"connect_timeout": TIMEOUT_SECONDS, "retries": {"max_attempts": 1}},
+        )
+        fs.pipe(probe, b"doctor")
+        fs.rm(probe)
+    except PermissionError:
+        return _bad(
+            area,
+            (
+                "the credentials in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY may not write "
+                f"to {settings.lake_uri}"
+            ),
+        )
+    except FileNotFoundError:
+        return _bad(
+            area,
+            f"the bucket of LAKEHOUSE_LAKE_URI={settings.lake_uri} does not exist at {endpoint}",
+        )
+    except Exception as error:  # noqa: BLE001 (any failure is reported in words)
+        return _bad(
+            area,
+            (
+                f"object store at {endpoint} is not reachable for {settings.lake_uri} "
+                f"({_first_line(error)}); check AWS_ENDPOINT_URL and that the service is up"
+            ),
+        )
+    return _ok(area, f"{settings.lake_uri} is writable (at {endpoint})")
+
+
+def executor(settings: Settings, env: Mapping[str, str]) -> list[Finding]:
+    """The executor name, and for Celery the Redis broker."""
+    area = "executor"
+    if settings.executor not in EXECUTORS:
+        return _bad(
+            area, f"LAKEHOUSE_EXECUTOR={settings.executor!r} is not one of {', '.join(EXECUTORS)}"
+        )
+    if settings.executor != "celery":
+        return _ok(area, f"{settings.executor}: steps run on this machine")
+    broker = env.get(BROKER_ENV)
+    if not broker:
+        return _bad(area, f"LAKEHOUSE_EXECUTOR=celery needs {BROKER_ENV}=redis://host:port/0")
+    where = f"{urlsplit(broker).hostname}:{urlsplit(broker).port or 6379}"
+    problem = broker_problem(broker, TIMEOUT_SECONDS)
+    if problem:
+        return _bad("executor (Redis broker)", problem)
+    return _ok("executor (Redis broker)", f"celery: Redis at {where} answers")
+
+
+def diagnose(environ: Mapping[str, str] | None = None) -> list[Finding]:
+    """Every check, in the order a person would fix them, on `environ` (default: this process's
+    environment, which is what doctor inspects).
+    """
+    env = os.environ if environ is None else environ
+    try:
+        settings = Settings.from_env(env)
+    except ValueError as error:
+        return _bad("settings", _first_line(error))
+    checks: list[Callable[[], list[Finding]]] = [
+        lambda: check_folder("data home", settings.home, "LAKEHOUSE_HOME"),
+        lambda: instance_storage(env),
+        lambda: lake(settings, env),
+        lambda: warehouse(settings, env),
+        lambda: executor(settings, env),
+    ]
+    return [finding for check in checks for finding in check()]
+
+
+def render(findings: list[Finding]) -> str:
+    """One line per finding, problems marked, then a verdict."""
+    lines = [f"{'ok ' if f.ok else 'FIX'}  {f.area}: {f.message}" for f in findings]
+    problems = sum(not f.ok for f in findings)
+    lines.append("all good" if not problems else f"{problems} problem(s) to fix")
+    return "\n".join(lines)

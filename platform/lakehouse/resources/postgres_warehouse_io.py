@@ -1,0 +1,219 @@
+"""The shared warehouse: the same tables as the DuckDB warehouse, in PostgreSQL.
+
+For many writers on many machines. A DuckDB file admits one writing process; PostgreSQL is a
+server with row-level MVCC, so runs on different machines write at once, and readers never
+wait for writers. The contract is the DuckDB IO manager's (`warehouse_io`): a partition range
+is replaced in ONE transaction (delete the range, insert by column name, commit), an empty
+output is an empty partition, a new column is added, a removed or retyped column stops the
+write naming it, identifiers are quoted and values bound.
+
+Frames travel as Arrow through ADBC (`adbc-driver-postgresql`, which bundles libpq): the output
+is bulk-copied into a temporary table, then moved into the real table inside the transaction.
+Writers of the same table take a transaction-scoped advisory lock first, so two runs replacing
+overlapping ranges (or adding the same column) apply one after the other, never interleaved.
+"""
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+from urllib.parse import quote as url_quote
+from urllib.parse import urlsplit, urlunsplit
+
+import adbc_driver_postgresql.dbapi as pg
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from lakehouse.dates import date_span, keys_to_dates
+from lakehouse.resources.parquet_io import (
+    PARTITION_EXPR,
+    MissingPartitionError,
+    PartitionMismatchError,
+)
+from lakehouse.resources.warehouse_io import SchemaDriftError, diff_columns, drift_message
+from lakehouse.sql import quote, table_name
+
+_INCOMING = "_lakehouse_incoming"
+URL_ENV = "LAKEHOUSE_WAREHOUSE_URL"
+PASSWORD_ENV = "LAKEHOUSE_WAREHOUSE_PASSWORD"
+
+
+class WarehouseUnavailableError(Exception):
+    """The PostgreSQL warehouse cannot be reached or refuses the login."""
+
+
+def with_password(url: str, password: str) -> str:
+    """`url` (postgresql://user@host:port/db, no secret in it) with the password added."""
+    parts = urlsplit(url)
+    if not password:
+        return url
+    netloc = f"{url_quote(parts.username or '', safe='')}:{url_quote(password, safe='')}@"
+    netloc += parts.hostname or ""
+    netloc += f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def describe(url: str) -> str:
+    """Where the warehouse is, for messages: host, port and database, never the password."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 5432}/{parts.path.lstrip('/')}"
+
+
+@contextmanager
+def connect(url: str, password: str) -> Iterator[Any]:
+    """An ADBC connection (autocommit off), always closed; a clear error if unreachable."""
+    try:
+        con = pg.connect(with_password(url, password))
+    except pg.Error as error:
+        reason = str(error).splitlines()[0]
+        msg = (
+            f"PostgreSQL warehouse at {describe(url)} is not reachable ({reason}); check "
+            f"{URL_ENV} and {PASSWORD_ENV}, and that the server is running"
+        )
+        raise WarehouseUnavailableError(msg) from None
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _columns(cur: Any, relation: str) -> dict[str, str]:
+    """Column name -> SQL type of a table (`relation` is a quoted, possibly qualified name)."""
+    cur.execute(
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+        "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        parameters=(relation,),
+    )
+    return dict(cur.fetchall())
+
+
+def _predicate(column: str | None, days: Sequence[date]) -> tuple[str, tuple[date, ...]]:
+    if column is None:
+        return "TRUE", ()
+    start, end = date_span(days)
+    return f"{quote(column)} BETWEEN $1 AND $2", (start, end)
+
+
+def replace_rows(
+    con: Any, schema: str, table: str, frame: pl.DataFrame, column: str | None, days: Sequence[date]
+) -> None:
+    """Replace the `days` of `column` (or the whole table, if None) with `frame`, atomically."""
+    qualified = table_name(schema, table)
+    where, params = _predicate(column, days)
+    cur = con.cursor()
+    try:
+        # Concurrent CREATE SCHEMA IF NOT EXISTS can still collide: serialize it, and commit it
+        # at once, so writers of other tables in the schema do not wait for this write.
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext($1))", parameters=(f"schema {schema}",))
+        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+        con.commit()
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext($1))", parameters=(qualified,))
+        cur.adbc_ingest(_INCOMING, frame.to_arrow(), mode="create", temporary=True)
+        _ensure_table(cur, schema, table, frame)
+        names = ", ".join(quote(name) for name in frame.columns)
+        cur.execute(f"DELETE FROM {qualified} WHERE {where}", parameters=params or None)
+        cur.execute(f"INSERT INTO {qualified} ({names}) SELECT {names} FROM {quote(_INCOMING)}")
+        cur.execute(f"DROP TABLE {quote(_INCOMING)}")
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    finally:
+        cur.close()
+
+
+def _ensure_table(cur: Any, schema: str, table: str, frame: pl.DataFrame) -> None:
+    """Create the table like the incoming rows, or add their new columns; refuse drift."""
+    qualified = table_name(schema, table)
+    incoming = _columns(cur, quote(_INCOMING))
+    # An all-null column has no type of its own (Arrow null -> text): it fits any type.
+    incoming.update({n: '"NULL"' for n, t in frame.schema.items() if t == pl.Null})
+    existing = _columns(cur, qualified)
+    if not existing:
+        cur.execute(f"CREATE TABLE {qualified} (LIKE {quote(_INCOMING)})")
+        return
+    changes = diff_columns(existing, incoming)
+    problem = drift_message(f"{schema}.{table}", changes)
+    if problem:
+        raise SchemaDriftError(problem)
+    for name, kind in changes.added:
+        cur.execute(f"ALTER TABLE {qualified} ADD COLUMN {quote(name)} {kind}")
+
+
+def read_rows(
+    con: Any, schema: str, table: str, column: str | None, days: Sequence[date]
+) -> pl.DataFrame | None:
+    """The table (or the `days` of it), or None if it was never written."""
+    qualified = table_name(schema, table)
+    where, params = _predicate(column, days)
+    cur = con.cursor()
+    try:
+        if not _columns(cur, qualified):
+            return None
+        cur.execute(f"SELECT * FROM {qualified} WHERE {where}", parameters=params or None)
+        frame = pl.from_arrow(cur.fetch_arrow_table())
+        con.rollback()  # end the read transaction
+    finally:
+        cur.close()
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+class PostgresWarehouseIOManager(dg.ConfigurableIOManager):
+    """Stores Polars frames as tables `"<layer>"."<table>"` in a PostgreSQL warehouse.
+
+    Same interface and guarantees as `DuckDBWarehouseIOManager`; partitioned assets name their
+    Date column in the `partition_expr` metadata entry.
+    """
+
+    url: str = Field(description="postgresql://user@host:port/database (no password).")
+    password: str = Field(
+        default="", description=f"The login's password; pass EnvVar({PASSWORD_ENV!r})."
+    )
+
+    def handle_output(
+        self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame | None
+    ) -> None:
+        """Replace the run's partitions (or the whole table) in one transaction."""
+        if obj is None:
+            return
+        frame = obj.collect() if isinstance(obj, pl.LazyFrame) else obj
+        schema, table = context.asset_key.path[0], context.asset_key.path[-1]
+        column: str | None = None
+        days: list[date] = []
+        if context.has_asset_partitions:
+            column = context.definition_metadata[PARTITION_EXPR]
+            days = keys_to_dates(context.asset_partition_keys)
+            outside = frame.filter(pl.col(column).is_null() | ~pl.col(column).is_in(days))
+            if outside.height:
+                msg = (
+                    f"{schema}.{table}: {outside.height} row(s) have {column} outside this "
+                    "run's partitions; fix the transform or the partition mapping"
+                )
+                raise PartitionMismatchError(msg)
+        with connect(self.url, self.password) as con:
+            replace_rows(con, schema, table, frame, column, days)
+        context.add_output_metadata({"table": dg.MetadataValue.text(f"{schema}.{table}")})
+
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame:
+        """The table, or the run's partition range of it."""
+        schema, table = context.asset_key.path[0], context.asset_key.path[-1]
+        column: str | None = None
+        days: list[date] = []
+        if context.has_asset_partitions:
+            upstream = context.upstream_output
+            column = upstream.definition_metadata[PARTITION_EXPR] if upstream else None
+            if column is None:
+                msg = f"{schema}.{table} is partitioned but has no '{PARTITION_EXPR}' metadata"
+                raise dg.DagsterInvariantViolationError(msg)
+            days = keys_to_dates(context.asset_partition_keys)
+        with connect(self.url, self.password) as con:
+            frame = read_rows(con, schema, table, column, days)
+        if frame is None:
+            msg = (
+                f"{schema}.{table} has never been materialized in {describe(self.url)}; "
+                f"materialize {context.asset_key.to_user_string()} first"
+            )
+            raise MissingPartitionError(msg)
+        return frame
