@@ -80,11 +80,20 @@ def test_landed_days_reach_the_marts_on_their_own_and_a_failed_check_holds_its_d
         assert materializations(instance, FACT, d2) == facts_before
         assert mart_totals(landed).equals(before)
 
-        # The producer fixes the file: the day flows through again, and the held days catch up.
+        # Another day passing its checks releases the held days: every day of the fact is
+        # rebuilt, the rejected one from its last good staged rows, never from the bad ones.
+        d3_file = landed.landing_dir / "flights" / "2013-01-03.csv"
+        d3_body = d3_file.read_bytes()
+        write_atomic(d3_file, d3_body + d3_body.split(b"\n")[1] + b"\n")  # one repeated flight
+        daemon.settle()
+        assert materializations(instance, FACT, d1) == d1_before + 1
+        assert materializations(instance, FACT, d2) == facts_before + 1
+        assert mart_totals(landed).equals(before)  # the duplicate is removed, d2 is the good one
+
+        # The producer fixes the file: the day flows through again, exactly.
         write_atomic(day, "\n".join([header, *lines]).encode() + b"\n")
         daemon.settle()
-        assert materializations(instance, FACT, d2) == facts_before + 1
-        assert materializations(instance, FACT, d1) == d1_before + 1
+        assert materializations(instance, FACT, d2) == facts_before + 2
         assert mart_totals(landed).equals(expected.cast(mart_totals(landed).schema))
 
         # A new planes snapshot (every plane gets two more seats) flows into dim_plane as new

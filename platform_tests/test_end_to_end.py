@@ -241,9 +241,14 @@ def test_a_failed_blocking_check_keeps_the_marts_from_being_built(landed: Settin
             "business_key_unique": True,
             "contract_pass_rate": False,
             "reconciliation": True,
-            "row_count_anomaly": True,  # no stored weeks before it: nothing to compare with
         }
+        assert "staged/flights was not updated" in failure_message(result)
+        assert "flights/2013-01-01.csv (" in failure_message(result)
         assert instance.fetch_materializations(MART, limit=1).records == []
+        staged = dg.AssetKey(["staged", "flights"])
+        assert instance.fetch_materializations(staged, limit=1).records == []  # not published
+        quarantine = dg.AssetKey(["staged", "flights_quarantine"])
+        assert instance.fetch_materializations(quarantine, limit=1).records  # the evidence
         fact = dg.AssetKey(["marts", "fct_flights"])
         assert instance.fetch_materializations(fact, limit=1).records == []
 

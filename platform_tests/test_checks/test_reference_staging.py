@@ -51,3 +51,15 @@ def test_older_snapshots_are_superseded_and_bad_rows_quarantined_exactly() -> No
         ("airports/2013-01-01.csv", 2, 0, 0),
         ("airports/2013-04-01.csv", 2, 1, 1),
     ]
+
+
+def test_a_superseded_snapshot_with_one_bad_row_keeps_a_high_pass_rate() -> None:
+    old = "airports/2013-01-01.csv"
+    balance = reconcile(
+        raw=pl.Series([old] * 41),
+        staged=pl.Series([], dtype=pl.String),
+        quarantined=pl.Series([old]),
+        deduplicated=pl.Series([old] * 40),  # superseded by a newer snapshot
+    )
+    assert balance.passed
+    assert balance.pass_rates().rows() == [(old, 40 / 41)]

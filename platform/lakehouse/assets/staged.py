@@ -126,7 +126,8 @@ class Staging:
             + ", ".join(self.spec.key)
             + "): no join or deduplication defect doubled a row.",
             "contract_pass_rate": f"In every delivered file, at least {MIN_PASS_RATE:.0%} of "
-            "the rows offered reach the staged table (LAKEHOUSE_MIN_PASS_RATE).",
+            "the rows keep the contract (LAKEHOUSE_MIN_PASS_RATE); below it nothing of the run "
+            "is published.",
             "reconciliation": "Per delivered file: raw rows = staged + quarantined + "
             f"duplicates removed{superseded}, exactly.",
         }
@@ -201,28 +202,72 @@ def settle(
     )
 
 
+class StagingRejectedError(Exception):
+    """A run's rows failed a blocking check: the staged table keeps its previous version."""
+
+
 def staged_results(
     staging: Staging, delivered: pl.DataFrame, settled: Settled, **extra: Any
 ) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
-    """The staged table, its quarantine, and the three blocking checks, with their evidence."""
+    """The quarantine, the three blocking checks with their evidence, and, only when every one
+    passes, the staged table.
+
+    A run whose rows fail a blocking check publishes nothing to the staged table (every day of
+    it keeps its last good version, so nothing downstream can ever read the rejected rows, even
+    when automation rebuilds it for another reason), records the quarantine and the verdicts,
+    and fails naming the files.
+
+    Raises:
+        StagingRejectedError: a blocking check failed.
+    """
     valid, quarantine = settled.valid, settled.quarantine
     duplicates = duplicate_keys(valid, staging.spec.key)
     file = "_source_file"
     balance = reconcile(delivered[file], valid[file], quarantine[file], settled.removed[file])
     rates = balance.pass_rates()
     worst = rates.sort("pass_rate", "delivery").row(0, named=True) if rates.height else None
+    below = rates.filter(pl.col("pass_rate") < MIN_PASS_RATE)
     where = f"{staging.quarantine_key.to_user_string()} ({quarantine.height} rows)"
-    yield dg.Output(
-        valid,
-        output_name="staged",
-        metadata=output_metadata(
-            valid,
-            column_schema(staging.spec),
-            duplicates_removed=settled.removed.height,
-            quarantined=quarantine.height,
-            **extra,
+    checks = [
+        dg.AssetCheckResult(
+            asset_key=staging.key,
+            check_name="business_key_unique",
+            passed=duplicates.passed,
+            metadata={
+                "duplicate_keys": duplicates.keys,
+                "excess_rows": duplicates.excess_rows,
+                "sample": markdown_preview(duplicates.sample),
+            },
         ),
-    )
+        dg.AssetCheckResult(
+            asset_key=staging.key,
+            check_name="contract_pass_rate",
+            passed=below.height == 0,
+            metadata={
+                "lowest_pass_rate": worst["pass_rate"] if worst else 1.0,
+                "lowest_file": str(worst["delivery"]) if worst else "",
+                "files_below_threshold": below.height,
+                "threshold": MIN_PASS_RATE,
+                "quarantined": quarantine.height,
+                "sample": markdown_preview(
+                    quarantine.select(*LINE_KEY, "stage", "reason"), rows=20
+                ),
+                "where_to_look": where,
+            },
+        ),
+        dg.AssetCheckResult(
+            asset_key=staging.key,
+            check_name="reconciliation",
+            passed=balance.passed,
+            metadata={
+                **balance.totals,
+                "unbalanced_files": markdown_preview(
+                    balance.by_delivery.filter(pl.col("difference") != 0)
+                ),
+                "where_to_look": where,
+            },
+        ),
+    ]
     by_reason = quarantine.group_by("stage", "reason").len().sort("len", descending=True)
     yield dg.Output(
         quarantine,
@@ -231,43 +276,33 @@ def staged_results(
             quarantine, column_schema(QUARANTINE), by_reason=markdown_preview(by_reason, rows=20)
         ),
     )
-    yield dg.AssetCheckResult(
-        asset_key=staging.key,
-        check_name="business_key_unique",
-        passed=duplicates.passed,
-        metadata={
-            "duplicate_keys": duplicates.keys,
-            "excess_rows": duplicates.excess_rows,
-            "sample": markdown_preview(duplicates.sample),
-        },
-    )
-    below = rates.filter(pl.col("pass_rate") < MIN_PASS_RATE)
-    yield dg.AssetCheckResult(
-        asset_key=staging.key,
-        check_name="contract_pass_rate",
-        passed=below.height == 0,
-        metadata={
-            "lowest_pass_rate": worst["pass_rate"] if worst else 1.0,
-            "lowest_file": str(worst["delivery"]) if worst else "",
-            "files_below_threshold": below.height,
-            "threshold": MIN_PASS_RATE,
-            "quarantined": quarantine.height,
-            "sample": markdown_preview(quarantine.select(*LINE_KEY, "stage", "reason"), rows=20),
-            "where_to_look": where,
-        },
-    )
-    yield dg.AssetCheckResult(
-        asset_key=staging.key,
-        check_name="reconciliation",
-        passed=balance.passed,
-        metadata={
-            **balance.totals,
-            "unbalanced_files": markdown_preview(
-                balance.by_delivery.filter(pl.col("difference") != 0)
+    failed = [str(c.check_name) for c in checks if not c.passed]
+    if not failed:
+        yield dg.Output(
+            valid,
+            output_name="staged",
+            metadata=output_metadata(
+                valid,
+                column_schema(staging.spec),
+                duplicates_removed=settled.removed.height,
+                quarantined=quarantine.height,
+                **extra,
             ),
-            "where_to_look": where,
-        },
-    )
+        )
+    yield from checks
+    if failed:
+        files = ", ".join(
+            f"{row['delivery']} ({row['pass_rate']:.0%})"
+            for row in below.head(5).iter_rows(named=True)
+        )
+        msg = (
+            f"{staging.key.to_user_string()} was not updated: blocking check(s) "
+            f"{', '.join(failed)} failed"
+            + (f"; below the {MIN_PASS_RATE:.0%} pass rate: {files}" if files else "")
+            + f". Every day keeps its previous version. See {where}, fix the file(s) and "
+            "deliver them again."
+        )
+        raise StagingRejectedError(msg)
 
 
 def row_count_result(

@@ -55,11 +55,11 @@ class Reconciliation:
         return bool((self.by_delivery["difference"] == 0).all())
 
     def pass_rates(self) -> pl.DataFrame:
-        """Per delivery, the share of rows offered to the staged table (delivered minus older
-        copies of a key) that reached it; 1.0 for a file with nothing offered.
+        """Per delivery, the share of its rows that kept the contract (staged, or superseded
+        by a later copy of their key or a newer snapshot); 1.0 for a file with no rows.
         """
-        offered = pl.col("raw") - pl.col("deduplicated")
-        rate = pl.when(offered > 0).then(pl.col("staged") / offered).otherwise(1.0)
+        passed = pl.col("raw") - pl.col("quarantined")
+        rate = pl.when(pl.col("raw") > 0).then(passed / pl.col("raw")).otherwise(1.0)
         return self.by_delivery.select("delivery", pass_rate=rate)
 
     @property
