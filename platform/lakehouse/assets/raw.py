@@ -7,7 +7,7 @@ import polars as pl
 
 from lakehouse.assets.metadata import OWNERS, definition_metadata, output_metadata, text_schema
 from lakehouse.dates import keys_to_dates
-from lakehouse.landing import PARSE_ERROR, PARTITION_COLUMN, RAW_LINE
+from lakehouse.landing import PARSE_ERROR, PARTITION_COLUMN, RAW_LINE, LandingFileError
 from lakehouse.partitions import DAILY
 from lakehouse.resources.landing import LandingZone
 from lakehouse.resources.parquet_io import PARTITION_EXPR
@@ -67,12 +67,34 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
     schema = text_schema(source.columns, TableSpec(columns=(*RAW_EXTRA.columns, snapshot_day)))
 
     @dg.asset(**common, metadata=definition_metadata(schema))
-    def _snapshots(landing: LandingZone) -> dg.Output[pl.DataFrame]:
-        files = landing.snapshots(source)
-        rows = landing.read(source, files)
+    def _snapshots(
+        context: dg.AssetExecutionContext, landing: LandingZone
+    ) -> dg.Output[pl.DataFrame]:
+        # The table is every readable snapshot: one the sensor rejected (say a wrong header)
+        # must not stop the others from being ingested, so it is left out and reported.
+        readable, refused = [], []
+        for file in landing.snapshots(source):
+            try:
+                readable.append(landing.read(source, [file]))
+            except LandingFileError as error:
+                context.log.warning(f"left out {error}")
+                refused.append(str(error))
+        if not readable:
+            msg = f"no readable {source.name} snapshot: " + "; ".join(refused)
+            raise LandingFileError(source.name, msg)
+        rows = pl.concat(readable, how="vertical")
+        latest = rows[PARTITION_COLUMN].max()
         return dg.Output(
             rows,
-            metadata=output_metadata(rows, schema, snapshots=len(files), latest=files[-1].name),
+            metadata=output_metadata(
+                rows,
+                schema,
+                snapshots=len(readable),
+                latest=str(latest),
+                unreadable_snapshots=dg.MetadataValue.md(
+                    "\n".join(f"- {r}" for r in refused) or "none"
+                ),
+            ),
         )
 
     return _snapshots
