@@ -12,7 +12,7 @@ from lakehouse.cli import app
 from lakehouse.landing import LandingFileError, parse_delivery
 from lakehouse.simulator.faults import Fault, Outcome, Step, damage, inject
 from lakehouse.simulator.replay import daily_steps, deliver
-from lakehouse.sources import FLIGHTS
+from lakehouse.sources import FLIGHTS, WEATHER
 
 D1, D2, D3 = date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 3)
 
@@ -69,7 +69,15 @@ def test_faults_that_rearrange_deliveries() -> None:
     late, [entry] = inject(steps[:1], 1.0, rng, [Fault.LATE])
     assert entry.expect is Outcome.REPROCESS
     swapped, _ = inject(steps, 1.0, rng, [Fault.OUT_OF_ORDER])
-    assert [s.day for s in swapped] == [D2, D1, D3] or [s.day for s in swapped] == [D1, D3, D2]
+    assert [s.day for s in swapped] == [D2, D1, D3]  # held back past its source's next day
+    both = daily_steps(D1, D2, [FLIGHTS, WEATHER])  # f1 w1 f2 w2
+    held, _ = inject(both, 1.0, rng, [Fault.OUT_OF_ORDER])
+    assert [(s.source, s.day) for s in held] == [
+        ("flights", D2),
+        ("flights", D1),
+        ("weather", D2),
+        ("weather", D1),
+    ]  # each source's day comes after that source's next day, not the other source's
     twice, [entry] = inject(steps[:1], 1.0, rng, [Fault.DUPLICATE])
     assert [s.body for s in twice] == [steps[0].body] * 2
     assert entry.expect is Outcome.NO_OP

@@ -91,10 +91,13 @@ def land(
     settings = Settings.from_env()
     first, last = _span(settings, start, end)
     names = source or list(SOURCES)
-    unknown = [n for n in [*names, *(fault or [])] if n not in SOURCES and n not in FAULT_NAMES]
-    if unknown:
-        msg = f"unknown source or fault {', '.join(unknown)}"
-        raise typer.BadParameter(msg)
+    for given, known, what in (
+        (names, list(SOURCES), "source"),
+        (fault or [], FAULT_NAMES, "fault"),
+    ):
+        if unknown := [n for n in given if n not in known]:
+            msg = f"unknown {what} {', '.join(unknown)}; choose from {', '.join(known)}"
+            raise typer.BadParameter(msg)
     if pace is None and faults == 0:
         _print_landed(land_sample(settings.landing_dir, first, last, names), first, last, settings)
         return

@@ -20,6 +20,9 @@ from lakehouse.sources import Source
 CSV_SUFFIX = ".csv"
 LINEAGE_COLUMNS = ("_source_file", "_line_number", "_ingested_at", "_content_hash")
 PARTITION_COLUMN = "_partition_date"
+# What the raw layer reports as the delivery it holds for a day whose partition has no rows
+# (a header-only delivery leaves no row to carry its hash).
+EMPTY_PARTITION = "<empty>"
 # A line that could not be split into fields is kept as a raw row: its text and the reason.
 RAW_LINE = "_raw_line"
 PARSE_ERROR = "_parse_error"

@@ -59,12 +59,19 @@ def test_the_catch_up_schedule_requests_what_the_raw_layer_does_not_hold(tmp_pat
     for day, body in ((1, held_body), (2, HEADER + day_line(2)), (3, HEADER + day_line(3))):
         write_atomic(flights / f"2013-01-0{day}.csv", body)
     write_atomic(flights / "2013-01-05.csv", b"not,a,header\n")  # unreadable: the sensor's
+    write_atomic(flights / "2013-01-06.csv", HEADER)  # nothing flew, and raw holds that
     old = time.time() - 3600
-    os.utime(flights / "2013-01-03.csv", (old, old))  # e.g. restored from a backup
-
-    held = settings.lake_dir / "raw" / "flights" / "date=2013-01-01" / "part-0.parquet"
-    held.parent.mkdir(parents=True)
-    pl.DataFrame({"_content_hash": [content_hash(held_body)]}).write_parquet(held)
+    for name in ("2013-01-01.csv", "2013-01-02.csv", "2013-01-03.csv", "2013-01-05.csv",
+                 "2013-01-06.csv"):  # fmt: skip
+        os.utime(flights / name, (old, old))  # e.g. restored from a backup
+    write_atomic(flights / "2013-01-04.csv", HEADER + day_line(4))  # may still be written
+    raw = settings.lake_dir / "raw" / "flights"
+    for day, frame in (
+        ("2013-01-01", pl.DataFrame({"_content_hash": [content_hash(held_body)]})),
+        ("2013-01-06", pl.DataFrame({"_content_hash": []}, schema={"_content_hash": pl.String})),
+    ):
+        (raw / f"date={day}").mkdir(parents=True)
+        frame.write_parquet(raw / f"date={day}" / "part-0.parquet")
     [schedule] = SCHEDULES
     with (
         dg.instance_for_test() as instance,
@@ -76,9 +83,10 @@ def test_the_catch_up_schedule_requests_what_the_raw_layer_does_not_hold(tmp_pat
     ):
         result = schedule.evaluate_tick(context)
     requests = result.run_requests or []
-    assert [
+    spans = [
         (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
         for r in requests
-    ] == [("2013-01-02", "2013-01-03")]  # noqa: E501
+    ]
+    assert spans == [("2013-01-02", "2013-01-03")]
     assert requests[0].asset_selection == [dg.AssetKey(["raw", "flights"])]
     assert requests[0].run_key == "catch-up:flights:2013-01-02..2013-01-03:2026-11-24"

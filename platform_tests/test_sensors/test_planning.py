@@ -3,6 +3,7 @@ from datetime import date
 
 import pytest
 
+from lakehouse.landing import EMPTY_PARTITION
 from lakehouse.sensors.planning import (
     QUIET_NS,
     FileStat,
@@ -224,3 +225,40 @@ def test_a_tick_that_crashed_midway_plans_the_same_runs_again() -> None:
     clean = plan("flights", listing, LandingCursor(), Hasher(contents), now_ns=NOW)
     assert retried.runs == clean.runs
     assert [r.files for r in retried.runs] == [("2013-01-01.csv", "2013-01-02.csv")]
+
+
+def test_a_delivery_restored_with_its_old_mtime_is_still_a_new_run() -> None:
+    """A -> B -> A where A comes back with its original mtime (cp -p): the third run key must
+    differ from the first, or Dagster would drop the run and raw would keep B.
+    """
+    contents = {"2013-01-01.csv": "a"}
+    first, cursor = plan_landing_runs(
+        "flights", [stat(1, 10, 1)], LandingCursor(), Hasher(contents)
+    )
+    contents["2013-01-01.csv"] = "b"
+    _, cursor = plan_landing_runs("flights", [stat(1, 12, 2)], cursor, Hasher(contents))
+    contents["2013-01-01.csv"] = "a"
+    third, _ = plan_landing_runs("flights", [stat(1, 10, 1)], cursor, Hasher(contents))
+    assert len(third) == 1
+    assert third[0].run_key != first[0].run_key
+
+
+def test_a_day_outside_the_range_is_taken_once_the_range_covers_it() -> None:
+    listing = [FileStat("2014-01-01.csv", date(2014, 1, 1), 3, 1)]
+    hasher = Hasher({"2014-01-01.csv": "a"})
+    narrow = plan(
+        "flights", listing, LandingCursor(), hasher, accepts=lambda _: "outside", now_ns=NOW
+    )
+    assert narrow.rejected == {"2014-01-01.csv": "outside"}
+    still = plan("flights", listing, narrow.cursor, hasher, accepts=lambda _: "outside", now_ns=NOW)
+    assert still.rejected == {}  # reported once
+    widened = plan("flights", listing, still.cursor, hasher, now_ns=NOW)
+    assert [r.files for r in widened.runs] == [("2014-01-01.csv",)]
+    assert widened.cursor.rejected == {}
+
+
+def test_a_header_only_day_the_raw_layer_holds_empty_needs_no_run() -> None:
+    empty = Inspection("h", rows=0)
+    assert empty.held_by(EMPTY_PARTITION)
+    assert not Inspection("h", rows=3).held_by(EMPTY_PARTITION)
+    assert not empty.held_by(None)

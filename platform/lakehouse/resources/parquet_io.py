@@ -11,6 +11,7 @@ import polars as pl
 from pydantic import Field
 
 from lakehouse.dates import keys_to_dates
+from lakehouse.landing import EMPTY_PARTITION
 from lakehouse.resources import object_lake
 
 PARTITION_EXPR = "partition_expr"
@@ -98,13 +99,13 @@ def _staged_days(staging: Path, column: str) -> dict[date, Path]:
 
 
 def ingested_content_hash(raw_partition: Path) -> str | None:
-    """The `_content_hash` of the delivery a raw partition holds; None if the partition does not
-    exist or holds no rows (an empty delivery is cheap to ingest again).
+    """The `_content_hash` of the delivery a raw partition holds: None if the partition does
+    not exist, `EMPTY_PARTITION` if it holds no rows (a header-only delivery).
     """
     if not raw_partition.exists():
         return None
     hashes = pl.scan_parquet(raw_partition).select("_content_hash").head(1).collect()
-    return hashes.item() if hashes.height else None
+    return hashes.item() if hashes.height else EMPTY_PARTITION
 
 
 def ingested_snapshot_hashes(table_dir: Path) -> dict[str, str]:

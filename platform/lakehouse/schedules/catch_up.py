@@ -2,6 +2,8 @@
 reset, a file restored from backup with an old mtime).
 """
 
+import time
+
 import dagster as dg
 
 from lakehouse.dates import consecutive_spans
@@ -10,12 +12,12 @@ from lakehouse.resources.landing import LandingZone
 from lakehouse.resources.parquet_io import Lake, ingested_content_hash, partition_file
 from lakehouse.runner import range_tags
 from lakehouse.sensors.landing import inspect_delivery
-from lakehouse.sensors.planning import missed_days
+from lakehouse.sensors.planning import QUIET_NS, missed_days
 from lakehouse.sources import Cadence, Source
 
 
 def catch_up_requests(
-    sources: list[Source], landing: LandingZone, lake: Lake, tick: str
+    sources: list[Source], landing: LandingZone, lake: Lake, tick: str, now_ns: int
 ) -> list[dg.RunRequest]:
     """One raw run per source and span of consecutive days whose readable delivery differs
     from what the raw layer holds; automation carries them on downstream.
@@ -27,11 +29,12 @@ def catch_up_requests(
         table = lake.table_dir(raw)
         deliveries = {}
         for file in landing.files(source):
-            if file.day.isoformat() not in keys:
+            recent = now_ns - file.path.stat().st_mtime_ns < QUIET_NS  # may still be written
+            if file.day.isoformat() not in keys or recent:
                 continue
             found = inspect_delivery(source, file.path)
             if found.problem is None:  # unreadable files are the sensor's to reject
-                deliveries[file.day] = found.sha256
+                deliveries[file.day] = found
         held = {day: ingested_content_hash(partition_file(table, day)) for day in deliveries}
         days = missed_days(deliveries, held.get)
         requests += [
@@ -62,7 +65,7 @@ def make_catch_up_schedule(sources: list[Source]) -> dg.ScheduleDefinition:
         context: dg.ScheduleEvaluationContext, landing: LandingZone, lake: Lake
     ) -> list[dg.RunRequest] | dg.SkipReason:
         tick = context.scheduled_execution_time.date().isoformat()
-        requests = catch_up_requests(daily, landing, lake, tick)
+        requests = catch_up_requests(daily, landing, lake, tick, time.time_ns())
         return requests or dg.SkipReason("every delivery is ingested")
 
     return _schedule

@@ -60,10 +60,10 @@ def inspect_delivery(source: Source, path: Path) -> Inspection:
     """
     data = path.read_bytes()
     try:
-        parse_delivery(data, source, source_file=f"{source.name}/{path.name}")
+        delivery = parse_delivery(data, source, source_file=f"{source.name}/{path.name}")
     except LandingFileError as error:
         return Inspection(content_hash(data), str(error))
-    return Inspection(content_hash(data))
+    return Inspection(content_hash(data), rows=delivery.rows.height + len(delivery.malformed))
 
 
 def make_landing_sensor(source: Source) -> dg.SensorDefinition:

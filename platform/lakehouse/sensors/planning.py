@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from lakehouse.dates import consecutive_spans
+from lakehouse.landing import EMPTY_PARTITION
 
 CURSOR_VERSION = 2
 # A file untouched for this long is complete even if this is the first look at it (it was
@@ -45,21 +46,33 @@ class SeenFile:
 
 @dataclass(frozen=True)
 class Rejected:
-    """A file the sensor will not ingest, and why; it is looked at again only once it changes."""
+    """A file the sensor will not ingest, and why. One refused for its content is read again
+    only once it changes; one refused for its name or day is judged again on every tick (the
+    partition range may have been widened), but reported only once.
+    """
 
     size: int
     mtime_ns: int
     reason: str
+    for_content: bool = True
 
 
 @dataclass(frozen=True)
 class Inspection:
-    """What reading a delivery found: its content hash, and a problem that makes the whole file
-    unreadable (None when it can be ingested; bad lines inside it are the quarantine's).
+    """What reading a delivery found: its content hash, its rows (lines after the header), and
+    a problem that makes the whole file unreadable (None when it can be ingested; bad lines
+    inside it are the quarantine's).
     """
 
     sha256: str
     problem: str | None = None
+    rows: int = 1
+
+    def held_by(self, ingested: str | None) -> bool:
+        """Whether the raw layer already holds this delivery (`ingested` is what it reports
+        for the day: a content hash, `EMPTY_PARTITION`, or None).
+        """
+        return ingested == self.sha256 or (ingested == EMPTY_PARTITION and self.rows == 0)
 
 
 @dataclass(frozen=True)
@@ -87,7 +100,7 @@ class LandingCursor:
                 },
                 "pending": {name: list(look) for name, look in sorted(self.pending.items())},
                 "rejected": {
-                    name: [refused.size, refused.mtime_ns, refused.reason]
+                    name: [refused.size, refused.mtime_ns, refused.reason, refused.for_content]
                     for name, refused in sorted(self.rejected.items())
                 },
             },
@@ -183,26 +196,30 @@ def plan_landing_runs(
     waiting: list[str] = []
     changed: list[tuple[date, str, str]] = []  # (day, file, sha256 + delivery mtime)
 
-    def reject(stat: FileStat, reason: str) -> None:
+    def reject(stat: FileStat, reason: str, *, for_content: bool) -> None:
         seen.pop(stat.name, None)
         before = rejected.get(stat.name)
-        if before is None or (before.size, before.mtime_ns) != stat.look:
+        if before is None or (before.size, before.mtime_ns, before.reason) != (*stat.look, reason):
             new_rejections[stat.name] = reason
-        rejected[stat.name] = Rejected(stat.size, stat.mtime_ns, reason)
+        rejected[stat.name] = Rejected(stat.size, stat.mtime_ns, reason, for_content)
 
     present = {stat.name for stat in listing}
     for stat in sorted(listing, key=lambda s: (s.day or date.max, s.name)):
         before = seen.get(stat.name)
         if before is not None and (before.size, before.mtime_ns) == stat.look:
             continue
-        refused = rejected.get(stat.name)
-        if refused is not None and (refused.size, refused.mtime_ns) == stat.look:
-            continue
         if stat.day is None:
-            reject(stat, "not named as a delivery day (YYYY-MM-DD.csv)")
+            reject(stat, "not named as a delivery day (YYYY-MM-DD.csv)", for_content=False)
             continue
         if (outside := accepts(stat.day)) is not None:
-            reject(stat, outside)
+            reject(stat, outside, for_content=False)
+            continue
+        refused = rejected.get(stat.name)
+        if (
+            refused is not None
+            and refused.for_content
+            and (refused.size, refused.mtime_ns) == stat.look
+        ):
             continue
         settled = now_ns - stat.mtime_ns >= quiet_ns or cursor.pending.get(stat.name) == stat.look
         if not settled:
@@ -211,16 +228,18 @@ def plan_landing_runs(
             continue
         found = inspect(stat.name)
         if found.problem is not None:
-            reject(stat, found.problem)
+            reject(stat, found.problem, for_content=True)
             continue
         rejected.pop(stat.name, None)
         seen[stat.name] = SeenFile(stat.size, stat.mtime_ns, found.sha256)
-        if before is None and found.sha256 == ingested_hash(stat):
+        if before is None and found.held_by(ingested_hash(stat)):
             continue
         if before is None or before.sha256 != found.sha256:
-            # The mtime makes a delivery that reverts to earlier bytes a new run key, while a
-            # re-plan of the same delivery after a crash repeats its key and is deduplicated.
-            changed.append((stat.day, stat.name, f"{found.sha256}@{stat.mtime_ns}"))
+            # The key names the content it replaces, so a delivery that reverts to earlier
+            # bytes (even with its old mtime restored) is a new key, while a re-plan of the same
+            # delivery after a crash repeats its key and Dagster starts it once.
+            previous = before.sha256[:16] if before is not None else "-"
+            changed.append((stat.day, stat.name, f"{previous}>{found.sha256}@{stat.mtime_ns}"))
     # A file that disappeared is forgotten, so delivering it again is new.
     after = LandingCursor(
         files={n: s for n, s in seen.items() if n in present},
@@ -247,9 +266,9 @@ def _group_consecutive(source: str, changed: list[tuple[date, str, str]]) -> lis
 
 
 def missed_days(
-    deliveries: dict[date, str], ingested_hash: Callable[[date], str | None]
+    deliveries: dict[date, Inspection], ingested_hash: Callable[[date], str | None]
 ) -> list[date]:
-    """Days whose delivery (day -> SHA-256) is not what the raw layer holds: never ingested,
-    or re-delivered since. The safety net for anything a sensor missed.
+    """Days whose delivery is not what the raw layer holds: never ingested, or re-delivered
+    since. The safety net for anything a sensor missed.
     """
-    return sorted(day for day, sha in deliveries.items() if ingested_hash(day) != sha)
+    return sorted(day for day, found in deliveries.items() if not found.held_by(ingested_hash(day)))

@@ -167,16 +167,17 @@ def inject(
     out: list[Step] = []
     late: list[Step] = []
     manifest: list[Injected] = []
-    held_back: Step | None = None  # an out-of-order step, delivered after the next one
+    held_back: dict[str, Step] = {}  # per source: a day delivered after that source's next day
 
     def record(step: Step, fault: Fault, detail: str) -> None:
         manifest.append(Injected(step.source, step.day, fault, OUTCOMES[fault], detail=detail))
 
     for step in steps:
         fault = rng.choice(choices) if rng.random() < rate else None
-        if fault is Fault.OUT_OF_ORDER and held_back is None:
-            held_back = Step(step.source, step.day, step.body, fault)
-            record(step, fault, "delivered after the next day")
+        waiting = held_back.pop(step.source, None)
+        if fault is Fault.OUT_OF_ORDER and waiting is None:
+            held_back[step.source] = Step(step.source, step.day, step.body, fault)
+            record(step, fault, f"delivered after {step.source}'s next day")
             continue
         if fault is None or fault is Fault.OUT_OF_ORDER:
             out.append(step)
@@ -195,7 +196,7 @@ def inject(
             body, injected = damage(step, fault, rng)
             out.append(Step(step.source, step.day, body, fault))
             manifest.append(injected)
-        if held_back is not None:
-            out.append(held_back)
-            held_back = None
-    return out + ([held_back] if held_back else []) + late, manifest
+        if waiting is not None:
+            out.append(waiting)
+    # A day held back with no next day of its source is simply delivered last.
+    return out + list(held_back.values()) + late, manifest
