@@ -84,10 +84,17 @@ def export(settings: Settings, out: Path) -> None:
     write_fingerprint(out, fingerprint)
 
 
-def run_range(start: date, end: date) -> dict[str, Any]:
+def instance_for(kind: str) -> dg.DagsterInstance:
+    """The Dagster instance: `sqlite` is DAGSTER_HOME as users run it (`make run`); `memory`
+    keeps runs and events in memory, to measure what the event log costs (experiments only).
+    """
+    return dg.DagsterInstance.get() if kind == "sqlite" else dg.DagsterInstance.ephemeral()
+
+
+def run_range(start: date, end: date, instance_kind: str = "sqlite") -> dict[str, Any]:
     """One timed run of the whole graph over [start, end]."""
     settings = Settings.from_env()
-    with dg.DagsterInstance.get() as instance:
+    with instance_for(instance_kind) as instance:
         called = time.time()
         began = time.perf_counter()
         result = materialize_range(
@@ -147,14 +154,15 @@ def main() -> None:
     parser.add_argument("--end", type=date.fromisoformat)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--instance", choices=["sqlite", "memory"], default="sqlite")
     args = parser.parse_args()
     imports = {"import_dagster_s": T_DAGSTER - T0, "import_definitions_s": T_DEFS - T_DAGSTER}
     if args.mode == "full":
-        report = run_range(args.start, args.end)
+        report = run_range(args.start, args.end, args.instance)
         report["total_s"] = time.perf_counter() - T0  # time to result, before the export
         export(Settings.from_env(), args.out)
     elif args.mode == "oneday":
-        runs = [run_range(args.start, args.start) for _ in range(args.repeat)]
+        runs = [run_range(args.start, args.start, args.instance) for _ in range(args.repeat)]
         report = {
             "run_s": statistics.median(r["run_s"] for r in runs),
             "runs_s": [r["run_s"] for r in runs],
