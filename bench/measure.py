@@ -28,10 +28,7 @@ class Measured:
     tree_rss_bytes: int  # polled sum over the tree
     maxrss_bytes: int  # kernel high-water mark of the largest single process
     report: dict[str, Any]
-
-
-class SubprocessFailedError(Exception):
-    """An implementation's subprocess exited with an error; its stderr tail is in the message."""
+    failure: str | None = None  # why it did not finish; None when it did
 
 
 def _tree_rss(process: psutil.Process) -> int:
@@ -49,15 +46,19 @@ def _tree_rss(process: psutil.Process) -> int:
 
 
 def run_measured(
-    args: Sequence[str], *, env: Mapping[str, str], log: Path, cwd: Path | None = None
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    log: Path,
+    cwd: Path | None = None,
+    max_rss_bytes: int | None = None,
 ) -> Measured:
     """Run `python <args>` with `env` added, polling the RSS of its whole process tree.
 
     The child prints one JSON object on its last stdout line (its own internal timings and
-    figures); stderr goes to `log`.
-
-    Raises:
-        SubprocessFailedError: the child exited non-zero.
+    figures); stderr goes to `log`. A child whose tree passes `max_rss_bytes` is killed (the
+    machine is shared; better our child than the kernel's OOM killer picking someone's).
+    A failed child's `failure` says why, with the tail of its log.
     """
     full_env = {**os.environ, **env}
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -68,12 +69,20 @@ def run_measured(
         )
         watched = psutil.Process(child.pid)
         peak = 0
+        over_limit = False
         done = threading.Event()
 
         def poll() -> None:
-            nonlocal peak
+            nonlocal peak, over_limit
             while not done.is_set():
                 peak = max(peak, _tree_rss(watched))
+                if max_rss_bytes is not None and peak > max_rss_bytes and not over_limit:
+                    over_limit = True
+                    try:
+                        for member in [*watched.children(recursive=True), watched]:
+                            member.kill()
+                    except psutil.NoSuchProcess:
+                        pass  # already gone
                 time.sleep(POLL_SECONDS)
 
         poller = threading.Thread(target=poll, daemon=True)
@@ -86,19 +95,24 @@ def run_measured(
         done.set()
         poller.join()
         child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        tail = log.read_text()[-3000:]
-        msg = f"{' '.join(args)} exited {child.returncode}; stderr ({log}):\n{tail}"
-        raise SubprocessFailedError(msg)
-    lines = out.decode().strip().splitlines()
-    report = json.loads(lines[-1]) if lines else {}
     maxrss = usage.ru_maxrss * 1024
+    failure = None
+    if over_limit and max_rss_bytes is not None:
+        failure = (
+            f"stopped at {peak / 1e9:.1f} GB RSS, over the limit of {max_rss_bytes / 1e9:.1f} GB"
+        )
+    elif child.returncode != 0:
+        killed = " (killed: out of memory?)" if child.returncode == -9 else ""
+        failure = f"exited {child.returncode}{killed}; log {log}: {log.read_text()[-1500:]}"
+    lines = out.decode().strip().splitlines()
+    report = json.loads(lines[-1]) if lines and not failure else {}
     return Measured(
         wall_s=wall,
         peak_rss_bytes=max(peak, maxrss),
         tree_rss_bytes=peak,
         maxrss_bytes=maxrss,
         report=report,
+        failure=failure,
     )
 
 

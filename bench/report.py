@@ -23,6 +23,19 @@ def _x(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
+def _time(scale: dict[str, Any], name: str) -> str:
+    if name in scale.get("failed", {}):
+        return "failed"
+    return _s(scale[name]["time_s"]) if name in scale else "-"
+
+
+def _peak(scale: dict[str, Any], name: str) -> str:
+    failed = scale.get("failed", {}).get(name)
+    if failed:
+        return f">{_gb(failed['peak_rss_bytes'])}"
+    return _gb(scale[name]["peak_rss_bytes"]) if name in scale else "-"
+
+
 def targets(largest: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     """(target, measured, met) for each target of issue #7, at one scale."""
     ratios = largest.get("ratios", {})
@@ -73,6 +86,10 @@ def targets(largest: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         _x(value),
         value is not None and value <= MAX_ONE_DAY_RATIO,
     )
+    ours_failed = largest.get("failed", {}).get("ours")
+    if ours_failed:  # every target measures ours
+        why = f"ours did not finish: {ours_failed['failure'].splitlines()[0]}"
+        return [(name, why, False) for name, _, _ in rows]
     return rows
 
 
@@ -89,26 +106,33 @@ def markdown(results: dict[str, Any]) -> str:
         f"Measured {results['measured_at']}.",
         "",
         "| scale | flights | marts agree | ours s | DuckDB s | pandas s | ours / DuckDB "
-        "| pandas / ours | ours peak GB | DuckDB peak GB | pandas peak GB | raw ingest MB/s "
+        "| pandas / ours | pandas / DuckDB | ours peak GB | DuckDB peak GB | pandas peak GB "
+        "| raw ingest MB/s "
         "| 1 day @10 s | 1 day @365 s | @365 / @10 |",
-        "|---:|---:|:---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|:---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in results["scales"]:
-        if not s["agree"]:
-            why = "failed" if "failed" in s else "**NO**"
-            lines.append(f"| {s['scale']}x | - | {why} |" + " - |" * 12)
-            continue
-        flights = s["fact"]["rows"]
-        r, one = s["ratios"], s.get("one_day", {})
+        r, one = s.get("ratios", {}), s.get("one_day", {})
+        flights = f"{s['fact']['rows']:,}" if "fact" in s else "-"
+        agree = "yes" if s["agree"] else ("**NO**" if s.get("mismatches") else "-")
         lines.append(
-            f"| {s['scale']}x | {flights:,} | yes | {_s(s['ours']['time_s'])} "
-            f"| {_s(s['duckdb']['time_s'])} | {_s(s['pandas']['time_s'])} "
-            f"| {_x(r['ours_over_duckdb'])} | {_x(r['pandas_over_ours'])} "
-            f"| {_gb(s['ours']['peak_rss_bytes'])} | {_gb(s['duckdb']['peak_rss_bytes'])} "
-            f"| {_gb(s['pandas']['peak_rss_bytes'])} | {_s(s.get('raw_ingest_mb_s'))} "
+            f"| {s['scale']}x | {flights} | {agree} | {_time(s, 'ours')} "
+            f"| {_time(s, 'duckdb')} | {_time(s, 'pandas')} "
+            f"| {_x(r.get('ours_over_duckdb'))} | {_x(r.get('pandas_over_ours'))} "
+            f"| {_x(r.get('pandas_over_duckdb'))} | {_peak(s, 'ours')} | {_peak(s, 'duckdb')} "
+            f"| {_peak(s, 'pandas')} "
+            f"| {_s(s.get('raw_ingest_mb_s'))} "
             f"| {_s(one.get('10', {}).get('run_s'))} | {_s(one.get('365', {}).get('run_s'))} "
             f"| {_x(r.get('one_day_365_over_10'))} |"
         )
+    failures = [
+        f"- {s['scale']}x {name}: {f['failure'].splitlines()[0]} after {f['wall_s']:.0f} s "
+        f"(peak {_gb(f['peak_rss_bytes'])} GB)"
+        for s in results["scales"]
+        for name, f in s.get("failed", {}).items()
+    ]
+    if failures:
+        lines += ["", "Did not finish:", "", *failures]
     lines += ["", "Where ours spends its time (seconds):", ""]
     lines += [
         "| scale | total | imports | run start-up | steps | raw/flights | staged/flights "
@@ -116,7 +140,7 @@ def markdown(results: dict[str, Any]) -> str:
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in results["scales"]:
-        if not s["agree"]:
+        if not s["agree"] or "ours" not in s:
             continue
         o = s["ours"]
         steps = o["steps_s"]
@@ -127,7 +151,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {_s(sum(steps.values()))} | {_s(steps.get('raw__flights'))} "
             f"| {_s(steps.get('staged_flights'))} | {_s(steps.get('staged_weather'))} "
             f"| {_s(steps.get('marts__fct_flights'))} | {_s(marts)} "
-            f"| {_x(s['ratios']['ours_work_over_duckdb'])} |"
+            f"| {_x(s['ratios'].get('ours_work_over_duckdb'))} |"
         )
     overhead = results.get("dagster_overhead")
     if overhead:
@@ -139,9 +163,8 @@ def markdown(results: dict[str, Any]) -> str:
             "'Run start-up' above is from calling `materialize` to the first step starting: "
             "Dagster creating the run and recording every planned asset partition.",
         ]
-    measured = [s for s in results["scales"] if s["agree"]]
-    if measured:
-        largest = max(measured, key=lambda s: s["scale"])
+    if results["scales"]:
+        largest = max(results["scales"], key=lambda s: s["scale"])
         lines += [
             "",
             f"Targets of issue #7 (stated for 50x; checked at {largest['scale']}x):",

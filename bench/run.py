@@ -14,7 +14,8 @@ ingest throughput comes from the raw/flights step of run 1; Dagster's fixed cost
 a trivial run, the start-up of the big run) is reported apart from data work.
 
 Options can also be set through the environment: BENCH_SCALES (e.g. `1,10,50`), BENCH_REPS,
-BENCH_START, BENCH_END, BENCH_WORK, BENCH_RESULTS.
+BENCH_START, BENCH_END, BENCH_WORK, BENCH_RESULTS, BENCH_MAX_RSS_GB (an implementation whose
+process tree passes it is stopped and reported as failed: the machine is shared).
 """
 
 import argparse
@@ -34,11 +35,13 @@ import psutil
 
 from bench.landing import flights_bytes, land_scaled
 from bench.marts import Outputs, differences, mart_totals
-from bench.measure import Measured, SubprocessFailedError, run_measured
+from bench.measure import Measured, run_measured
 from bench.report import markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 HISTORIES = (10, 365)
+IMPLEMENTATIONS = ("ours", "duckdb", "pandas")
+GB = 1e9
 ONE_DAY_REPEAT = 3
 
 
@@ -52,6 +55,7 @@ class Config:
     end: date
     work: Path
     results: Path
+    max_rss_bytes: int = int(16 * GB)
     incremental: bool = True
     overhead: bool = True
     notes: list[str] = field(default_factory=list)
@@ -111,16 +115,12 @@ def summarize(runs: list[Measured]) -> dict[str, Any]:
 
 
 def measure_scale(cfg: Config, scale: int) -> dict[str, Any]:
-    """Every measurement of one scale factor; a failed implementation is reported, not fatal."""
-    try:
-        return _measure_scale(cfg, scale)
-    except SubprocessFailedError as error:
-        log(f"{scale}x: FAILED: {error}")
-        return {"scale": scale, "agree": False, "failed": str(error)}
+    """Every measurement of one scale factor.
 
-
-def _measure_scale(cfg: Config, scale: int) -> dict[str, Any]:
-    """Every measurement of one scale factor; times only when the figures agree."""
+    An implementation that fails (or passes the memory limit) is reported with how far it got;
+    the others are still measured and compared with each other. Times are reported only for
+    implementations whose figures agree with another's.
+    """
     tag = f"{scale}x"
     folder = cfg.work / tag
     span = f"{cfg.start}-{cfg.end}"
@@ -128,88 +128,92 @@ def _measure_scale(cfg: Config, scale: int) -> dict[str, Any]:
     began = time.perf_counter()
     landing = land_scaled(cfg.work / f"landing-{tag}-{span}", cfg.start, cfg.end, scale)
     log(f"{tag}: landing ready ({time.perf_counter() - began:.1f} s)")
-    csv_bytes = flights_bytes(landing, cfg.start, cfg.end)
-    out = {name: folder / "marts" / name for name in ("ours", "duckdb", "pandas")}
+    out = {name: folder / "marts" / name for name in IMPLEMENTATIONS}
     logs = folder / "logs"
-
-    ours_runs = []
+    runs: dict[str, list[Measured]] = {name: [] for name in IMPLEMENTATIONS}
     for rep in range(cfg.reps):
-        home, dagster_home = fresh_home(folder / "ours", landing)
-        log(f"{tag}: ours, full backfill (rep {rep + 1}/{cfg.reps})")
-        ours_runs.append(
-            run_measured(
-                python_module(
-                    "bench.impl_ours",
-                    "full",
-                    "--start",
-                    str(cfg.start),
-                    "--end",
-                    str(cfg.end),
-                    "--out",
-                    str(out["ours"]),
-                ),  # fmt: skip
-                env=_ours_env(home, dagster_home, cfg),
-                log=logs / f"ours-full-{rep}.log",
-                cwd=ROOT,
-            )
-        )
-    floor_runs: list[Measured] = []
-    pandas_runs: list[Measured] = []
-    for rep in range(cfg.reps):
-        for name, module, runs in (
-            ("duckdb", "bench.impl_duckdb", floor_runs),
-            ("pandas", "bench.impl_pandas", pandas_runs),
-        ):
+        for name in IMPLEMENTATIONS:
             log(f"{tag}: {name} (rep {rep + 1}/{cfg.reps})")
-            runs.append(
-                run_measured(
-                    python_module(module, "--landing", str(landing), "--out", str(out[name])),
-                    env={"PYTHONPATH": str(ROOT / "platform")},
-                    log=logs / f"{name}-{rep}.log",
-                    cwd=ROOT,
-                )
+            if name == "ours":
+                home, dagster_home = fresh_home(folder / "ours", landing)
+                args = ["full", "--start", str(cfg.start), "--end", str(cfg.end)]
+                env = _ours_env(home, dagster_home, cfg)
+            else:
+                args = ["--landing", str(landing)]
+                env = {"PYTHONPATH": str(ROOT / "platform")}
+            measured = run_measured(
+                python_module(f"bench.impl_{name}", *args, "--out", str(out[name])),
+                env=env,
+                log=logs / f"{name}-{rep}.log",
+                cwd=ROOT,
+                max_rss_bytes=cfg.max_rss_bytes,
             )
-    reference = Outputs(out["ours"])
-    problems = {name: differences(reference, Outputs(out[name])) for name in ("duckdb", "pandas")}
-    agree = not any(problems.values())
+            if measured.failure:
+                log(f"{tag}: {name} FAILED: {measured.failure}")
+            runs[name].append(measured)
+    done = [name for name in IMPLEMENTATIONS if all(not r.failure for r in runs[name])]
     result: dict[str, Any] = {
         "scale": scale,
-        "flights_csv_bytes": csv_bytes,
-        "figures": mart_totals(reference),
-        "fact": reference.fingerprint(),
-        "agree": agree,
+        "flights_csv_bytes": flights_bytes(landing, cfg.start, cfg.end),
+        "failed": {
+            name: failed_summary(runs[name]) for name in IMPLEMENTATIONS if name not in done
+        },
     }
-    if not agree:
+    if len(done) < 2:  # noqa: PLR2004  (nothing to compare a lone result with)
+        result["agree"] = False
+        return result
+    reference = Outputs(out[done[0]])
+    problems = {name: differences(reference, Outputs(out[name])) for name in done[1:]}
+    result.update(
+        reference=done[0],
+        figures=mart_totals(reference),
+        fact=reference.fingerprint(),
+        agree=not any(problems.values()),
+    )
+    if not result["agree"]:
         for name, found in problems.items():
             for problem in found:
-                log(f"{tag}: MISMATCH ours vs {name}: {problem}")
+                log(f"{tag}: MISMATCH {done[0]} vs {name}: {problem}")
         result["mismatches"] = problems
         return result  # no time is reported for figures that differ
-    log(f"{tag}: the three implementations agree on every mart figure")
-    ours, floor, pandas_ = summarize(ours_runs), summarize(floor_runs), summarize(pandas_runs)
-    raw_s = ours["steps_s"].get("raw__flights")
-    result.update(
-        ours=ours,
-        duckdb=floor,
-        pandas=pandas_,
-        ratios={
-            "ours_over_duckdb": ours["time_s"] / floor["time_s"],
-            # Without Dagster's fixed cost: imports and the run's start-up.
-            "ours_work_over_duckdb": (ours["run_s"] - ours["startup_s"]) / floor["time_s"],
-            "pandas_over_ours": pandas_["time_s"] / ours["time_s"],
-        },
-        raw_ingest_mb_s=csv_bytes / 1e6 / raw_s if raw_s else None,
-    )
-    if cfg.incremental:
-        try:
+    log(f"{tag}: {', '.join(done)} agree on every mart figure and the fact's fingerprint")
+    for name in done:
+        result[name] = summarize(runs[name])
+    result["ratios"] = ratios(result)
+    if "ours" in done:
+        raw_s = result["ours"]["steps_s"].get("raw__flights")
+        result["raw_ingest_mb_s"] = result["flights_csv_bytes"] / 1e6 / raw_s if raw_s else None
+        if cfg.incremental:
             one = one_day_runs(cfg, folder, landing, logs)
-        except SubprocessFailedError as error:
-            log(f"{tag}: one-day runs FAILED: {error}")
-            result["one_day_failed"] = str(error)
-        else:
             result["one_day"] = one
-            result["ratios"]["one_day_365_over_10"] = one["365"]["run_s"] / one["10"]["run_s"]
+            if all("run_s" in one.get(h, {}) for h in ("10", "365")):
+                result["ratios"]["one_day_365_over_10"] = one["365"]["run_s"] / one["10"]["run_s"]
     return result
+
+
+def failed_summary(runs: list[Measured]) -> dict[str, Any]:
+    """How far a failed implementation got: why, after how long, at what memory."""
+    failed = next(r for r in runs if r.failure)
+    return {
+        "failure": failed.failure,
+        "wall_s": failed.wall_s,
+        "peak_rss_bytes": failed.peak_rss_bytes,
+    }
+
+
+def ratios(result: dict[str, Any]) -> dict[str, float]:
+    """The ratios of issue #7, for the implementations measured."""
+    found: dict[str, float] = {}
+    ours, floor, pandas_ = (result.get(name) for name in IMPLEMENTATIONS)
+    if ours and floor:
+        found["ours_over_duckdb"] = ours["time_s"] / floor["time_s"]
+        # Without Dagster's fixed cost: imports and the run's start-up.
+        found["ours_work_over_duckdb"] = (ours["run_s"] - ours["startup_s"]) / floor["time_s"]
+    if ours and pandas_:
+        found["pandas_over_ours"] = pandas_["time_s"] / ours["time_s"]
+    if floor and pandas_:
+        found["pandas_over_duckdb"] = pandas_["time_s"] / floor["time_s"]
+    return found
 
 
 def one_day_runs(cfg: Config, folder: Path, landing: Path, logs: Path) -> dict[str, Any]:
@@ -225,7 +229,7 @@ def one_day_runs(cfg: Config, folder: Path, landing: Path, logs: Path) -> dict[s
             home, dagster_home = fresh_home(folder / f"history-{history}", landing)
             first = day - timedelta(days=history - 1)
             log(f"backfilling {first}..{day} as history")
-            run_measured(
+            setup = run_measured(
                 python_module(
                     "bench.impl_ours",
                     "full",
@@ -239,7 +243,11 @@ def one_day_runs(cfg: Config, folder: Path, landing: Path, logs: Path) -> dict[s
                 env=_ours_env(home, dagster_home, cfg),
                 log=logs / f"history-{history}.log",
                 cwd=ROOT,
+                max_rss_bytes=cfg.max_rss_bytes,
             )
+            if setup.failure:
+                runs[str(history)] = failed_summary([setup])
+                continue
         log(f"one-day run of {day} with {history} days of history (x{ONE_DAY_REPEAT})")
         measured = run_measured(
             python_module(
@@ -248,8 +256,11 @@ def one_day_runs(cfg: Config, folder: Path, landing: Path, logs: Path) -> dict[s
             env=_ours_env(home, dagster_home, cfg),
             log=logs / f"oneday-{history}.log",
             cwd=ROOT,
+            max_rss_bytes=cfg.max_rss_bytes,
         )
-        runs[str(history)] = summarize([measured])
+        runs[str(history)] = (
+            failed_summary([measured]) if measured.failure else summarize([measured])
+        )
     return runs
 
 
@@ -302,6 +313,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--work", default=env.get("BENCH_WORK", str(ROOT / "bench" / "out")))
     parser.add_argument("--results", default=env.get("BENCH_RESULTS", str(ROOT / "bench")))
     parser.add_argument(
+        "--max-rss-gb",
+        type=float,
+        default=float(env.get("BENCH_MAX_RSS_GB", "16")),
+        help="stop an implementation whose process tree passes this RSS (the machine is shared)",
+    )
+    parser.add_argument(
         "--no-incremental", action="store_true", help="skip the one-day runs (smoke test)"
     )
     parser.add_argument(
@@ -315,6 +332,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         end=date.fromisoformat(args.end),
         work=Path(args.work).resolve(),
         results=Path(args.results).resolve(),
+        max_rss_bytes=int(args.max_rss_gb * GB),
         incremental=not args.no_incremental,
         overhead=not args.no_overhead,
     )
@@ -334,6 +352,7 @@ def main(argv: list[str] | None = None) -> None:
             "start": cfg.start.isoformat(),
             "end": cfg.end.isoformat(),
             "one_day_histories": list(HISTORIES) if cfg.incremental else [],
+            "max_rss_bytes": cfg.max_rss_bytes,
         },
         "scales": [],
     }
@@ -347,6 +366,6 @@ def main(argv: list[str] | None = None) -> None:
     table = markdown(results)
     (cfg.results / "results.md").write_text(table)
     sys.stdout.write(table)
-    if not all(s["agree"] for s in results["scales"]):
+    if any(s.get("mismatches") for s in results["scales"]):
         log("the implementations disagree: no time was reported for those scales")
         raise SystemExit(1)
