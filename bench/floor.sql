@@ -70,7 +70,8 @@ FROM read_csv(getvariable('landing') || '/planes/*.csv', all_varchar = true, hea
               filename = true);
 CREATE TEMP TABLE snapshot_days AS SELECT DISTINCT snapshot_date FROM plane_snapshots;
 
--- Flights: typed, with staging errors flagged (transforms/flights.py stage_flights).
+-- Flights: typed, with staging errors flagged (transforms/flights.py stage_flights). Each
+-- intermediate table is dropped as soon as the next is built, to bound memory.
 CREATE TEMP TABLE typed_flights AS
 WITH raw AS (
     SELECT *, file_day(filename) AS delivered_for, row_number() OVER () AS line
@@ -174,6 +175,7 @@ SELECT *,
     END AS arr_utc,
     dep_time IS NULL AS cancelled
 FROM arrived;
+DROP TABLE typed_flights;
 
 -- The contract (contracts/flights.py), then the last delivery of each business key.
 CREATE TEMP TABLE flights AS
@@ -190,6 +192,7 @@ WHERE sched_arr_time IS NOT NULL AND distance IS NOT NULL AND time_hour IS NOT N
 QUALIFY row_number() OVER (
     PARTITION BY year, month, day, carrier, flight, origin, sched_dep_time ORDER BY line DESC
 ) = 1;
+DROP TABLE timed_flights;
 
 -- Weather (transforms/weather.py, contracts/weather.py).
 CREATE TEMP TABLE weather AS
@@ -267,6 +270,7 @@ LEFT JOIN airports ao ON ao.faa = f.origin
 LEFT JOIN airports ap ON ap.faa = f.dest
 ASOF LEFT JOIN snapshot_days s ON f.flight_date >= s.snapshot_date
 LEFT JOIN plane_snapshots p ON p.tailnum = f.tailnum AND p.snapshot_date = s.snapshot_date;
+DROP TABLE flights;
 
 CREATE TEMP TABLE fact_fingerprint AS
 SELECT count(*) AS rows,

@@ -23,6 +23,18 @@ def _x(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
+def _load(results: dict[str, Any]) -> str:
+    start = results["machine"].get("load_average_at_start")
+    end = results.get("load_average_at_end")
+    if not start or not end:
+        return ""
+    return (
+        f" Load average (1 min): {start[0]:.1f} before the first measurement, {end[0]:.1f} after "
+        f"the last (the benchmark itself counts up to {results['machine']['cores']}; more means "
+        "other work shared the machine and inflated the times)."
+    )
+
+
 def _time(scale: dict[str, Any], name: str) -> str:
     if name in scale.get("failed", {}):
         return "failed"
@@ -103,7 +115,7 @@ def markdown(results: dict[str, Any]) -> str:
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
         + f"); {cfg['reps']} repetition(s), median. Time = from the process start (imports "
         "included) to the marts being complete; peak = RSS of the process tree. "
-        f"Measured {results['measured_at']}.",
+        f"Measured {results['measured_at']}." + _load(results),
         "",
         "| scale | flights | marts agree | ours s | DuckDB s | pandas s | ours / DuckDB "
         "| pandas / ours | pandas / DuckDB | ours peak GB | DuckDB peak GB | pandas peak GB "

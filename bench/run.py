@@ -289,6 +289,7 @@ def machine() -> dict[str, Any]:
 
     return {
         "cores": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(),
         "physical_cores": psutil.cpu_count(logical=False),
         "memory_bytes": psutil.virtual_memory().total,
         "platform": platform.platform(),
@@ -361,6 +362,8 @@ def main(argv: list[str] | None = None) -> None:
     for scale in cfg.scales:
         results["scales"].append(measure_scale(cfg, scale))
     results["total_s"] = time.perf_counter() - began
+    # The machine may be shared: other work running meanwhile shows here, not in the times.
+    results["load_average_at_end"] = os.getloadavg()
     cfg.results.mkdir(parents=True, exist_ok=True)
     (cfg.results / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     table = markdown(results)
