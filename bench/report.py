@@ -126,7 +126,10 @@ def markdown(results: dict[str, Any]) -> str:
     for s in results["scales"]:
         r, one = s.get("ratios", {}), s.get("one_day", {})
         flights = f"{s['fact']['rows']:,}" if "fact" in s else "-"
-        agree = "yes" if s["agree"] else ("**NO**" if s.get("mismatches") else "-")
+        agreed = [name for name in ("ours", "duckdb", "pandas") if name in s]
+        agree = "**NO**" if s.get("mismatches") else ("-" if not s["agree"] else "yes")
+        if s["agree"] and len(agreed) < 3:  # noqa: PLR2004  (say who was compared)
+            agree = f"yes ({', '.join(agreed)})"
         lines.append(
             f"| {s['scale']}x | {flights} | {agree} | {_time(s, 'ours')} "
             f"| {_time(s, 'duckdb')} | {_time(s, 'pandas')} "
