@@ -38,14 +38,17 @@ dev: install  ## Dagster UI and daemon on http://127.0.0.1:3000
 	cd .dagster && $(RUN) dagster dev -w ../workspace.yaml -h 127.0.0.1 -p 3000
 
 lint: install  ## ruff
-	$(RUN) ruff check platform platform_tests
-	$(RUN) ruff format --check platform platform_tests
+	$(RUN) ruff check platform platform_tests bench
+	$(RUN) ruff format --check platform platform_tests bench
 
 typecheck: install  ## mypy on the lakehouse package
 	$(RUN) mypy
 
 test: lint typecheck  ## Lint, type-check and run the whole test suite
 	$(RUN) pytest
+
+bench: install  ## Benchmarks (#7) at BENCH_SCALES (default 1,10,50): bench/results.{json,md}
+	$(RUN) python -m bench
 
 clean:  ## Remove data and instance state (keeps the environment)
 	rm -rf data .dagster

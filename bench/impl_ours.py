@@ -1,0 +1,178 @@
+"""Our platform, in-process: `python -m bench.impl_ours <mode> ...` (run by bench.run).
+
+Modes:
+    full      materialize every asset and check over the range in one run, into a fresh home
+    oneday    re-run one day over an existing home, `--repeat` times
+    overhead  import time and the run time of one trivial asset (Dagster's fixed cost)
+
+Settings come from the environment, as for `make run` (LAKEHOUSE_HOME, LAKEHOUSE_START/END,
+DAGSTER_HOME), so the platform is measured exactly as configured for users.
+"""
+
+import argparse
+import statistics
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+T0 = time.perf_counter()
+
+import dagster as dg  # noqa: E402  (timed: importing dagster is part of the fixed cost)
+
+T_DAGSTER = time.perf_counter()
+
+from lakehouse.definitions import build_resources, defs  # noqa: E402
+from lakehouse.runner import materialize_range  # noqa: E402
+from lakehouse.settings import Settings  # noqa: E402
+
+T_DEFS = time.perf_counter()
+
+import duckdb  # noqa: E402
+
+from bench.marts import MARTS, write_fingerprint  # noqa: E402
+from bench.measure import emit  # noqa: E402
+
+FINGERPRINT_SQL = """
+SELECT count(*) AS rows,
+    count(*) FILTER (WHERE cancelled) AS cancelled,
+    count(arr_utc) AS arrivals_utc,
+    sum(epoch_ms(dep_utc) // 1000)::BIGINT AS dep_utc_seconds,
+    sum(epoch_ms(arr_utc) // 1000)::BIGINT AS arr_utc_seconds,
+    count(*) FILTER (WHERE airline_sk = -1) AS unknown_airline,
+    count(*) FILTER (WHERE origin_sk = -1) AS unknown_origin,
+    count(*) FILTER (WHERE dest_sk = -1) AS unknown_dest,
+    count(*) FILTER (WHERE plane_sk = -1) AS unknown_plane
+FROM marts.fct_flights
+"""
+
+
+def step_timings(instance: dg.DagsterInstance, run_id: str) -> dict[str, Any]:
+    """Per-step durations and the run's start-up and wrap-up, from the event log."""
+    starts: dict[str, float] = {}
+    steps: dict[str, float] = {}
+    run_start = run_end = None
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None:
+            continue
+        kind = event.event_type
+        if kind == dg.DagsterEventType.RUN_START:
+            run_start = entry.timestamp
+        elif kind in (dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE):
+            run_end = entry.timestamp
+        elif kind == dg.DagsterEventType.STEP_START and event.step_key:
+            starts[event.step_key] = entry.timestamp
+        elif kind == dg.DagsterEventType.STEP_SUCCESS and event.step_key:
+            steps[event.step_key] = entry.timestamp - starts[event.step_key]
+    first_step = min(starts.values()) if starts else None
+    return {
+        "steps_s": dict(sorted(steps.items(), key=lambda kv: -kv[1])),
+        "run_start_ts": run_start,
+        "first_step_ts": first_step,
+        "run_end_ts": run_end,
+    }
+
+
+def export(settings: Settings, out: Path) -> None:
+    """The marts as Parquet and the fact's fingerprint, for the comparison (not timed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        for name in MARTS:
+            con.sql(f"SELECT * FROM marts.{name}").pl().write_parquet(out / f"{name}.parquet")
+        fingerprint = con.sql(FINGERPRINT_SQL).pl().row(0, named=True)
+    write_fingerprint(out, fingerprint)
+
+
+def instance_for(kind: str) -> dg.DagsterInstance:
+    """The Dagster instance: `sqlite` is DAGSTER_HOME as users run it (`make run`); `memory`
+    keeps runs and events in memory, to measure what the event log costs (experiments only).
+    """
+    return dg.DagsterInstance.get() if kind == "sqlite" else dg.DagsterInstance.ephemeral()
+
+
+def run_range(start: date, end: date, instance_kind: str = "sqlite") -> dict[str, Any]:
+    """One timed run of the whole graph over [start, end]."""
+    settings = Settings.from_env()
+    with instance_for(instance_kind) as instance:
+        called = time.time()
+        began = time.perf_counter()
+        result = materialize_range(
+            defs, start, end, instance, resources=build_resources(settings), log_level="WARNING"
+        )
+        run_s = time.perf_counter() - began
+        returned = time.time()
+        if not result.success:
+            msg = f"run {result.run_id} failed; see the Dagster event log"
+            raise SystemExit(msg)
+        timings = step_timings(instance, result.run_id)
+    checks = {
+        f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:"
+        f"{e.asset_check_evaluation_data.check_name}": e.asset_check_evaluation_data.passed
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        and e.asset_check_evaluation_data is not None
+    }
+    first = timings.pop("first_step_ts") or called
+    end_ts = timings.pop("run_end_ts") or returned
+    timings.pop("run_start_ts")
+    step_total = sum(timings["steps_s"].values())
+    return {
+        "run_s": run_s,
+        "startup_s": first - called,  # materialize() called -> first step starts
+        "between_steps_s": (end_ts - first) - step_total,  # Dagster's work between steps
+        "wrapup_s": returned - end_ts,
+        "checks": checks,
+        **timings,
+    }
+
+
+def trivial_runs(repeat: int) -> list[float]:
+    """Run times of one asset that does nothing, on the same kind of instance."""
+
+    @dg.asset
+    def trivial() -> int:
+        return 1
+
+    times = []
+    with dg.DagsterInstance.get() as instance:
+        for _ in range(repeat):
+            began = time.perf_counter()
+            result = dg.materialize([trivial], instance=instance)
+            times.append(time.perf_counter() - began)
+            if not result.success:
+                msg = "the trivial run failed"
+                raise SystemExit(msg)
+    return times
+
+
+def main() -> None:
+    """Parse the mode and emit its report."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("mode", choices=["full", "oneday", "overhead"])
+    parser.add_argument("--start", type=date.fromisoformat)
+    parser.add_argument("--end", type=date.fromisoformat)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--instance", choices=["sqlite", "memory"], default="sqlite")
+    args = parser.parse_args()
+    imports = {"import_dagster_s": T_DAGSTER - T0, "import_definitions_s": T_DEFS - T_DAGSTER}
+    if args.mode == "full":
+        report = run_range(args.start, args.end, args.instance)
+        report["total_s"] = time.perf_counter() - T0  # time to result, before the export
+        export(Settings.from_env(), args.out)
+    elif args.mode == "oneday":
+        runs = [run_range(args.start, args.start, args.instance) for _ in range(args.repeat)]
+        report = {
+            "run_s": statistics.median(r["run_s"] for r in runs),
+            "runs_s": [r["run_s"] for r in runs],
+            "steps_s": runs[-1]["steps_s"],
+        }
+    else:
+        times = trivial_runs(args.repeat)
+        report = {"run_s": statistics.median(times), "runs_s": times}
+    emit({**imports, **report})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,374 @@
+"""The benchmark harness (issue #7): `make bench`, or `python -m bench [options]`.
+
+For each scale factor of the flights sample it lands a scaled landing zone, then runs, each in
+its own subprocess (time and peak RSS of the process tree are its own):
+
+1. ours: a full single-run backfill raw -> staged -> marts through Dagster, in-process, checks
+   included (`bench.impl_ours full`);
+2. the DuckDB floor: the same transforms as one SQL script (`bench/floor.sql`);
+3. pandas: the same transforms in plain pandas (`bench.impl_pandas`);
+4. ours again, one day re-run with 10 and with 365 days of history in the warehouse;
+
+and checks that all three produce identical mart figures before it reports any time. Raw
+ingest throughput comes from the raw/flights step of run 1; Dagster's fixed cost (imports,
+a trivial run, the start-up of the big run) is reported apart from data work.
+
+Options can also be set through the environment: BENCH_SCALES (e.g. `1,10,50`), BENCH_REPS,
+BENCH_START, BENCH_END, BENCH_WORK, BENCH_RESULTS, BENCH_MAX_RSS_GB (an implementation whose
+process tree passes it is stopped and reported as failed: the machine is shared).
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.landing import flights_bytes, land_scaled
+from bench.marts import Outputs, differences, mart_totals
+from bench.measure import Measured, run_measured
+from bench.report import markdown
+
+ROOT = Path(__file__).resolve().parent.parent
+HISTORIES = (10, 365)
+IMPLEMENTATIONS = ("ours", "duckdb", "pandas")
+GB = 1e9
+ONE_DAY_REPEAT = 3
+
+
+@dataclass(frozen=True)
+class Config:
+    """What to measure."""
+
+    scales: list[int]
+    reps: int
+    start: date
+    end: date
+    work: Path
+    results: Path
+    max_rss_bytes: int = int(16 * GB)
+    incremental: bool = True
+    overhead: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+def log(message: str) -> None:
+    """Progress on stderr (stdout carries the table)."""
+    sys.stderr.write(f"[bench {time.strftime('%H:%M:%S')}] {message}\n")
+    sys.stderr.flush()
+
+
+def _ours_env(home: Path, dagster_home: Path, cfg: Config) -> dict[str, str]:
+    """A fresh data home over the shared landing zone, and a fresh Dagster instance (SQLite,
+    configured by the repository's dagster.yaml, as `make run` uses).
+    """
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    return {
+        "LAKEHOUSE_HOME": str(home),
+        "LAKEHOUSE_START": cfg.start.isoformat(),
+        "LAKEHOUSE_END": cfg.end.isoformat(),
+        "DAGSTER_HOME": str(dagster_home),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "platform")]),
+    }
+
+
+def fresh_home(folder: Path, landing: Path) -> tuple[Path, Path]:
+    """An empty data home whose landing zone is `landing`, and an empty instance folder."""
+    shutil.rmtree(folder, ignore_errors=True)
+    home = folder / "home"
+    home.mkdir(parents=True)
+    (home / "landing").symlink_to(landing.resolve())
+    return home, folder / "dagster_home"
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    """Arguments to run a bench module with the current interpreter."""
+    return ["-m", module, *args]
+
+
+def summarize(runs: list[Measured]) -> dict[str, Any]:
+    """Median time over repetitions, the largest peak, and the last run's own report.
+
+    `time_s` is the time to result: from the child's start (its imports included) to its
+    result being complete, without writing the comparison files; `wall_s` adds interpreter
+    start, that export and exit.
+    """
+    return {
+        "time_s": statistics.median(r.report.get("total_s", r.wall_s) for r in runs),
+        "wall_s": statistics.median(r.wall_s for r in runs),
+        "walls_s": [r.wall_s for r in runs],
+        "peak_rss_bytes": max(r.peak_rss_bytes for r in runs),
+        "tree_rss_bytes": max(r.tree_rss_bytes for r in runs),
+        "maxrss_bytes": max(r.maxrss_bytes for r in runs),
+        **runs[-1].report,
+    }
+
+
+def measure_scale(cfg: Config, scale: int) -> dict[str, Any]:
+    """Every measurement of one scale factor.
+
+    An implementation that fails (or passes the memory limit) is reported with how far it got;
+    the others are still measured and compared with each other. Times are reported only for
+    implementations whose figures agree with another's.
+    """
+    tag = f"{scale}x"
+    folder = cfg.work / tag
+    span = f"{cfg.start}-{cfg.end}"
+    log(f"{tag}: landing the sample x{scale} for {cfg.start}..{cfg.end}")
+    began = time.perf_counter()
+    landing = land_scaled(cfg.work / f"landing-{tag}-{span}", cfg.start, cfg.end, scale)
+    log(f"{tag}: landing ready ({time.perf_counter() - began:.1f} s)")
+    out = {name: folder / "marts" / name for name in IMPLEMENTATIONS}
+    logs = folder / "logs"
+    runs: dict[str, list[Measured]] = {name: [] for name in IMPLEMENTATIONS}
+    for rep in range(cfg.reps):
+        for name in IMPLEMENTATIONS:
+            log(f"{tag}: {name} (rep {rep + 1}/{cfg.reps})")
+            if name == "ours":
+                home, dagster_home = fresh_home(folder / "ours", landing)
+                args = ["full", "--start", str(cfg.start), "--end", str(cfg.end)]
+                env = _ours_env(home, dagster_home, cfg)
+            else:
+                args = ["--landing", str(landing)]
+                env = {"PYTHONPATH": str(ROOT / "platform")}
+            measured = run_measured(
+                python_module(f"bench.impl_{name}", *args, "--out", str(out[name])),
+                env=env,
+                log=logs / f"{name}-{rep}.log",
+                cwd=ROOT,
+                max_rss_bytes=cfg.max_rss_bytes,
+            )
+            if measured.failure:
+                log(f"{tag}: {name} FAILED: {measured.failure}")
+            runs[name].append(measured)
+    done = [name for name in IMPLEMENTATIONS if all(not r.failure for r in runs[name])]
+    result: dict[str, Any] = {
+        "scale": scale,
+        "flights_csv_bytes": flights_bytes(landing, cfg.start, cfg.end),
+        "failed": {
+            name: failed_summary(runs[name]) for name in IMPLEMENTATIONS if name not in done
+        },
+    }
+    if len(done) < 2:  # noqa: PLR2004  (nothing to compare a lone result with)
+        result["agree"] = False
+        return result
+    reference = Outputs(out[done[0]])
+    problems = {name: differences(reference, Outputs(out[name])) for name in done[1:]}
+    result.update(
+        reference=done[0],
+        figures=mart_totals(reference),
+        fact=reference.fingerprint(),
+        agree=not any(problems.values()),
+    )
+    if not result["agree"]:
+        for name, found in problems.items():
+            for problem in found:
+                log(f"{tag}: MISMATCH {done[0]} vs {name}: {problem}")
+        result["mismatches"] = problems
+        return result  # no time is reported for figures that differ
+    log(f"{tag}: {', '.join(done)} agree on every mart figure and the fact's fingerprint")
+    for name in done:
+        result[name] = summarize(runs[name])
+    result["ratios"] = ratios(result)
+    if "ours" in done:
+        raw_s = result["ours"]["steps_s"].get("raw__flights")
+        result["raw_ingest_mb_s"] = result["flights_csv_bytes"] / 1e6 / raw_s if raw_s else None
+        if cfg.incremental:
+            one = one_day_runs(cfg, folder, landing, logs)
+            result["one_day"] = one
+            if all("run_s" in one.get(h, {}) for h in ("10", "365")):
+                result["ratios"]["one_day_365_over_10"] = one["365"]["run_s"] / one["10"]["run_s"]
+    return result
+
+
+def failed_summary(runs: list[Measured]) -> dict[str, Any]:
+    """How far a failed implementation got: why, after how long, at what memory."""
+    failed = next(r for r in runs if r.failure)
+    return {
+        "failure": failed.failure,
+        "wall_s": failed.wall_s,
+        "peak_rss_bytes": failed.peak_rss_bytes,
+    }
+
+
+def ratios(result: dict[str, Any]) -> dict[str, float]:
+    """The ratios of issue #7, for the implementations measured."""
+    found: dict[str, float] = {}
+    ours, floor, pandas_ = (result.get(name) for name in IMPLEMENTATIONS)
+    if ours and floor:
+        found["ours_over_duckdb"] = ours["time_s"] / floor["time_s"]
+        # Without Dagster's fixed cost: imports and the run's start-up.
+        found["ours_work_over_duckdb"] = (ours["run_s"] - ours["startup_s"]) / floor["time_s"]
+    if ours and pandas_:
+        found["pandas_over_ours"] = pandas_["time_s"] / ours["time_s"]
+    if floor and pandas_:
+        found["pandas_over_duckdb"] = pandas_["time_s"] / floor["time_s"]
+    return found
+
+
+def one_day_runs(cfg: Config, folder: Path, landing: Path, logs: Path) -> dict[str, Any]:
+    """The last day re-run with 10 days of history (a fresh home backfilled with the 10 days
+    ending on it) and with the whole range as history (the home of the full backfill).
+    """
+    day = cfg.end
+    runs: dict[str, Any] = {}
+    for history in HISTORIES:
+        if history >= (cfg.end - cfg.start).days + 1:
+            home, dagster_home = folder / "ours" / "home", folder / "ours" / "dagster_home"
+        else:
+            home, dagster_home = fresh_home(folder / f"history-{history}", landing)
+            first = day - timedelta(days=history - 1)
+            log(f"backfilling {first}..{day} as history")
+            setup = run_measured(
+                python_module(
+                    "bench.impl_ours",
+                    "full",
+                    "--start",
+                    str(first),
+                    "--end",
+                    str(day),
+                    "--out",
+                    str(folder / f"history-{history}" / "marts"),
+                ),  # fmt: skip
+                env=_ours_env(home, dagster_home, cfg),
+                log=logs / f"history-{history}.log",
+                cwd=ROOT,
+                max_rss_bytes=cfg.max_rss_bytes,
+            )
+            if setup.failure:
+                runs[str(history)] = failed_summary([setup])
+                continue
+        log(f"one-day run of {day} with {history} days of history (x{ONE_DAY_REPEAT})")
+        measured = run_measured(
+            python_module(
+                "bench.impl_ours", "oneday", "--start", str(day), "--repeat", str(ONE_DAY_REPEAT)
+            ),
+            env=_ours_env(home, dagster_home, cfg),
+            log=logs / f"oneday-{history}.log",
+            cwd=ROOT,
+            max_rss_bytes=cfg.max_rss_bytes,
+        )
+        runs[str(history)] = (
+            failed_summary([measured]) if measured.failure else summarize([measured])
+        )
+    return runs
+
+
+def dagster_overhead(cfg: Config) -> dict[str, Any]:
+    """Imports and one trivial asset run on a fresh SQLite instance (median of 3)."""
+    folder = cfg.work / "overhead"
+    empty = cfg.work / "empty-landing"  # the trivial asset reads nothing
+    empty.mkdir(parents=True, exist_ok=True)
+    home, dagster_home = fresh_home(folder, empty)
+    log("Dagster fixed overhead: a trivial asset, 3 runs")
+    measured = run_measured(
+        python_module("bench.impl_ours", "overhead", "--repeat", "3"),
+        env=_ours_env(home, dagster_home, cfg),
+        log=folder / "overhead.log",
+        cwd=ROOT,
+    )
+    return summarize([measured])
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    import dagster  # noqa: PLC0415  (only for its version)
+    import duckdb  # noqa: PLC0415
+    import pandas  # noqa: PLC0415
+    import polars  # noqa: PLC0415
+
+    return {
+        "cores": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(),
+        "physical_cores": psutil.cpu_count(logical=False),
+        "memory_bytes": psutil.virtual_memory().total,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "versions": {
+            "dagster": dagster.__version__,
+            "polars": polars.__version__,
+            "duckdb": duckdb.__version__,
+            "pandas": pandas.__version__,
+        },
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    """Options from the command line, defaulting to the BENCH_* environment variables."""
+    env = os.environ
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scales", default=env.get("BENCH_SCALES", "1,10,50"))
+    parser.add_argument("--reps", type=int, default=int(env.get("BENCH_REPS", "1")))
+    parser.add_argument("--start", default=env.get("BENCH_START", "2013-01-01"))
+    parser.add_argument("--end", default=env.get("BENCH_END", "2013-12-31"))
+    parser.add_argument("--work", default=env.get("BENCH_WORK", str(ROOT / "bench" / "out")))
+    parser.add_argument("--results", default=env.get("BENCH_RESULTS", str(ROOT / "bench")))
+    parser.add_argument(
+        "--max-rss-gb",
+        type=float,
+        default=float(env.get("BENCH_MAX_RSS_GB", "16")),
+        help="stop an implementation whose process tree passes this RSS (the machine is shared)",
+    )
+    parser.add_argument(
+        "--no-incremental", action="store_true", help="skip the one-day runs (smoke test)"
+    )
+    parser.add_argument(
+        "--no-overhead", action="store_true", help="skip the trivial-run overhead (smoke test)"
+    )
+    args = parser.parse_args(argv)
+    return Config(
+        scales=[int(s) for s in str(args.scales).split(",") if s.strip()],
+        reps=args.reps,
+        start=date.fromisoformat(args.start),
+        end=date.fromisoformat(args.end),
+        work=Path(args.work).resolve(),
+        results=Path(args.results).resolve(),
+        max_rss_bytes=int(args.max_rss_gb * GB),
+        incremental=not args.no_incremental,
+        overhead=not args.no_overhead,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Measure, compare, write results.json and results.md, print the table."""
+    cfg = parse_args(argv)
+    cfg.work.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    results: dict[str, Any] = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine(),
+        "config": {
+            "scales": cfg.scales,
+            "reps": cfg.reps,
+            "start": cfg.start.isoformat(),
+            "end": cfg.end.isoformat(),
+            "one_day_histories": list(HISTORIES) if cfg.incremental else [],
+            "max_rss_bytes": cfg.max_rss_bytes,
+        },
+        "scales": [],
+    }
+    if cfg.overhead:
+        results["dagster_overhead"] = dagster_overhead(cfg)
+    for scale in cfg.scales:
+        results["scales"].append(measure_scale(cfg, scale))
+    results["total_s"] = time.perf_counter() - began
+    # The machine may be shared: other work running meanwhile shows here, not in the times.
+    results["load_average_at_end"] = os.getloadavg()
+    cfg.results.mkdir(parents=True, exist_ok=True)
+    (cfg.results / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    table = markdown(results)
+    (cfg.results / "results.md").write_text(table)
+    sys.stdout.write(table)
+    if any(s.get("mismatches") for s in results["scales"]):
+        log("the implementations disagree: no time was reported for those scales")
+        raise SystemExit(1)
