@@ -57,7 +57,11 @@ def wait_until(ready: Callable[[], bool], what: str, timeout: float = 30) -> Non
 
 def _as_service_user(argv: list[str]) -> list[str]:
     """PostgreSQL refuses to run as root: as root, run it as the Debian `postgres` user."""
-    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+    if os.geteuid() != 0:
+        return argv
+    # runuser lives in sbin, which a minimal PATH (CI's, cron's) does not include.
+    runuser = find_binary("runuser", "util-linux", "/usr/sbin/runuser", "/sbin/runuser")
+    return [runuser, "-u", "postgres", "--", *argv]
 
 
 @dataclass(frozen=True)
