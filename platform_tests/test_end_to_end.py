@@ -90,6 +90,9 @@ def test_sample_days_flow_from_landing_to_the_mart_exactly(landed: Settings) -> 
         fact_metadata = fact.records[0].asset_materialization.metadata  # type: ignore[union-attr]
         assert fact_metadata["unknown_plane"].value > 0  # real tail numbers missing from planes
         assert fact_metadata["unknown_airline"].value == 0
+        staged = instance.fetch_materializations(dg.AssetKey(["staged", "flights"]), limit=1)
+        staged_metadata = staged.records[0].asset_materialization.metadata  # type: ignore[union-attr]
+        assert staged_metadata["cancelled"].value == int(expected["cancelled"].sum()) > 0
         checks = result.get_asset_check_evaluations()
         staged_checks = ("business_key_unique", "contract_pass_rate", "reconciliation")
         failed = {(c.asset_key.to_user_string(), c.check_name) for c in checks if not c.passed}

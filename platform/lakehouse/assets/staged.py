@@ -375,6 +375,7 @@ def staged_flights(
         FLIGHTS_STAGING,
         delivered,
         settled,
+        cancelled=int(settled.valid["cancelled"].sum()),
         arrivals_without_time_zone=no_zone.height,
         destinations_without_time_zone=", ".join(no_zone["dest"].unique().sort()),
     )
