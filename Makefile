@@ -6,6 +6,10 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 # The instance config linked into DAGSTER_HOME: the local one (SQLite under .dagster/), or
 # deploy/dagster.yaml for production (PostgreSQL storage; settings from DAGSTER_PG_* variables).
 INSTANCE_CONFIG ?= dagster.yaml
+# A single-run backfill records one "planned" event per asset for its partition range instead of
+# one per asset per partition (7,300 SQLite writes for the year): make run takes ~45 s, not
+# ~100 s. Dagster's trade-off: partitions of a failed range run show as missing, not failed.
+export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS := 1
 # Trust the system's certificate store (registries behind a TLS-inspecting proxy need it).
 export UV_SYSTEM_CERTS := 1
 # uv from the PATH, else bootstrapped from PyPI into .tools/.
