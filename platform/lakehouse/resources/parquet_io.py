@@ -167,6 +167,16 @@ def scan_partitions(table_dir: Path, days: Sequence[date]) -> pl.LazyFrame:
     )
 
 
+def _partition_column(context: dg.OutputContext) -> str:
+    """The Date column a partitioned output is split on (its `partition_expr` metadata)."""
+    column = context.definition_metadata.get(PARTITION_EXPR)
+    if not column:
+        name = context.asset_key.to_user_string()
+        msg = f"{name} needs a '{PARTITION_EXPR}' metadata entry naming its Date column"
+        raise dg.DagsterInvariantViolationError(msg)
+    return str(column)
+
+
 def table_dir(base_dir: str, asset_key: dg.AssetKey) -> Path:
     """The folder of one asset's table in the lake: `<base>/<layer>/<table>`."""
     return Path(base_dir).joinpath(*asset_key.path)
@@ -210,11 +220,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             return
         table_dir = self.table_dir(context.asset_key)
         if context.has_asset_partitions:
-            column = context.definition_metadata.get(PARTITION_EXPR)
-            if not column:
-                name = context.asset_key.to_user_string()
-                msg = f"{name} needs a '{PARTITION_EXPR}' metadata entry naming its Date column"
-                raise dg.DagsterInvariantViolationError(msg)
+            column = _partition_column(context)
             days = keys_to_dates(context.asset_partition_keys)
             write_partitions(frame, table_dir, column, days)
             context.add_output_metadata({"path": dg.MetadataValue.path(str(table_dir))})
@@ -247,11 +253,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def _handle_object_output(self, context: dg.OutputContext, frame: pl.LazyFrame) -> None:
         table_uri = self._table_uri(context.asset_key)
         if context.has_asset_partitions:
-            column = context.definition_metadata.get(PARTITION_EXPR)
-            if not column:
-                name = context.asset_key.to_user_string()
-                msg = f"{name} needs a '{PARTITION_EXPR}' metadata entry naming its Date column"
-                raise dg.DagsterInvariantViolationError(msg)
+            column = _partition_column(context)
             days = keys_to_dates(context.asset_partition_keys)
             try:
                 object_lake.write_partitions(frame, table_uri, column, days)
