@@ -29,9 +29,13 @@ from lakehouse.dates import date_span, keys_to_dates
 from lakehouse.resources.parquet_io import (
     PARTITION_EXPR,
     MissingPartitionError,
-    PartitionMismatchError,
 )
-from lakehouse.resources.warehouse_io import SchemaDriftError, diff_columns, drift_message
+from lakehouse.resources.warehouse_io import (
+    SchemaDriftError,
+    check_within,
+    diff_columns,
+    drift_message,
+)
 from lakehouse.sql import quote, table_name
 
 _INCOMING = "_lakehouse_incoming"
@@ -185,13 +189,7 @@ class PostgresWarehouseIOManager(dg.ConfigurableIOManager):
         if context.has_asset_partitions:
             column = context.definition_metadata[PARTITION_EXPR]
             days = keys_to_dates(context.asset_partition_keys)
-            outside = frame.filter(pl.col(column).is_null() | ~pl.col(column).is_in(days))
-            if outside.height:
-                msg = (
-                    f"{schema}.{table}: {outside.height} row(s) have {column} outside this "
-                    "run's partitions; fix the transform or the partition mapping"
-                )
-                raise PartitionMismatchError(msg)
+            check_within(frame, column, days, f"{schema}.{table}")
         with connect(self.url, self.password) as con:
             replace_rows(con, schema, table, frame, column, days)
         context.add_output_metadata({"table": dg.MetadataValue.text(f"{schema}.{table}")})

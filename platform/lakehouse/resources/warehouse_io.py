@@ -138,7 +138,7 @@ class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
         if context.has_asset_partitions:
             column = context.definition_metadata[PARTITION_EXPR]
             days = keys_to_dates(context.asset_partition_keys)
-            _check_within(frame, column, days, qualified)
+            check_within(frame, column, days, qualified)
             where, params = partition_predicate(column, days)
         with self.connect() as con:
             con.begin()
@@ -221,7 +221,7 @@ def as_utc(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _check_within(frame: pl.DataFrame, column: str, days: Sequence[date], qualified: str) -> None:
+def check_within(frame: pl.DataFrame, column: str, days: Sequence[date], qualified: str) -> None:
     """Rows outside the partitions being replaced would be inserted without their old rows being
     deleted: refuse them.
     """
