@@ -1,5 +1,6 @@
 """Landing sensors: a run of the raw asset for every complete, new or changed delivery."""
 
+import functools
 import time
 from pathlib import Path
 
@@ -98,7 +99,8 @@ def make_landing_sensor(source: Source) -> dg.SensorDefinition:
         keys = set(DAILY.get_partition_keys())
 
         raw_table = lake.table_dir(raw)
-        snapshots = {} if daily else ingested_snapshot_hashes(raw_table)
+        # Read the raw snapshot table only on a tick that meets a file it has not seen.
+        snapshots = functools.cache(lambda: ingested_snapshot_hashes(raw_table))
         plan = plan_landing_runs(
             source.name,
             listing,
@@ -108,7 +110,7 @@ def make_landing_sensor(source: Source) -> dg.SensorDefinition:
             ingested_hash=lambda stat: (
                 ingested_content_hash(partition_file(raw_table, stat.day))
                 if daily and stat.day is not None
-                else snapshots.get(f"{source.name}/{stat.name}")
+                else snapshots().get(f"{source.name}/{stat.name}")
             ),
             now_ns=time.time_ns(),
         )
