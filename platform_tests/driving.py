@@ -73,7 +73,7 @@ class Daemon:
             start = date.fromisoformat(request.tags["dagster/asset_partition_range_start"])
             end = date.fromisoformat(request.tags["dagster/asset_partition_range_end"])
         else:  # an unpartitioned reference table: the range tags are ignored by it
-            start = end = keys_to_dates(["2013-01-01"])[0]
+            start = end = date(2013, 1, 1)
         self.runs.append(self._materialize(start, end, selection))
 
     def _materialize(
