@@ -5,13 +5,12 @@ from collections.abc import Sequence
 import polars as pl
 
 from lakehouse.transforms.parsing import (
-    TYPE_ERRORS,
     calendar_date,
     daily_staging_errors,
     dedupe_latest,
+    parse_fields,
     parse_text,
     parse_utc_instant,
-    type_errors,
 )
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
 
@@ -136,7 +135,7 @@ def type_flights(raw: pl.LazyFrame) -> pl.LazyFrame:
     """Raw flight text to typed columns; fields that did not parse are named in `_type_errors`."""
     parsers = {name: parse_text(name, dtype) for name, dtype in _TEXT_TYPES.items()}
     parsers["time_hour"] = parse_utc_instant("time_hour")
-    return raw.with_columns(type_errors(parsers).alias(TYPE_ERRORS), *parsers.values())
+    return parse_fields(raw, parsers)
 
 
 def add_timestamps(typed: pl.LazyFrame) -> pl.LazyFrame:

@@ -9,7 +9,8 @@ from lakehouse.landing import PARSE_ERROR, PARTITION_COLUMN
 # Text the sources use for "no value".
 NULL_TOKENS = ("NA", "")
 ROW_ERRORS = "_row_errors"
-TYPE_ERRORS = "_type_errors"  # fields whose text did not parse, named by `type_errors`
+TYPE_ERRORS = "_type_errors"  # fields whose text did not parse, named by `parse_fields`
+_ROW = "__row"
 
 
 def _as_nullable_text(column: str) -> pl.Expr:
@@ -25,20 +26,39 @@ def parse_text(column: str, dtype: pl.DataType) -> pl.Expr:
     return text.cast(dtype, strict=False).alias(column)
 
 
-def type_errors(parsers: Mapping[str, pl.Expr]) -> pl.Expr:
-    """A description of every field whose text is not a null token yet did not parse, e.g.
-    `dep_time='12x'; distance='far'`; null when the whole row parsed.
+def parse_fields(raw: pl.LazyFrame, parsers: Mapping[str, pl.Expr]) -> pl.LazyFrame:
+    """Replace each parsed column's text by its typed value, and name every field whose text
+    is not a null token yet did not parse in `_type_errors` (e.g. `dep_time='12x';
+    distance='far'`; null when the whole row parsed).
+
+    Polars evaluates both branches of a `when` for every row, so the texts are built only for
+    the rows that may need one (a field that is null once typed but was delivered; a filter
+    and a join back): the clean rows, nearly all of them, do no string work.
 
     Args:
+        raw: Rows with the columns as delivered text.
         parsers: Column name -> expression parsing that column's text (null when it cannot).
     """
-    problems = [
-        pl.when(_as_nullable_text(name).is_not_null() & parsed.is_null())
-        .then(pl.format("{}='{}'", pl.lit(name), pl.col(name)))
-        .otherwise(None)
-        for name, parsed in parsers.items()
-    ]
-    return row_errors(*problems)
+    typed = {name: f"__typed_{name}" for name in parsers}
+    parsed = raw.with_row_index(_ROW).with_columns(
+        parser.alias(typed[name]) for name, parser in parsers.items()
+    )
+    # A cheap superset of the failed rows (it includes null tokens such as `NA`).
+    maybe_failed = pl.any_horizontal(
+        pl.col(typed[name]).is_null() & pl.col(name).is_not_null() for name in parsers
+    )
+    problems = (
+        pl.when(_as_nullable_text(name).is_not_null() & pl.col(typed[name]).is_null()).then(
+            pl.format("{}='{}'", pl.lit(name), pl.col(name))
+        )
+        for name in parsers
+    )
+    texts = parsed.filter(maybe_failed).select(_ROW, row_errors(*problems).alias(TYPE_ERRORS))
+    return (
+        parsed.join(texts, on=_ROW, how="left", maintain_order="left")
+        .drop(*parsers, _ROW)
+        .rename({temporary: name for name, temporary in typed.items()})
+    )
 
 
 def parse_utc_instant(column: str) -> pl.Expr:

@@ -9,10 +9,10 @@ from lakehouse.transforms.parsing import (
     TYPE_ERRORS,
     current_snapshot,
     dedupe_latest,
+    parse_fields,
     parse_text,
     snapshot_date,
     staging_errors,
-    type_errors,
 )
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
 
@@ -73,9 +73,7 @@ def unknown_zone(column: str) -> pl.Expr:
 def stage_airports(raw: pl.LazyFrame) -> pl.LazyFrame:
     """Every airports snapshot's rows, typed, with their staging errors (`_row_errors`)."""
     parsers = {name: parse_text(name, dtype) for name, dtype in _AIRPORT_TYPES.items()}
-    typed = raw.with_columns(
-        type_errors(parsers).alias(TYPE_ERRORS), *parsers.values(), snapshot_date()
-    )
+    typed = parse_fields(raw, parsers).with_columns(snapshot_date())
     errors = staging_errors(pl.col(TYPE_ERRORS), unknown_zone("tzone"))
     return typed.select(*STAGED_AIRPORTS.exprs(), errors)
 
@@ -88,9 +86,7 @@ def current_airports(staged: pl.LazyFrame) -> pl.LazyFrame:
 def stage_planes(raw: pl.LazyFrame) -> pl.LazyFrame:
     """Every planes snapshot's rows, typed, with their staging errors (`_row_errors`)."""
     parsers = {name: parse_text(name, dtype) for name, dtype in _PLANE_TYPES.items()}
-    typed = raw.with_columns(
-        type_errors(parsers).alias(TYPE_ERRORS), *parsers.values(), snapshot_date()
-    )
+    typed = parse_fields(raw, parsers).with_columns(snapshot_date())
     return typed.select(*STAGED_PLANES.exprs(), staging_errors(pl.col(TYPE_ERRORS)))
 
 

@@ -4,13 +4,12 @@ import polars as pl
 
 from lakehouse.transforms.flights import NEW_YORK
 from lakehouse.transforms.parsing import (
-    TYPE_ERRORS,
     calendar_date,
     daily_staging_errors,
     dedupe_latest,
+    parse_fields,
     parse_text,
     parse_utc_instant,
-    type_errors,
 )
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
 
@@ -64,7 +63,7 @@ def stage_weather(raw: pl.LazyFrame) -> pl.LazyFrame:
     """
     parsers = {name: parse_text(name, dtype) for name, dtype in _TYPES.items()}
     parsers["time_hour"] = parse_utc_instant("time_hour")
-    typed = raw.with_columns(type_errors(parsers).alias(TYPE_ERRORS), *parsers.values())
+    typed = parse_fields(raw, parsers)
     staged = typed.with_columns(
         weather_date=calendar_date("year", "month", "day"),
         obs_local=pl.col("time_hour").dt.convert_time_zone(NEW_YORK),
