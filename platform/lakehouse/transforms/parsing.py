@@ -69,12 +69,16 @@ def with_problems(
         candidates: A cheap superset of the rows with a problem, when it is cheaper to compute
             than the problems' own `found` flags.
     """
-    flagged = pl.any_horizontal(p.found for p in problems) if candidates is None else candidates
+    flags = [p.found for p in problems] if candidates is None else [candidates]
+    texts = (
+        row_errors(*(pl.when(p.found).then(p.text) for p in problems))
+        if problems
+        else pl.lit(None, dtype=pl.String)
+    )
     if first is not None:
-        flagged = flagged | first.is_not_null()
-    texts = row_errors(*(pl.when(p.found).then(p.text) for p in problems))
-    if first is not None:
+        flags.append(first.is_not_null())
         texts = pl.coalesce(first, texts)
+    flagged = pl.any_horizontal(flags) if flags else pl.lit(value=False)
     numbered = frame.with_row_index(_ROW)
     found = numbered.filter(flagged).select(_ROW, texts.alias(name))
     return numbered.join(found, on=_ROW, how="left", maintain_order="left").drop(_ROW)
