@@ -224,7 +224,7 @@ def parse_plain(data: bytes, source: Source, *, source_file: str) -> pl.DataFram
     if header_end == -1:
         return None  # empty or header-only: nothing for the fast path to gain
     body = data[header_end + 1 :]
-    if data.count(b"\r") != data.count(b"\r\n") or codecs.BOM_UTF8 in body:
+    if codecs.BOM_UTF8 in body or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n")):
         return None
     header_line = data[:header_end].decode("utf-8").removeprefix("\ufeff").removesuffix("\r")
     header = _check_header(header_line, source, source_file)
