@@ -1,7 +1,9 @@
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from lakehouse.landing import (
     PARSE_ERROR,
@@ -11,10 +13,12 @@ from lakehouse.landing import (
     day_of,
     list_landing_files,
     parse_delivery,
+    parse_exact,
+    parse_plain,
     read_delivery,
     write_atomic,
 )
-from lakehouse.sources import AIRLINES, FLIGHTS
+from lakehouse.sources import AIRLINES, FLIGHTS, SOURCES
 from platform_tests.factories import FLIGHT_TEXT, csv_bytes
 
 HEADER = ",".join(FLIGHTS.columns)
@@ -168,3 +172,82 @@ def test_a_delivery_keeps_unsplit_lines_as_raw_rows(tmp_path: Path) -> None:
     assert rows[PARSE_ERROR].to_list() == [None, "expected 19 fields, found 1", None]
     assert rows["carrier"].to_list() == ["UA", None, "UA"]
     assert rows["_source_file"].unique().to_list() == ["flights/2013-01-01.csv"]
+
+
+def plain_and_exact(data: bytes) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+    source_file = "flights/2013-01-01.csv"
+    return (
+        parse_plain(data, FLIGHTS, source_file=source_file),
+        parse_exact(data, FLIGHTS, source_file=source_file),
+    )
+
+
+def test_both_paths_read_every_real_sample_file_alike(landed_sample: Path) -> None:
+    for source in SOURCES.values():
+        for file in list_landing_files(landed_sample, source.name).files:
+            data = file.path.read_bytes()
+            plain = parse_plain(data, source, source_file=file.name)
+            assert plain is not None, f"{file.name} should take the fast path"
+            assert_frame_equal(plain, parse_exact(data, source, source_file=file.name))
+
+
+REORDERED = ",".join(reversed(FLIGHTS.columns))
+LINE_REORDERED = ",".join(reversed(FLIGHT_TEXT.values()))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(csv_bytes(HEADER, LINE, LINE), id="plain"),
+        pytest.param(f"{HEADER}\r\n{LINE}\r\n{LINE}\r\n".encode(), id="crlf"),
+        pytest.param(b"\xef\xbb\xbf" + csv_bytes(HEADER, LINE), id="byte-order mark"),
+        pytest.param(csv_bytes(HEADER), id="header only"),
+        pytest.param(f"{HEADER}\r\n".encode(), id="header only crlf"),
+        pytest.param(csv_bytes(HEADER, LINE)[:-1], id="no final newline"),
+        pytest.param(csv_bytes(HEADER, LINE.replace(",N14228,", ",,")), id="empty field"),
+        pytest.param(csv_bytes(HEADER, LINE.replace(",N14228,", ", N 1 ,")), id="spaces kept"),
+        pytest.param(csv_bytes(HEADER, LINE.rsplit(",", 1)[0] + ","), id="empty last field"),
+        pytest.param(csv_bytes(HEADER, LINE.replace("EWR", "ÉWR")), id="non-ascii utf-8"),
+        pytest.param(csv_bytes(REORDERED, LINE_REORDERED), id="columns reordered"),
+        pytest.param(csv_bytes(HEADER, LINE.replace("UA", "U#A\t")), id="comment and tab"),
+    ],
+)
+def test_the_fast_path_reads_plain_files_exactly_as_the_exact_path(data: bytes) -> None:
+    plain, exact = plain_and_exact(data)
+    assert plain is not None
+    assert_frame_equal(plain, exact)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(csv_bytes(HEADER, LINE.replace("N14228", '"N14228"')), id="quote"),
+        pytest.param(csv_bytes(HEADER, LINE).replace(b"UA,", b"U\xff,"), id="not utf-8"),
+        pytest.param(csv_bytes(HEADER, LINE, "", LINE), id="blank line"),
+        pytest.param(csv_bytes(HEADER, LINE, ""), id="trailing blank line"),
+        pytest.param(csv_bytes(HEADER, LINE + ",extra"), id="extra field"),
+        pytest.param(csv_bytes(HEADER, LINE.rsplit(",", 1)[0]), id="missing field"),
+        # The file's separator total is right, so only the per-line check can catch these.
+        pytest.param(
+            csv_bytes(HEADER, LINE + ",extra", LINE.rsplit(",", 1)[0]), id="long and short"
+        ),
+        pytest.param(
+            csv_bytes(HEADER, LINE.rsplit(",", 1)[0], LINE + ",extra"), id="short and long"
+        ),
+        pytest.param(csv_bytes(HEADER, LINE.replace("UA", "U\rA")), id="lone carriage return"),
+        pytest.param(csv_bytes(HEADER, "\ufeff" + LINE), id="byte-order mark on a line"),
+        pytest.param(b"", id="empty"),
+        pytest.param(HEADER.encode(), id="header without newline"),
+    ],
+)
+def test_files_that_are_not_plain_take_the_exact_path(data: bytes) -> None:
+    assert parse_plain(data, FLIGHTS, source_file="flights/2013-01-01.csv") is None
+
+
+def test_the_fast_path_reports_a_wrong_header_as_the_exact_path_does() -> None:
+    data = csv_bytes(HEADER + ",gate", LINE + ",A1")
+    with pytest.raises(LandingFileError) as fast:
+        parse_plain(data, FLIGHTS, source_file="flights/2013-01-01.csv")
+    with pytest.raises(LandingFileError) as exact:
+        parse_exact(data, FLIGHTS, source_file="flights/2013-01-01.csv")
+    assert str(fast.value) == str(exact.value)

@@ -1,5 +1,6 @@
 """Raw layer: every delivered line kept as text, with the file and line it came from."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -10,7 +11,7 @@ from lakehouse.dates import keys_to_dates
 from lakehouse.landing import PARSE_ERROR, PARTITION_COLUMN, RAW_LINE, LandingFileError
 from lakehouse.partitions import DAILY
 from lakehouse.resources.landing import LandingZone
-from lakehouse.resources.parquet_io import PARTITION_EXPR
+from lakehouse.resources.parquet_io import PARTITION_EXPR, PartitionStaging, StagedPartitions
 from lakehouse.sources import Cadence, Source
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
 
@@ -50,14 +51,22 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
         )
         def _daily(
             context: dg.AssetExecutionContext, landing: LandingZone
-        ) -> dg.Output[pl.DataFrame]:
+        ) -> Iterator[dg.Output[StagedPartitions]]:
             files = landing.daily_files(source, keys_to_dates(context.partition_keys))
-            rows = landing.read(source, files)
-            unsplit = int(rows[PARSE_ERROR].is_not_null().sum())
-            return dg.Output(
-                rows,
-                metadata=output_metadata(rows, schema, files=len(files), malformed_lines=unsplit),
-            )
+            # Each day is written as soon as it is read, so the run holds one day, not the range;
+            # the IO manager then publishes every day of the run together.
+            with PartitionStaging() as staging:
+                rows = unsplit = 0
+                for file, delivery in landing.deliveries(source, files):
+                    staging.write(file.day, delivery)
+                    rows += delivery.height
+                    unsplit += int(delivery[PARSE_ERROR].is_not_null().sum())
+                # The frame passed only carries the schema; the rows were counted day by day.
+                metadata = output_metadata(
+                    delivery.clear(), schema, files=len(files), malformed_lines=unsplit
+                )
+                metadata["dagster/row_count"] = dg.MetadataValue.int(rows)
+                yield dg.Output(staging.staged(), metadata=metadata)
 
         return _daily
 

@@ -1,6 +1,6 @@
 """The landing zone as a resource: which files a run reads, and reading them."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -74,7 +74,18 @@ class LandingZone(dg.ConfigurableResource):
         Raises:
             LandingFileError: a file is unreadable, empty, or its header is not the source's.
         """
+        return pl.concat([rows for _, rows in self.deliveries(source, files)], how="vertical")
+
+    def deliveries(
+        self, source: Source, files: Sequence[LandingFile]
+    ) -> Iterator[tuple[LandingFile, pl.DataFrame]]:
+        """Each file with its raw rows (see `read_delivery`), one file at a time, so a caller
+        that writes them as they come holds one delivery, not the range. The rows share one
+        `_ingested_at`.
+
+        Raises:
+            LandingFileError: a file is unreadable, empty, or its header is not the source's.
+        """
         ingested_at = datetime.now(UTC)
-        return pl.concat(
-            [read_delivery(f, source, ingested_at=ingested_at) for f in files], how="vertical"
-        )
+        for file in files:
+            yield file, read_delivery(file, source, ingested_at=ingested_at)

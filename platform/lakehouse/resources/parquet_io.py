@@ -1,10 +1,15 @@
 """The lake: Polars frames as hive-partitioned Parquet, published atomically, read lazily."""
 
 import shutil
+import tempfile
 import uuid
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from types import TracebackType
 
 import dagster as dg
 import polars as pl
@@ -77,6 +82,111 @@ def write_partitions(
                 empty.write_parquet(source)
             published[day] = partition_file(table_dir, day)
             _publish(source, published[day])
+        return published
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class StagedPartitions:
+    """Complete daily partitions a producer wrote itself, one Parquet file per day of the run,
+    for the IO manager to publish together (an asset can return one instead of a frame).
+
+    A producer that works a day at a time (raw ingest) so holds one day, not the range: the
+    IO manager's partitioned sink of one frame keeps every partition open until the end
+    (measured: ~6.5 GB for a year of flights at 50x).
+    """
+
+    files: Mapping[date, Path]
+
+    def scan(self) -> pl.LazyFrame:
+        """Every staged row, day by day."""
+        return pl.scan_parquet([str(self.files[day]) for day in sorted(self.files)])
+
+
+class PartitionStaging:
+    """A private scratch folder that collects a run's daily partitions one day at a time.
+
+    Files are written by one background thread while the caller produces the next day (Polars
+    releases the GIL), so reading and writing share the machine's cores; at most
+    `MAX_PENDING_WRITES` days wait to be written, which bounds memory. Use it as a context
+    manager: the folder and anything still in it are removed on exit, whether the run
+    published its partitions or failed.
+    """
+
+    MAX_PENDING_WRITES = 2
+
+    def __init__(self) -> None:
+        """Create the scratch folder in the system's temporary directory."""
+        self.folder = Path(tempfile.mkdtemp(prefix="lakehouse-partitions-"))
+        self._files: dict[date, Path] = {}
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="partition-writer")
+        self._pending: deque[Future[None]] = deque()
+
+    def write(self, day: date, rows: pl.DataFrame) -> None:
+        """Stage the complete rows of one day (no rows: an empty partition with the schema).
+
+        Raises:
+            Exception: whatever a previous write raised (the disk is full, say).
+        """
+        while len(self._pending) >= self.MAX_PENDING_WRITES:
+            self._pending.popleft().result()
+        file = self.folder / f"{day.isoformat()}.parquet"
+        self._pending.append(self._writer.submit(rows.write_parquet, file))
+        self._files[day] = file
+
+    def staged(self) -> StagedPartitions:
+        """Every day staged so far, once its file is complete, for the IO manager to publish."""
+        while self._pending:
+            self._pending.popleft().result()
+        return StagedPartitions(files=dict(self._files))
+
+    def __enter__(self) -> "PartitionStaging":
+        """The staging itself."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Wait for the writer thread, then remove the scratch folder."""
+        self._writer.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def publish_staged(
+    staged: StagedPartitions, table_dir: Path, days: Sequence[date]
+) -> dict[date, Path]:
+    """Replace exactly the given daily partitions of a table with staged partition files.
+
+    Every file is first moved into a private folder of the table (a copy if the scratch
+    folder is on another file system); only then is each renamed into place, as
+    `write_partitions` does.
+
+    Raises:
+        PartitionMismatchError: the staged days are not exactly `days`; nothing is published.
+    """
+    unexpected = sorted(set(staged.files) ^ set(days))
+    if unexpected:
+        shown = ", ".join(d.isoformat() for d in unexpected[:5])
+        msg = (
+            f"{table_dir.name}: the staged partitions differ from the partitions being written "
+            f"in {len(unexpected)} day(s) ({shown}); every day of the run needs one file"
+        )
+        raise PartitionMismatchError(msg)
+    staging = table_dir / f".staging-{uuid.uuid4().hex}"
+    staging.mkdir(parents=True)
+    try:
+        moved = {
+            day: Path(shutil.move(staged.files[day], staging / f"{day.isoformat()}.parquet"))
+            for day in days
+        }
+        published = {}
+        for day in days:
+            published[day] = partition_file(table_dir, day)
+            _publish(moved[day], published[day])
         return published
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -209,10 +319,15 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         return table_dir(self.base_dir, asset_key)
 
     def handle_output(
-        self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame | None
+        self,
+        context: dg.OutputContext,
+        obj: pl.DataFrame | pl.LazyFrame | StagedPartitions | None,
     ) -> None:
         """Publish the output, replacing exactly the partitions of this run."""
         if obj is None:
+            return
+        if isinstance(obj, StagedPartitions):
+            self._publish_staged(context, obj)
             return
         frame = obj.lazy()
         if object_lake.is_object_store(self.base_dir):
@@ -228,6 +343,19 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             path = table_dir / UNPARTITIONED_FILE
             write_table(frame, path)
             context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
+
+    def _publish_staged(self, context: dg.OutputContext, staged: StagedPartitions) -> None:
+        if not context.has_asset_partitions:
+            name = context.asset_key.to_user_string()
+            msg = f"{name} returned staged daily partitions but is not partitioned"
+            raise dg.DagsterInvariantViolationError(msg)
+        if object_lake.is_object_store(self.base_dir):
+            # The object store publishes through its own partitioned sink (not bounded by a day).
+            self._handle_object_output(context, staged.scan())
+            return
+        table_dir = self.table_dir(context.asset_key)
+        publish_staged(staged, table_dir, keys_to_dates(context.asset_partition_keys))
+        context.add_output_metadata({"path": dg.MetadataValue.path(str(table_dir))})
 
     def load_input(self, context: dg.InputContext) -> pl.LazyFrame | pl.DataFrame:
         """A LazyFrame (or DataFrame, if the input is annotated so) over the mapped partitions."""

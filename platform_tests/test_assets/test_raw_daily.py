@@ -1,0 +1,112 @@
+"""A daily raw asset: a range run publishes every day it read, or nothing if a day fails."""
+
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from lakehouse.definitions import build_resources, defs
+from lakehouse.landing import PARSE_ERROR, landing_path, write_atomic
+from lakehouse.resources.landing import LandingZone
+from lakehouse.resources.parquet_io import ParquetIOManager, scan_partitions
+from lakehouse.runner import materialize_range
+from lakehouse.settings import Settings
+from lakehouse.sources import FLIGHTS
+
+RAW = dg.AssetKey(["raw", "flights"])
+DAYS = [date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 3)]
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The system temporary folder, moved where the test can see what is left in it."""
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def leftovers(scratch: Path) -> list[Path]:
+    """Staging folders of raw ingest still in the temporary folder."""
+    return list(scratch.glob("lakehouse-partitions-*"))
+
+
+def run(
+    settings: Settings, instance: dg.DagsterInstance, **resources: object
+) -> dg.ExecuteInProcessResult:
+    return materialize_range(
+        defs, DAYS[0], DAYS[-1], instance,
+        resources={**build_resources(settings), **resources},
+        selection=dg.AssetSelection.assets(RAW),
+    )  # fmt: skip
+
+
+def stored(settings: Settings) -> pl.DataFrame:
+    return scan_partitions(settings.lake_dir / "raw" / "flights", DAYS).collect()
+
+
+def delivered(settings: Settings, day: date) -> Path:
+    return landing_path(settings.landing_dir, FLIGHTS.name, day)
+
+
+def test_a_range_run_stores_every_line_and_reports_it(landed: Settings, scratch: Path) -> None:
+    day2 = delivered(landed, DAYS[1])
+    write_atomic(day2, day2.read_bytes() + b"garbage\n")
+    with dg.instance_for_test() as instance:
+        assert run(landed, instance).success
+        records = instance.fetch_materializations(RAW, limit=10).records
+    landing = LandingZone(root=str(landed.landing_dir))
+    expected = landing.read(FLIGHTS, landing.daily_files(FLIGHTS, DAYS))
+    rows = stored(landed)
+    assert_frame_equal(rows.drop("_ingested_at"), expected.drop("_ingested_at"))
+    assert rows["_ingested_at"].n_unique() == 1
+    assert len(records) == len(DAYS)
+    metadata = records[0].asset_materialization.metadata  # type: ignore[union-attr]
+    assert metadata["dagster/row_count"].value == expected.height
+    assert metadata["malformed_lines"].value == 1 == expected[PARSE_ERROR].count()
+    assert metadata["files"].value == len(DAYS)
+    schema = metadata["dagster/column_schema"].value
+    assert [c.name for c in schema.columns] == expected.columns  # type: ignore[union-attr]
+    assert leftovers(scratch) == []
+
+
+def test_a_header_only_day_replaces_its_rows_with_none(landed: Settings) -> None:
+    with dg.instance_for_test() as instance:
+        assert run(landed, instance).success
+        day2 = delivered(landed, DAYS[1])
+        write_atomic(day2, day2.read_bytes().split(b"\n", 1)[0] + b"\n")
+        assert run(landed, instance).success
+    rows = stored(landed)
+    assert rows.height > 0
+    assert DAYS[1] not in rows["_partition_date"].to_list()
+
+
+def test_a_day_that_fails_publishes_nothing_of_the_run(landed: Settings, scratch: Path) -> None:
+    with dg.instance_for_test() as instance:
+        assert run(landed, instance).success
+        before = stored(landed)
+        write_atomic(delivered(landed, DAYS[0]), delivered(landed, DAYS[0]).read_bytes() * 2)
+        write_atomic(delivered(landed, DAYS[2]), b"not,a,flights,header\n1,2,3,4\n")
+        result = run(landed, instance)
+    assert not result.success
+    assert "2013-01-03.csv:1: header does not match" in str(result.get_step_failure_events())
+    assert_frame_equal(stored(landed), before)  # day 1 was read again, but not published
+    assert leftovers(scratch) == []
+
+
+class FailingLake(ParquetIOManager):
+    """A lake whose disk fills up while the run publishes."""
+
+    def handle_output(self, context: dg.OutputContext, obj: object) -> None:
+        raise OSError("No space left on device")
+
+
+def test_a_failed_publish_leaves_no_scratch_files(landed: Settings, scratch: Path) -> None:
+    with dg.instance_for_test() as instance:
+        result = run(landed, instance, lake_io_manager=FailingLake(base_dir=str(landed.lake_dir)))
+        assert not result.success
+        assert leftovers(scratch) == []

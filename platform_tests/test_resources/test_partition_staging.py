@@ -1,0 +1,99 @@
+"""Daily partitions staged one day at a time and published by the IO manager in one step."""
+
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from lakehouse.resources.parquet_io import (
+    PartitionMismatchError,
+    PartitionStaging,
+    publish_staged,
+    scan_partitions,
+)
+
+D1, D2, D3 = date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 3)
+SCHEMA = {"day": pl.Date, "value": pl.Int64}
+
+
+def rows(day: date, *values: int) -> pl.DataFrame:
+    return pl.DataFrame({"day": [day] * len(values), "value": list(values)}, schema=SCHEMA)
+
+
+def values(table: Path, day: date) -> list[int]:
+    return scan_partitions(table, [day]).collect()["value"].to_list()
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The system temporary folder, moved where the test can see what is left in it."""
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def test_staged_days_replace_exactly_the_partitions_of_the_run(
+    tmp_path: Path, scratch: Path
+) -> None:
+    table = tmp_path / "lake" / "raw" / "numbers"
+    with PartitionStaging() as staging:
+        for day in (D1, D2, D3):
+            staging.write(day, rows(day, 1))
+        publish_staged(staging.staged(), table, [D1, D2, D3])
+    with PartitionStaging() as staging:
+        staging.write(D2, rows(D2, 20, 21))
+        staging.write(D3, rows(D3))  # a day with no rows still replaces the old ones
+        publish_staged(staging.staged(), table, [D2, D3])
+    assert [values(table, d) for d in (D1, D2, D3)] == [[1], [20, 21], []]
+    assert scan_partitions(table, [D3]).collect_schema() == pl.Schema(SCHEMA)
+    assert sorted(p.name for p in table.iterdir()) == [f"date={d}" for d in (D1, D2, D3)]
+    assert list(scratch.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("staged", "message"),
+    [
+        pytest.param([D1], r"1 day\(s\) \(2013-01-02\)", id="a day missing"),
+        pytest.param([D1, D2, D3], r"1 day\(s\) \(2013-01-03\)", id="a day too many"),
+    ],
+)
+def test_staged_days_that_are_not_the_runs_publish_nothing(
+    tmp_path: Path, scratch: Path, staged: list[date], message: str
+) -> None:
+    table = tmp_path / "numbers"
+    with PartitionStaging() as staging:
+        staging.write(D1, rows(D1, 1))
+        publish_staged(staging.staged(), table, [D1])
+    with PartitionStaging() as staging:
+        for day in staged:
+            staging.write(day, rows(day, 9))
+        with pytest.raises(PartitionMismatchError, match=message):
+            publish_staged(staging.staged(), table, [D1, D2])
+    assert values(table, D1) == [1]
+    assert [p.name for p in table.iterdir()] == ["date=2013-01-01"]
+    assert list(scratch.iterdir()) == []
+
+
+def stage_two_days_then_fail() -> None:
+    with PartitionStaging() as staging:
+        staging.write(D1, rows(D1, 1))
+        staging.write(D2, rows(D2, 2))
+        msg = "the third day failed"
+        raise RuntimeError(msg)
+
+
+def test_a_failed_run_leaves_no_scratch_files(scratch: Path) -> None:
+    with pytest.raises(RuntimeError, match="the third day failed"):
+        stage_two_days_then_fail()
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_failed_write_is_raised_not_lost(scratch: Path) -> None:
+    with PartitionStaging() as staging:
+        staging.folder.rmdir()  # the scratch folder is gone: the background write must fail
+        staging.write(D1, rows(D1, 1))
+        with pytest.raises(FileNotFoundError):
+            staging.staged()
