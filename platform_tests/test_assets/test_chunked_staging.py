@@ -55,7 +55,7 @@ def stage_in_chunks(
         )
 
     with spilled() as spill:
-        tally = stage_rows(FLIGHTS_STAGING, raw, spill, settle_chunk, chunk_rows=chunk_rows)
+        tally = stage_rows(FLIGHTS_STAGING, raw, spill.add, settle_chunk, chunk_rows=chunk_rows)
         return spill.scan(STAGED_FLIGHTS.schema).collect(), tally, len(spill.parts)
 
 

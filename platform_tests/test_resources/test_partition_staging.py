@@ -97,3 +97,17 @@ def test_a_failed_write_is_raised_not_lost(scratch: Path) -> None:
         staging.write(D1, rows(D1, 1))
         with pytest.raises(FileNotFoundError):
             staging.staged()
+
+
+def test_days_without_rows_are_staged_as_empty_partitions_and_others_are_kept(
+    tmp_path: Path, scratch: Path
+) -> None:
+    table = tmp_path / "table"
+    with PartitionStaging() as staging:
+        staging.write(D1, rows(D1, 1, 2))
+        staging.write_missing([D1, D2, D3], pl.Schema(SCHEMA))
+        publish_staged(staging.staged(), table, [D1, D2, D3])
+
+    assert values(table, D1) == [1, 2]
+    assert values(table, D2) == values(table, D3) == []
+    assert scan_partitions(table, [D3]).collect_schema() == pl.Schema(SCHEMA)

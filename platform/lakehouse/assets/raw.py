@@ -61,11 +61,14 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
                     staging.write(file.day, delivery)
                     rows += delivery.height
                     unsplit += int(delivery[PARSE_ERROR].is_not_null().sum())
-                # The frame passed only carries the schema; the rows were counted day by day.
+                # The rows were counted day by day; the files hold them.
                 metadata = output_metadata(
-                    delivery.clear(), schema, files=len(files), malformed_lines=unsplit
+                    staging.staged().scan(),
+                    schema,
+                    rows=rows,
+                    files=len(files),
+                    malformed_lines=unsplit,
                 )
-                metadata["dagster/row_count"] = dg.MetadataValue.int(rows)
                 yield dg.Output(staging.staged(), metadata=metadata)
 
         return _daily

@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 import pandera.polars as pa
@@ -25,7 +25,7 @@ from lakehouse.checks.logic import (
     row_count_anomalies,
 )
 from lakehouse.checks.monitors import DAILY_FRESHNESS
-from lakehouse.chunks import Spill, day_chunks, spilled
+from lakehouse.chunks import day_chunks, spilled
 from lakehouse.contracts.base import FAILED_CHECKS, split_by_contract
 from lakehouse.contracts.flights import FLIGHTS_CONTRACT
 from lakehouse.contracts.quarantine import QUARANTINE, quarantine_records
@@ -38,7 +38,13 @@ from lakehouse.contracts.weather import WEATHER_CONTRACT
 from lakehouse.dates import keys_to_dates
 from lakehouse.landing import PARTITION_COLUMN
 from lakehouse.partitions import DAILY
-from lakehouse.resources.parquet_io import PARTITION_EXPR, Lake, stored_row_counts
+from lakehouse.resources.parquet_io import (
+    PARTITION_EXPR,
+    Lake,
+    PartitionStaging,
+    StagedPartitions,
+    stored_row_counts,
+)
 from lakehouse.settings import Settings
 from lakehouse.sources import AIRLINES, AIRPORTS, FLIGHTS, PLANES, WEATHER, Source
 from lakehouse.transforms.airlines import STAGED_AIRLINES, current_airlines, stage_airlines
@@ -265,18 +271,18 @@ class Tally:
 def stage_rows(
     staging: Staging,
     raw: pl.LazyFrame,
-    spill: Spill,
+    keep: Callable[[pl.DataFrame], None],
     settle_chunk: Callable[[pl.DataFrame], Settled],
     *,
     chunk_rows: int,
 ) -> Tally:
     """Stage a run's raw rows a chunk of days at a time (when the source's keys allow it),
-    spilling each chunk's valid rows; memory holds one chunk, whatever the range.
+    handing each chunk's valid rows to `keep`; memory holds one chunk, whatever the range.
 
     Args:
         staging: The source being staged.
         raw: Its raw rows for the run.
-        spill: Where the valid rows go, in delivery order.
+        keep: Takes the valid rows of a chunk, in delivery order, and stores them (on disk).
         settle_chunk: Settles one chunk's delivered rows (`settle` with the source's steps).
         chunk_rows: Rows per chunk at most (a bigger day is a chunk alone).
     """
@@ -292,9 +298,21 @@ def stage_rows(
     for part in parts or [raw]:
         delivered = part.collect()
         settled = settle_chunk(delivered)
-        spill.add(settled.valid)
+        keep(settled.valid)
         tallies.append(Tally.of(staging, delivered, settled))
     return Tally.combine(tallies)
+
+
+def keep_days(partitions: PartitionStaging, column: str) -> Callable[[pl.DataFrame], None]:
+    """Store valid rows as one complete partition file per day of `column` (a chunk holds
+    whole days, so each day is written once).
+    """
+
+    def keep(valid: pl.DataFrame) -> None:
+        for (day,), rows in valid.partition_by(column, as_dict=True, maintain_order=True).items():
+            partitions.write(cast("date", day), rows)
+
+    return keep
 
 
 class StagingRejectedError(Exception):
@@ -302,10 +320,11 @@ class StagingRejectedError(Exception):
 
 
 def staged_results(
-    staging: Staging, tally: Tally, valid: pl.LazyFrame, **extra: Any
-) -> Iterator[dg.Output[pl.DataFrame] | dg.Output[pl.LazyFrame] | dg.AssetCheckResult]:
+    staging: Staging, tally: Tally, valid: pl.LazyFrame | StagedPartitions, **extra: Any
+) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
     """The quarantine, the three blocking checks with their evidence, and, only when every one
-    passes, the staged table (`valid`, every staged row of the run).
+    passes, the staged table (`valid`, every staged row of the run: a reference table's rows,
+    or a daily table's partition files).
 
     A run whose rows fail a blocking check publishes nothing to the staged table (every day of
     it keeps its last good version, so nothing downstream can ever read the rejected rows, even
@@ -374,7 +393,7 @@ def staged_results(
             valid,
             output_name="staged",
             metadata=output_metadata(
-                valid,
+                valid.scan() if isinstance(valid, StagedPartitions) else valid,
                 column_schema(staging.spec),
                 rows=tally.staged_rows,
                 duplicates_removed=tally.removed_rows,
@@ -466,13 +485,20 @@ def staged_flights(
             run_id=context.run.run_id,
         )
 
-    with spilled() as spill:
+    days = keys_to_dates(context.partition_keys)
+    with PartitionStaging() as partitions:
         tally = stage_rows(
-            FLIGHTS_STAGING, raw, spill, settle_chunk, chunk_rows=Settings.from_env().chunk_rows
+            FLIGHTS_STAGING,
+            raw,
+            keep_days(partitions, "flight_date"),
+            settle_chunk,
+            chunk_rows=Settings.from_env().chunk_rows,
         )
-        valid = spill.scan(STAGED_FLIGHTS.schema)
+        partitions.write_missing(days, STAGED_FLIGHTS.schema)
+        valid = partitions.staged()
         summary = (
-            valid.select(
+            valid.scan()
+            .select(
                 cancelled=pl.col("cancelled").sum(),
                 no_zone=pl.col("dest_tzone").is_null().sum(),
                 no_zone_dests=pl.col("dest")
@@ -492,7 +518,6 @@ def staged_flights(
             arrivals_without_time_zone=summary["no_zone"] or 0,
             destinations_without_time_zone=summary["no_zone_dests"] or "",
         )
-    days = keys_to_dates(context.partition_keys)
     yield row_count_result(FLIGHTS_STAGING, tally.day_rows, days, lake)
 
 
@@ -529,16 +554,21 @@ def staged_weather(
             run_id=context.run.run_id,
         )
 
-    with spilled() as spill:
+    days = keys_to_dates(context.partition_keys)
+    with PartitionStaging() as partitions:
         tally = stage_rows(
-            WEATHER_STAGING, raw, spill, settle_chunk, chunk_rows=Settings.from_env().chunk_rows
+            WEATHER_STAGING,
+            raw,
+            keep_days(partitions, "weather_date"),
+            settle_chunk,
+            chunk_rows=Settings.from_env().chunk_rows,
         )
-        valid = spill.scan(STAGED_WEATHER.schema)
-        repeated = valid.select(pl.col("repeated_local_hour").sum()).collect().item()
+        partitions.write_missing(days, STAGED_WEATHER.schema)
+        valid = partitions.staged()
+        repeated = valid.scan().select(pl.col("repeated_local_hour").sum()).collect().item()
         yield from staged_results(
             WEATHER_STAGING, tally, valid, repeated_local_hours=int(repeated or 0)
         )
-    days = keys_to_dates(context.partition_keys)
     yield row_count_result(WEATHER_STAGING, tally.day_rows, days, lake)
 
 
@@ -577,8 +607,8 @@ def build_staged_reference(
             )
 
         with spilled() as spill:
-            chunk_rows = Settings.from_env().chunk_rows
-            tally = stage_rows(staging, raw, spill, settle_all, chunk_rows=chunk_rows)
+            # One chunk: a reference table's keys span its snapshots.
+            tally = stage_rows(staging, raw, spill.add, settle_all, chunk_rows=1)
             yield from staged_results(staging, tally, spill.scan(staging.spec.schema))
 
     return _staged

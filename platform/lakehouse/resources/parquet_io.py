@@ -135,6 +135,14 @@ class PartitionStaging:
         self._pending.append(self._writer.submit(rows.write_parquet, file))
         self._files[day] = file
 
+    def write_missing(self, days: Sequence[date], schema: pl.Schema) -> None:
+        """Stage an empty partition (with the schema) for each of `days` not staged yet: a day
+        that delivered no rows replaces its old rows with none.
+        """
+        for day in days:
+            if day not in self._files:
+                self.write(day, pl.DataFrame(schema=schema))
+
     def staged(self) -> StagedPartitions:
         """Every day staged so far, once its file is complete, for the IO manager to publish."""
         while self._pending:
