@@ -32,6 +32,9 @@ class Settings:
         warehouse_url: A shared PostgreSQL warehouse (`postgresql://user@host:port/db`, no
             password: that is read from `LAKEHOUSE_WAREHOUSE_PASSWORD` at run time) instead of
             the DuckDB file.
+        chunk_rows: Rows a long range is processed in at a time inside one step
+            (`LAKEHOUSE_CHUNK_ROWS`): bounds a backfill's memory whatever its length. One million
+            flight rows, with every intermediate copy staging makes, stays under a gigabyte.
     """
 
     home: Path
@@ -42,6 +45,7 @@ class Settings:
     executor: str = "in_process"
     lake_uri: str | None = None
     warehouse_url: str | None = None
+    chunk_rows: int = 1_000_000
 
     @property
     def landing_dir(self) -> Path:
@@ -87,6 +91,7 @@ class Settings:
             executor=env.get("LAKEHOUSE_EXECUTOR", "in_process"),
             lake_uri=env.get("LAKEHOUSE_LAKE_URI") or None,
             warehouse_url=env.get("LAKEHOUSE_WAREHOUSE_URL") or None,
+            chunk_rows=_positive_int(env, "LAKEHOUSE_CHUNK_ROWS", 1_000_000),
         )
         if settings.partition_end < settings.partition_start:
             msg = (
@@ -95,3 +100,16 @@ class Settings:
             )
             raise ValueError(msg)
         return settings
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number of at least 1 from the environment, or `default` when unset."""
+    text = env.get(name) or str(default)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        msg = f"{name}={text!r} must be a whole number of at least 1; fix or unset it"
+        raise ValueError(msg)
+    return value

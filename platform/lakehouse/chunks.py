@@ -1,0 +1,66 @@
+"""Bounded memory over long ranges: split a run's days into chunks of rows, and spill each
+chunk's result to local Parquet so only one chunk is ever held in memory.
+
+A backfill is still one Dagster run and one step per asset (one set of events); only the work
+inside the step is chunked.
+"""
+
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+
+def day_chunks(
+    days: Sequence[date], rows_per_day: Mapping[date, int], max_rows: int
+) -> list[list[date]]:
+    """Consecutive days, in order, grouped so each group holds at most `max_rows` rows (a day
+    with more rows than that is a group of its own; a day with no count counts as empty).
+    """
+    chunks: list[list[date]] = []
+    held = 0
+    for day in sorted(days):
+        rows = rows_per_day.get(day, 0)
+        if chunks and held + rows <= max_rows:
+            chunks[-1].append(day)
+            held += rows
+        else:
+            chunks.append([day])
+            held = rows
+    return chunks
+
+
+class Spill:
+    """Frames written one by one to private Parquet files, read back as one lazy scan."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.parts: list[Path] = []
+
+    def add(self, frame: pl.DataFrame) -> None:
+        """Write one chunk's rows (in order, after the chunks before it)."""
+        part = self.directory / f"part-{len(self.parts):05d}.parquet"
+        frame.write_parquet(part, compression="lz4", statistics=True)
+        self.parts.append(part)
+
+    def scan(self, schema: pl.Schema | Mapping[str, pl.DataType]) -> pl.LazyFrame:
+        """Every row written so far, in order; an empty frame of `schema` if none was."""
+        if not self.parts:
+            return pl.LazyFrame(schema=schema)
+        return pl.scan_parquet([str(p) for p in self.parts], schema=pl.Schema(schema))
+
+
+@contextmanager
+def spilled() -> Iterator[Spill]:
+    """A spill in a private temporary folder (`TMPDIR`), removed on exit, failure included.
+    Consume every scan of it before the block ends.
+    """
+    directory = Path(tempfile.mkdtemp(prefix="lakehouse-spill-"))
+    try:
+        yield Spill(directory)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
