@@ -3,6 +3,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -234,3 +235,116 @@ def test_reading_a_table_never_materialized_says_what_to_run(tmp_path: Path) -> 
     source = dg.AssetSpec(["marts", "daily"]).with_io_manager_key("io_manager")
     with pytest.raises(MissingPartitionError, match=r"marts.daily has never been materialized"):
         dg.materialize([source, reader], resources={"io_manager": io_manager(db)})
+
+
+class CountingInserts:
+    """A connection that counts INSERTs and fails on the `fail_at`-th one (0: never)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, fail_at: int) -> None:
+        self._con = con
+        self._fail_at = fail_at
+        self.inserts = 0
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql.startswith("INSERT"):
+            self.inserts += 1
+            if self.inserts == self._fail_at:
+                raise duckdb.IOException("simulated crash in the middle of the inserts")
+        return self._con.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+@dataclass
+class Writes:
+    """Every write connection opened (as CountingInserts), and which INSERT to fail."""
+
+    fail_at: int = 0
+    connections: list[CountingInserts] = field(default_factory=list)
+
+
+@pytest.fixture
+def writes(monkeypatch: pytest.MonkeyPatch) -> Writes:
+    recorded = Writes()
+    real_connect = DuckDBWarehouseIOManager.connect
+
+    @contextmanager
+    def counting(self: DuckDBWarehouseIOManager, **kw: Any) -> Iterator[Any]:
+        with real_connect(self, **kw) as con:
+            recorded.connections.append(CountingInserts(con, recorded.fail_at))
+            yield recorded.connections[-1]
+
+    monkeypatch.setattr(DuckDBWarehouseIOManager, "connect", counting)
+    return recorded
+
+
+def lazy_asset(values: list[int]) -> dg.AssetsDefinition:
+    """A partitioned mart returning a LazyFrame of `values` for the run's day."""
+
+    @dg.asset(key=["marts", "daily"], partitions_def=DAYS, metadata={"partition_expr": "day"})
+    def _asset(context: dg.AssetExecutionContext) -> pl.LazyFrame:
+        day = date.fromisoformat(context.partition_key)
+        return pl.LazyFrame({"day": [day] * len(values), "v": values})
+
+    return _asset
+
+
+def test_a_lazy_output_is_inserted_in_batches(tmp_path: Path, writes: Writes) -> None:
+    db = tmp_path / "w.duckdb"
+    assert run(lazy_asset(list(range(7))), db, D1, insert_batch_rows=3).success
+    assert writes.connections[-1].inserts == 3  # 3 + 3 + 1 rows
+    assert table(db) == [(D1, v) for v in range(7)]
+
+
+def test_a_failure_between_batches_keeps_every_old_row_and_adds_none(
+    tmp_path: Path, writes: Writes
+) -> None:
+    db = tmp_path / "w.duckdb"
+    run(lazy_asset([1, 2]), db, D1)
+    writes.fail_at = 2
+    with pytest.raises(duckdb.IOException, match="middle of the inserts"):
+        run(lazy_asset(list(range(10, 17))), db, D1, insert_batch_rows=3)
+    assert writes.connections[-1].inserts == 2  # the first batch went in, then rolled back
+    assert table(db) == [(D1, 1), (D1, 2)]
+
+
+def test_a_lazy_output_outside_the_partition_is_refused_before_writing(tmp_path: Path) -> None:
+    @dg.asset(key=["marts", "daily"], partitions_def=DAYS, metadata={"partition_expr": "day"})
+    def stray() -> pl.LazyFrame:
+        return pl.LazyFrame({"day": [D1, D2, D2, None], "v": [1, 2, 3, 4]})
+
+    db = tmp_path / "w.duckdb"
+    outside = r"3 row\(s\) have day outside .*\(None, 2013-01-02\)"
+    with pytest.raises(PartitionMismatchError, match=outside):
+        run(stray, db, D1)
+    assert not db.exists()
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [({"columns": ["c", "a"]}, [(2.0, 1)]), (None, [(D1, 1, "x", 2.0)])],
+    ids=["named columns, in that order", "every column"],
+)
+def test_an_input_loads_only_the_columns_it_names(
+    tmp_path: Path, metadata: dict[str, Any] | None, expected: list[tuple[Any, ...]]
+) -> None:
+    db = tmp_path / "w.duckdb"
+    run(daily_asset({"a": [1], "b": ["x"], "c": [2.0]}), db, D1)
+    loaded: list[pl.DataFrame] = []
+
+    @dg.asset(
+        key=["marts", "reader"],
+        partitions_def=DAYS,
+        ins={"daily": dg.AssetIn(["marts", "daily"], metadata=metadata)},
+    )
+    def reader(daily: pl.DataFrame) -> None:
+        loaded.append(daily)
+
+    source = dg.AssetSpec(
+        ["marts", "daily"], partitions_def=DAYS, metadata={"partition_expr": "day"}
+    ).with_io_manager_key("io_manager")
+    dg.materialize(
+        [source, reader], resources={"io_manager": io_manager(db)}, partition_key=D1.isoformat()
+    )
+    assert loaded[0].rows() == expected
