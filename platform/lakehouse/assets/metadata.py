@@ -39,7 +39,9 @@ def definition_metadata(schema: dg.TableSchema, **extra: Any) -> dict[str, Any]:
     return {"dagster/column_schema": schema, **extra}
 
 
-def observed_schema(frame: pl.DataFrame, described: dg.TableSchema) -> dg.TableSchema:
+def observed_schema(
+    frame: pl.DataFrame | pl.LazyFrame, described: dg.TableSchema
+) -> dg.TableSchema:
     """The column schema a frame really has, with the descriptions and constraints of the
     `described` columns it shares; a column the description lacks shows up bare.
     """
@@ -52,18 +54,24 @@ def observed_schema(frame: pl.DataFrame, described: dg.TableSchema) -> dg.TableS
                 description=known[name].description if name in known else None,
                 constraints=known[name].constraints if name in known else None,
             )
-            for name, dtype in frame.schema.items()
+            for name, dtype in frame.collect_schema().items()
         ]
     )
 
 
 def output_metadata(
-    frame: pl.DataFrame, described: dg.TableSchema | None = None, **extra: Any
+    frame: pl.DataFrame | pl.LazyFrame, described: dg.TableSchema | None = None, **extra: Any
 ) -> dict[str, Any]:
     """Materialization metadata: the row count, the column schema the frame really has (what
     the schema-change checks compare between materializations), and anything asset-specific.
+
+    A LazyFrame is counted, not collected: over a Parquet spill that reads only the footers.
     """
-    metadata: dict[str, Any] = {"dagster/row_count": dg.MetadataValue.int(frame.height)}
+    if isinstance(frame, pl.LazyFrame):
+        rows = int(frame.select(pl.len()).collect().item())
+    else:
+        rows = frame.height
+    metadata: dict[str, Any] = {"dagster/row_count": dg.MetadataValue.int(rows)}
     if described is not None:
         metadata["dagster/column_schema"] = observed_schema(frame, described)
     return {**metadata, **extra}
