@@ -3,7 +3,6 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -14,12 +13,15 @@ import polars as pl
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from lakehouse.resources import warehouse_io
 from lakehouse.resources.parquet_io import MissingPartitionError, PartitionMismatchError
 from lakehouse.resources.warehouse_io import (
     DuckDBWarehouseIOManager,
     SchemaDriftError,
     WarehouseLockedError,
+    arrow_stream,
     as_utc,
+    batches,
     diff_columns,
     drift_message,
     partition_predicate,
@@ -237,48 +239,6 @@ def test_reading_a_table_never_materialized_says_what_to_run(tmp_path: Path) -> 
         dg.materialize([source, reader], resources={"io_manager": io_manager(db)})
 
 
-class CountingInserts:
-    """A connection that counts INSERTs and fails on the `fail_at`-th one (0: never)."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, fail_at: int) -> None:
-        self._con = con
-        self._fail_at = fail_at
-        self.inserts = 0
-
-    def execute(self, sql: str, *args: Any) -> Any:
-        if sql.startswith("INSERT"):
-            self.inserts += 1
-            if self.inserts == self._fail_at:
-                raise duckdb.IOException("simulated crash in the middle of the inserts")
-        return self._con.execute(sql, *args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._con, name)
-
-
-@dataclass
-class Writes:
-    """Every write connection opened (as CountingInserts), and which INSERT to fail."""
-
-    fail_at: int = 0
-    connections: list[CountingInserts] = field(default_factory=list)
-
-
-@pytest.fixture
-def writes(monkeypatch: pytest.MonkeyPatch) -> Writes:
-    recorded = Writes()
-    real_connect = DuckDBWarehouseIOManager.connect
-
-    @contextmanager
-    def counting(self: DuckDBWarehouseIOManager, **kw: Any) -> Iterator[Any]:
-        with real_connect(self, **kw) as con:
-            recorded.connections.append(CountingInserts(con, recorded.fail_at))
-            yield recorded.connections[-1]
-
-    monkeypatch.setattr(DuckDBWarehouseIOManager, "connect", counting)
-    return recorded
-
-
 def lazy_asset(values: list[int]) -> dg.AssetsDefinition:
     """A partitioned mart returning a LazyFrame of `values` for the run's day."""
 
@@ -290,22 +250,59 @@ def lazy_asset(values: list[int]) -> dg.AssetsDefinition:
     return _asset
 
 
-def test_a_lazy_output_is_inserted_in_batches(tmp_path: Path, writes: Writes) -> None:
+@pytest.mark.parametrize("lazy", [True, False], ids=["LazyFrame", "DataFrame"])
+def test_batches_cover_every_row_in_order_a_few_at_a_time(lazy: bool) -> None:
+    frame = pl.DataFrame({"v": list(range(7))})
+    got = list(batches(frame.lazy() if lazy else frame, 3))
+    assert [b["v"].to_list() for b in got] == [[0, 1, 2], [3, 4, 5], [6]]
+    assert list(batches(frame.head(0).lazy() if lazy else frame.head(0), 3)) == []
+
+
+def test_an_empty_arrow_stream_keeps_its_types() -> None:
+    stream = arrow_stream(pl.LazyFrame(schema={"day": pl.Date, "v": pl.Int16}), 3)
+    assert [str(t) for t in stream.schema.types] == ["date32[day]", "int16"]
+    assert stream.read_all().num_rows == 0
+
+
+class Batches:
+    """`batches` as the IO manager calls it: records the batch sizes, and fails after the
+    first `fail_after` batches were handed over (0: never).
+    """
+
+    def __init__(self, fail_after: int = 0) -> None:
+        self.fail_after = fail_after
+        self.sizes: list[int] = []
+
+    def __call__(self, frame: pl.DataFrame | pl.LazyFrame, rows: int) -> Iterator[pl.DataFrame]:
+        for batch in batches(frame, rows):
+            if self.fail_after and len(self.sizes) == self.fail_after:
+                msg = "simulated crash in the middle of the inserts"
+                raise OSError(msg)
+            self.sizes.append(batch.height)
+            yield batch
+
+
+def test_a_lazy_output_is_inserted_in_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = Batches()
+    monkeypatch.setattr(warehouse_io, "batches", seen)
     db = tmp_path / "w.duckdb"
     assert run(lazy_asset(list(range(7))), db, D1, insert_batch_rows=3).success
-    assert writes.connections[-1].inserts == 3  # 3 + 3 + 1 rows
+    assert seen.sizes == [3, 3, 1]
     assert table(db) == [(D1, v) for v in range(7)]
 
 
 def test_a_failure_between_batches_keeps_every_old_row_and_adds_none(
-    tmp_path: Path, writes: Writes
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = tmp_path / "w.duckdb"
     run(lazy_asset([1, 2]), db, D1)
-    writes.fail_at = 2
-    with pytest.raises(duckdb.IOException, match="middle of the inserts"):
+    failing = Batches(fail_after=1)
+    monkeypatch.setattr(warehouse_io, "batches", failing)
+    with pytest.raises(duckdb.InvalidInputException, match="middle of the inserts"):
         run(lazy_asset(list(range(10, 17))), db, D1, insert_batch_rows=3)
-    assert writes.connections[-1].inserts == 2  # the first batch went in, then rolled back
+    assert failing.sizes == [3]  # the first batch was handed to the INSERT, then it failed
     assert table(db) == [(D1, 1), (D1, 2)]
 
 
@@ -348,3 +345,22 @@ def test_an_input_loads_only_the_columns_it_names(
         [source, reader], resources={"io_manager": io_manager(db)}, partition_key=D1.isoformat()
     )
     assert loaded[0].rows() == expected
+
+
+def memory_limit(manager: DuckDBWarehouseIOManager) -> str:
+    with manager.connect() as con:
+        row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_duckdb_memory_is_limited_unless_the_resource_sets_its_own(tmp_path: Path) -> None:
+    def expected(limit: str) -> str:
+        with duckdb.connect(config={"memory_limit": limit}) as con:
+            return str(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])  # type: ignore[index]
+
+    db = tmp_path / "w.duckdb"
+    assert memory_limit(io_manager(db, memory_limit="100MB")) == expected("100MB")
+    resource = DuckDBResource(database=str(db), connection_config={"memory_limit": "200MB"})
+    own = DuckDBWarehouseIOManager(duckdb=resource, memory_limit="100MB")
+    assert memory_limit(own) == expected("200MB")

@@ -34,6 +34,7 @@ from lakehouse.resources.parquet_io import (
 from lakehouse.resources.warehouse_io import (
     INSERT_BATCH_ROWS,
     SchemaDriftError,
+    batches,
     check_within,
     diff_columns,
     drift_message,
@@ -129,7 +130,7 @@ def replace_rows(
         # Created from the schema alone, so an empty output still has typed columns.
         empty = pl.DataFrame(schema=columns)
         cur.adbc_ingest(_INCOMING, empty.to_arrow(), mode="create", temporary=True)
-        for batch in frame.lazy().collect_batches(chunk_size=batch_rows):
+        for batch in batches(frame, batch_rows):
             cur.adbc_ingest(_INCOMING, batch.to_arrow(), mode="append", temporary=True)
         _ensure_table(cur, schema, table, columns)
         names = ", ".join(quote(name) for name in columns)
@@ -215,7 +216,7 @@ class PostgresWarehouseIOManager(dg.ConfigurableIOManager):
         """Replace the run's partitions (or the whole table) in one transaction."""
         if obj is None:
             return
-        frame = obj.lazy()
+        frame = obj
         schema, table = context.asset_key.path[0], context.asset_key.path[-1]
         column: str | None = None
         days: list[date] = []

@@ -19,6 +19,7 @@ from datetime import date
 import dagster as dg
 import duckdb
 import polars as pl
+import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 from duckdb import DuckDBPyConnection
 from pydantic import Field
@@ -91,6 +92,27 @@ def partition_predicate(column: str, days: Sequence[date]) -> tuple[str, list[da
     return f"{quote(column)} BETWEEN ? AND ?", [start, end]
 
 
+def batches(frame: pl.DataFrame | pl.LazyFrame, rows: int) -> Iterator[pl.DataFrame]:
+    """The frame's rows, in order, `rows` at a time; a LazyFrame is evaluated one slice at a
+    time (so pass a cheap scan, such as a spill, not an expensive query).
+    """
+    if isinstance(frame, pl.DataFrame):
+        yield from frame.iter_slices(rows)
+        return
+    # Not `collect_batches()`: its producer runs ahead of the consumer and buffered nearly the
+    # whole year's fact at 10x.
+    total = int(frame.select(pl.len()).collect().item())
+    for offset in range(0, total, rows):
+        yield frame.slice(offset, rows).collect()
+
+
+def arrow_stream(frame: pl.DataFrame | pl.LazyFrame, rows: int) -> pa.RecordBatchReader:
+    """The frame as an Arrow stream of `batches`, typed even when it has no rows."""
+    schema = pl.DataFrame(schema=frame.collect_schema()).to_arrow().schema
+    stream = (b for batch in batches(frame, rows) for b in batch.to_arrow().to_batches())
+    return pa.RecordBatchReader.from_batches(schema, stream)
+
+
 def selected_columns(context: dg.InputContext) -> list[str] | None:
     """The columns an input asked for in its `columns` metadata; None means every column."""
     columns = (context.definition_metadata or {}).get(COLUMNS)
@@ -117,6 +139,11 @@ class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
     duckdb: dg.ResourceDependency[DuckDBResource]
     lock_retries: int = Field(default=20, description="Attempts to open a locked warehouse.")
     lock_wait_seconds: float = Field(default=0.5, description="Wait between those attempts.")
+    memory_limit: str = Field(
+        default="1GB",
+        description="DuckDB's memory limit (unless the DuckDB resource's connection_config "
+        "sets one). Without it DuckDB caches up to 80% of RAM while a year is inserted.",
+    )
     insert_batch_rows: int = Field(
         default=INSERT_BATCH_ROWS,
         gt=0,
@@ -133,7 +160,7 @@ class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
                 con = duckdb.connect(
                     self.duckdb.database,
                     read_only=read_only,
-                    config=dict(self.duckdb.connection_config),
+                    config={"memory_limit": self.memory_limit, **self.duckdb.connection_config},
                 )
                 break
             except duckdb.IOException as error:
@@ -160,7 +187,7 @@ class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
         """Replace the run's partitions (or the whole table) in one transaction."""
         if obj is None:
             return
-        frame = obj.lazy()
+        frame = obj
         schema, table = context.asset_key.path[0], context.asset_key.path[-1]
         qualified = table_name(schema, table)
         where: str = "TRUE"
@@ -175,10 +202,11 @@ class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
             try:
                 self._ensure_table(con, schema, table, frame.collect_schema())
                 con.execute(f"DELETE FROM {qualified} WHERE {where}", params)
-                for batch in frame.collect_batches(chunk_size=self.insert_batch_rows):
-                    con.register(_INCOMING, batch)
-                    con.execute(f"INSERT INTO {qualified} BY NAME SELECT * FROM {_INCOMING}")
-                    con.unregister(_INCOMING)
+                # One INSERT pulling batches from a stream: DuckDB holds far less than with
+                # an INSERT per batch (measured at 10x: ~0.5 GB against ~0.9 GB).
+                con.register(_INCOMING, arrow_stream(frame, self.insert_batch_rows))
+                con.execute(f"INSERT INTO {qualified} BY NAME SELECT * FROM {_INCOMING}")
+                con.unregister(_INCOMING)
                 con.commit()
             except BaseException:
                 con.rollback()
