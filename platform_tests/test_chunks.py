@@ -29,13 +29,13 @@ def test_a_day_larger_than_the_budget_is_a_chunk_alone_and_unknown_days_are_empt
 
 
 def test_a_spill_reads_back_every_chunk_in_order_and_is_removed_even_on_failure() -> None:
-    schema = {"n": pl.Int64}
+    schema = pl.Schema({"n": pl.Int64()})
     seen: list[Path] = []
 
     def spill_then_fail() -> None:
         with spilled() as spill:
             seen.append(spill.directory)
-            assert spill.scan(schema).collect().schema == pl.Schema(schema)
+            assert spill.scan(schema).collect().schema == schema
             spill.add(pl.DataFrame({"n": [1, 2]}))
             spill.add(pl.DataFrame({"n": [3]}))
             assert spill.scan(schema).collect()["n"].to_list() == [1, 2, 3]

@@ -42,7 +42,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
     """The resources for a settings' data home (tests pass a temporary one)."""
     return {
         "landing": LandingZone(root=str(settings.landing_dir)),
-        "lake": Lake(base_dir=settings.lake_location, chunk_rows=settings.chunk_rows),
+        "lake": Lake(base_dir=settings.lake_location),
         "failure_log": FailureLog(path=str(settings.run_failures_path)),
         "lake_io_manager": ParquetIOManager(base_dir=settings.lake_location),
         "warehouse_io_manager": (

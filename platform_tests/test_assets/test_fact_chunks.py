@@ -1,5 +1,4 @@
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -10,7 +9,6 @@ from polars.testing import assert_frame_equal
 from lakehouse.assets.metadata import markdown_preview
 from lakehouse.assets.warehouse import ORPHAN_KEYS, fct_flights_asset
 from lakehouse.checks.logic import orphans
-from lakehouse.resources.parquet_io import Lake
 from lakehouse.transforms.dimensions import UNKNOWN_SK
 from lakehouse.transforms.facts import fct_flights
 from platform_tests.test_transforms.test_facts import AIRLINES, AIRPORTS, PLANES, flights
@@ -32,16 +30,18 @@ def staged(days: int, per_day: int) -> pl.LazyFrame:
     return flights(*rows).with_columns(pl.lit(None).alias(c) for c in NULL_COLUMNS)
 
 
-def run_fact(lf: pl.LazyFrame, days: int, chunk_rows: int, tmp_path: Path) -> dict[str, Any]:
+def run_fact(
+    lf: pl.LazyFrame, days: int, chunk_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
     """Run the asset body; the fact is read while its spill exists (as the IO manager does)."""
     last = FIRST + timedelta(days=days - 1)
     context = dg.build_asset_context(
         partition_key_range=dg.PartitionKeyRange(FIRST.isoformat(), last.isoformat())
     )
-    lake = Lake(base_dir=str(tmp_path), chunk_rows=chunk_rows)
+    monkeypatch.setenv("LAKEHOUSE_CHUNK_ROWS", str(chunk_rows))
     seen: dict[str, Any] = {}
     dims = (AIRLINES.collect(), AIRPORTS.collect(), PLANES.collect())
-    for event in fct_flights_asset(context, lf, *dims, lake):  # type: ignore[call-arg]
+    for event in fct_flights_asset(context, lf, *dims):  # type: ignore[call-arg]
         if isinstance(event, dg.Output):
             assert isinstance(event.value, pl.LazyFrame)
             seen["fact"] = event.value.collect()
@@ -53,10 +53,10 @@ def run_fact(lf: pl.LazyFrame, days: int, chunk_rows: int, tmp_path: Path) -> di
 
 @pytest.mark.parametrize("chunk_rows", [1, 12, 25, 10_000], ids=["day", "two", "odd", "one"])
 def test_the_fact_built_in_chunks_equals_the_fact_built_at_once(
-    tmp_path: Path, chunk_rows: int
+    monkeypatch: pytest.MonkeyPatch, chunk_rows: int
 ) -> None:
     lf = staged(days=5, per_day=12)
-    seen = run_fact(lf, 5, chunk_rows, tmp_path)
+    seen = run_fact(lf, 5, chunk_rows, monkeypatch)
     whole = fct_flights(lf, AIRLINES, AIRPORTS, PLANES).collect()
     # Chunks come out in date order; within a day the order is the transform's own.
     assert seen["fact"]["flight_date"].is_sorted()
@@ -68,9 +68,9 @@ def test_the_fact_built_in_chunks_equals_the_fact_built_at_once(
     assert seen["metadata"]["dagster/row_count"].value == 60
 
 
-def test_orphans_of_all_chunks_add_up_exactly(tmp_path: Path) -> None:
+def test_orphans_of_all_chunks_add_up_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
     lf = staged(days=5, per_day=12)
-    seen = run_fact(lf, 5, 12, tmp_path)
+    seen = run_fact(lf, 5, 12, monkeypatch)
     whole = orphans(fct_flights(lf, AIRLINES, AIRPORTS, PLANES).collect(), ORPHAN_KEYS, UNKNOWN_SK)
     check = seen["check"]
     assert {k: v.value for k, v in check.metadata.items() if k.startswith("orphans_")} == {

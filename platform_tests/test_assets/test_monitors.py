@@ -33,13 +33,13 @@ def test_the_volume_check_compares_a_run_with_the_stored_weeks_before_it(tmp_pat
     lake = Lake(base_dir=str(tmp_path))
     store_days(lake, [MONDAY + timedelta(weeks=w) for w in range(4)], rows=10)
     today = MONDAY + timedelta(weeks=4)
-    light = pl.DataFrame({"flight_date": [today] * 5})
+    light = pl.DataFrame({"day": [today], "rows": [5]})
     result = row_count_result(FLIGHTS_STAGING, light, [today], lake)
     assert not result.passed
     assert result.severity == dg.AssetCheckSeverity.WARN
     assert result.metadata["anomalous_days"].value == 1
 
-    usual = pl.DataFrame({"flight_date": [today] * 10})
+    usual = pl.DataFrame({"day": [today], "rows": [10]})
     assert row_count_result(FLIGHTS_STAGING, usual, [today], lake).passed
     # A day that delivered nothing is judged as zero rows, not skipped.
     assert not row_count_result(FLIGHTS_STAGING, usual.clear(), [today], lake).passed

@@ -60,16 +60,22 @@ def observed_schema(
 
 
 def output_metadata(
-    frame: pl.DataFrame | pl.LazyFrame, described: dg.TableSchema | None = None, **extra: Any
+    frame: pl.DataFrame | pl.LazyFrame,
+    described: dg.TableSchema | None = None,
+    *,
+    rows: int | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """Materialization metadata: the row count, the column schema the frame really has (what
     the schema-change checks compare between materializations), and anything asset-specific.
 
-    A LazyFrame is counted, not collected: over a Parquet spill that reads only the footers.
+    A LazyFrame (rows spilled chunk by chunk) is not counted here: pass the `rows` the caller
+    counted while producing it.
     """
-    if isinstance(frame, pl.LazyFrame):
-        rows = int(frame.select(pl.len()).collect().item())
-    else:
+    if rows is None:
+        if isinstance(frame, pl.LazyFrame):
+            msg = "output_metadata of a LazyFrame needs the rows counted by the caller"
+            raise TypeError(msg)
         rows = frame.height
     metadata: dict[str, Any] = {"dagster/row_count": dg.MetadataValue.int(rows)}
     if described is not None:

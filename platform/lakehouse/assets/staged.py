@@ -17,8 +17,15 @@ from lakehouse.assets.metadata import (
     markdown_preview,
     output_metadata,
 )
-from lakehouse.checks.logic import duplicate_keys, reconcile, row_count_anomalies
+from lakehouse.checks.logic import (
+    DuplicateKeys,
+    Reconciliation,
+    duplicate_keys,
+    reconcile,
+    row_count_anomalies,
+)
 from lakehouse.checks.monitors import DAILY_FRESHNESS
+from lakehouse.chunks import Spill, day_chunks, spilled
 from lakehouse.contracts.base import FAILED_CHECKS, split_by_contract
 from lakehouse.contracts.flights import FLIGHTS_CONTRACT
 from lakehouse.contracts.quarantine import QUARANTINE, quarantine_records
@@ -78,6 +85,9 @@ class Staging:
     contract: pa.DataFrameSchema
     description: str
     date_column: str | None = None  # None for a reference table (unpartitioned)
+    # Every business key lies within one delivery day (its date is part of the key and a row
+    # must be dated its file's day), so a long range can be staged a chunk of days at a time.
+    key_within_day: bool = False
 
     @property
     def key(self) -> dg.AssetKey:
@@ -202,15 +212,100 @@ def settle(
     )
 
 
+@dataclass(frozen=True)
+class Tally:
+    """What the checks of a staging run need from its rows, gathered chunk by chunk so the
+    rows themselves need not stay in memory.
+    """
+
+    balance: Reconciliation
+    duplicates: DuplicateKeys
+    quarantine: pl.DataFrame
+    day_rows: pl.DataFrame  # (day, rows) staged per day; empty for a reference table
+
+    @property
+    def staged_rows(self) -> int:
+        """Rows published to the staged table."""
+        return int(self.balance.by_delivery["staged"].sum())
+
+    @property
+    def removed_rows(self) -> int:
+        """Rows removed as older deliveries of their business key."""
+        return int(self.balance.by_delivery["deduplicated"].sum())
+
+    @classmethod
+    def of(cls, staging: Staging, delivered: pl.DataFrame, settled: Settled) -> "Tally":
+        """The tally of one chunk."""
+        valid, file = settled.valid, "_source_file"
+        day_rows = (
+            valid.group_by(day=staging.date_column).agg(rows=pl.len())
+            if staging.date_column
+            else pl.DataFrame(schema={"day": pl.Date, "rows": pl.UInt32})
+        )
+        return cls(
+            balance=reconcile(
+                delivered[file], valid[file], settled.quarantine[file], settled.removed[file]
+            ),
+            duplicates=duplicate_keys(valid, staging.spec.key),
+            quarantine=settled.quarantine,
+            day_rows=day_rows,
+        )
+
+    @classmethod
+    def combine(cls, parts: list["Tally"]) -> "Tally":
+        """The tally of a run from those of its chunks (no business key spans two chunks)."""
+        return cls(
+            balance=Reconciliation.combine([p.balance for p in parts]),
+            duplicates=DuplicateKeys.combine([p.duplicates for p in parts]),
+            quarantine=pl.concat([p.quarantine for p in parts]),
+            day_rows=pl.concat([p.day_rows for p in parts]),
+        )
+
+
+def stage_rows(
+    staging: Staging,
+    raw: pl.LazyFrame,
+    spill: Spill,
+    settle_chunk: Callable[[pl.DataFrame], Settled],
+    *,
+    chunk_rows: int,
+) -> Tally:
+    """Stage a run's raw rows a chunk of days at a time (when the source's keys allow it),
+    spilling each chunk's valid rows; memory holds one chunk, whatever the range.
+
+    Args:
+        staging: The source being staged.
+        raw: Its raw rows for the run.
+        spill: Where the valid rows go, in delivery order.
+        settle_chunk: Settles one chunk's delivered rows (`settle` with the source's steps).
+        chunk_rows: Rows per chunk at most (a bigger day is a chunk alone).
+    """
+    if staging.key_within_day:
+        per_day = raw.group_by(PARTITION_COLUMN).len().collect()
+        chunks = day_chunks(
+            per_day[PARTITION_COLUMN].to_list(), dict(per_day.iter_rows()), chunk_rows
+        )
+        parts = [raw.filter(pl.col(PARTITION_COLUMN).is_between(c[0], c[-1])) for c in chunks]
+    else:
+        parts = [raw]
+    tallies = []
+    for part in parts or [raw]:
+        delivered = part.collect()
+        settled = settle_chunk(delivered)
+        spill.add(settled.valid)
+        tallies.append(Tally.of(staging, delivered, settled))
+    return Tally.combine(tallies)
+
+
 class StagingRejectedError(Exception):
     """A run's rows failed a blocking check: the staged table keeps its previous version."""
 
 
 def staged_results(
-    staging: Staging, delivered: pl.DataFrame, settled: Settled, **extra: Any
-) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
+    staging: Staging, tally: Tally, valid: pl.LazyFrame, **extra: Any
+) -> Iterator[dg.Output[pl.DataFrame] | dg.Output[pl.LazyFrame] | dg.AssetCheckResult]:
     """The quarantine, the three blocking checks with their evidence, and, only when every one
-    passes, the staged table.
+    passes, the staged table (`valid`, every staged row of the run).
 
     A run whose rows fail a blocking check publishes nothing to the staged table (every day of
     it keeps its last good version, so nothing downstream can ever read the rejected rows, even
@@ -220,10 +315,7 @@ def staged_results(
     Raises:
         StagingRejectedError: a blocking check failed.
     """
-    valid, quarantine = settled.valid, settled.quarantine
-    duplicates = duplicate_keys(valid, staging.spec.key)
-    file = "_source_file"
-    balance = reconcile(delivered[file], valid[file], quarantine[file], settled.removed[file])
+    quarantine, duplicates, balance = tally.quarantine, tally.duplicates, tally.balance
     rates = balance.pass_rates()
     worst = rates.sort("pass_rate", "delivery").row(0, named=True) if rates.height else None
     below = rates.filter(pl.col("pass_rate") < MIN_PASS_RATE)
@@ -284,7 +376,8 @@ def staged_results(
             metadata=output_metadata(
                 valid,
                 column_schema(staging.spec),
-                duplicates_removed=settled.removed.height,
+                rows=tally.staged_rows,
+                duplicates_removed=tally.removed_rows,
                 quarantined=quarantine.height,
                 **extra,
             ),
@@ -306,13 +399,15 @@ def staged_results(
 
 
 def row_count_result(
-    staging: Staging, valid: pl.DataFrame, days: list[date], lake: Lake
+    staging: Staging, day_rows: pl.DataFrame, days: list[date], lake: Lake
 ) -> dg.AssetCheckResult:
-    """The volume check of a daily table: this run's days against the stored weeks before."""
+    """The volume check of a daily table: this run's days (`day_rows`: day, rows staged)
+    against the stored weeks before.
+    """
     assert staging.date_column is not None  # noqa: S101  (only daily tables carry it)
     checked = (
         pl.DataFrame({"day": days}, schema={"day": pl.Date})
-        .join(valid.group_by(day=staging.date_column).agg(rows=pl.len()), on="day", how="left")
+        .join(day_rows, on="day", how="left")
         .with_columns(pl.col("rows").fill_null(0))
     )
     first = min(days)
@@ -339,6 +434,7 @@ FLIGHTS_STAGING = Staging(
     spec=STAGED_FLIGHTS,
     contract=FLIGHTS_CONTRACT,
     date_column="flight_date",
+    key_within_day=True,
     description="Typed flights: departures in New York time and UTC, arrivals in the "
     "destination's zone and UTC, the cancelled flag; one row per business key; only rows that "
     "keep the flights contract.",
@@ -356,31 +452,48 @@ FLIGHTS_KEY = FLIGHTS_STAGING.key
 )
 def staged_flights(
     context: dg.AssetExecutionContext, raw: pl.LazyFrame, airports: pl.DataFrame, lake: Lake
-) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
+) -> Iterator[dg.Output[pl.DataFrame] | dg.Output[pl.LazyFrame] | dg.AssetCheckResult]:
     """Stage flights; rows that cannot be staged or break the contract go to quarantine."""
-    delivered = raw.collect()
     zones = airports["tzone"].drop_nulls().unique().sort().to_list()
 
-    staged = stage_flights(delivered.lazy()).collect()
-    settled = settle(
-        FLIGHTS_STAGING,
-        delivered,
-        staged,
-        prepare=lambda clean: add_arrival_utc(clean, airports.lazy(), zones),
-        dedupe=dedupe_flights,
-        run_id=context.run.run_id,
-    )
-    no_zone = settled.valid.filter(pl.col("dest_tzone").is_null())
-    yield from staged_results(
-        FLIGHTS_STAGING,
-        delivered,
-        settled,
-        cancelled=int(settled.valid["cancelled"].sum()),
-        arrivals_without_time_zone=no_zone.height,
-        destinations_without_time_zone=", ".join(no_zone["dest"].unique().sort()),
-    )
+    def settle_chunk(delivered: pl.DataFrame) -> Settled:
+        return settle(
+            FLIGHTS_STAGING,
+            delivered,
+            stage_flights(delivered.lazy()).collect(),
+            prepare=lambda clean: add_arrival_utc(clean, airports.lazy(), zones),
+            dedupe=dedupe_flights,
+            run_id=context.run.run_id,
+        )
+
+    with spilled() as spill:
+        tally = stage_rows(
+            FLIGHTS_STAGING, raw, spill, settle_chunk, chunk_rows=Settings.from_env().chunk_rows
+        )
+        valid = spill.scan(STAGED_FLIGHTS.schema)
+        summary = (
+            valid.select(
+                cancelled=pl.col("cancelled").sum(),
+                no_zone=pl.col("dest_tzone").is_null().sum(),
+                no_zone_dests=pl.col("dest")
+                .filter(pl.col("dest_tzone").is_null())
+                .unique()
+                .sort()
+                .str.join(", "),
+            )
+            .collect()
+            .row(0, named=True)
+        )
+        yield from staged_results(
+            FLIGHTS_STAGING,
+            tally,
+            valid,
+            cancelled=summary["cancelled"] or 0,
+            arrivals_without_time_zone=summary["no_zone"] or 0,
+            destinations_without_time_zone=summary["no_zone_dests"] or "",
+        )
     days = keys_to_dates(context.partition_keys)
-    yield row_count_result(FLIGHTS_STAGING, settled.valid, days, lake)
+    yield row_count_result(FLIGHTS_STAGING, tally.day_rows, days, lake)
 
 
 WEATHER_STAGING = Staging(
@@ -403,22 +516,30 @@ WEATHER_STAGING = Staging(
 )
 def staged_weather(
     context: dg.AssetExecutionContext, raw: pl.LazyFrame, lake: Lake
-) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
+) -> Iterator[dg.Output[pl.DataFrame] | dg.Output[pl.LazyFrame] | dg.AssetCheckResult]:
     """Stage weather; rows that cannot be staged or break the contract go to quarantine."""
-    delivered = raw.collect()
-    staged = stage_weather(delivered.lazy()).collect()
-    settled = settle(
-        WEATHER_STAGING,
-        delivered,
-        staged,
-        prepare=lambda clean: clean,
-        dedupe=dedupe_weather,
-        run_id=context.run.run_id,
-    )
-    repeated = int(settled.valid["repeated_local_hour"].sum())
-    yield from staged_results(WEATHER_STAGING, delivered, settled, repeated_local_hours=repeated)
+
+    def settle_chunk(delivered: pl.DataFrame) -> Settled:
+        return settle(
+            WEATHER_STAGING,
+            delivered,
+            stage_weather(delivered.lazy()).collect(),
+            prepare=lambda clean: clean,
+            dedupe=dedupe_weather,
+            run_id=context.run.run_id,
+        )
+
+    with spilled() as spill:
+        tally = stage_rows(
+            WEATHER_STAGING, raw, spill, settle_chunk, chunk_rows=Settings.from_env().chunk_rows
+        )
+        valid = spill.scan(STAGED_WEATHER.schema)
+        repeated = valid.select(pl.col("repeated_local_hour").sum()).collect().item()
+        yield from staged_results(
+            WEATHER_STAGING, tally, valid, repeated_local_hours=int(repeated or 0)
+        )
     days = keys_to_dates(context.partition_keys)
-    yield row_count_result(WEATHER_STAGING, settled.valid, days, lake)
+    yield row_count_result(WEATHER_STAGING, tally.day_rows, days, lake)
 
 
 def build_staged_reference(
@@ -444,17 +565,21 @@ def build_staged_reference(
     )
     def _staged(
         context: dg.AssetExecutionContext, raw: pl.LazyFrame
-    ) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
-        delivered = raw.collect()
-        settled = settle(
-            staging,
-            delivered,
-            stage(delivered.lazy()).collect(),
-            prepare=lambda clean: clean,
-            dedupe=keep,
-            run_id=context.run.run_id,
-        )
-        yield from staged_results(staging, delivered, settled)
+    ) -> Iterator[dg.Output[pl.DataFrame] | dg.Output[pl.LazyFrame] | dg.AssetCheckResult]:
+        def settle_all(delivered: pl.DataFrame) -> Settled:
+            return settle(
+                staging,
+                delivered,
+                stage(delivered.lazy()).collect(),
+                prepare=lambda clean: clean,
+                dedupe=keep,
+                run_id=context.run.run_id,
+            )
+
+        with spilled() as spill:
+            chunk_rows = Settings.from_env().chunk_rows
+            tally = stage_rows(staging, raw, spill, settle_all, chunk_rows=chunk_rows)
+            yield from staged_results(staging, tally, spill.scan(staging.spec.schema))
 
     return _staged
 

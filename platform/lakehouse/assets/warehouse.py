@@ -20,7 +20,8 @@ from lakehouse.checks.monitors import DAILY_FRESHNESS
 from lakehouse.chunks import Spill, day_chunks, spilled
 from lakehouse.dates import keys_to_dates
 from lakehouse.partitions import DAILY
-from lakehouse.resources.parquet_io import PARTITION_EXPR, Lake
+from lakehouse.resources.parquet_io import PARTITION_EXPR
+from lakehouse.settings import Settings
 from lakehouse.transforms.dimensions import (
     DIM_AIRLINE,
     DIM_AIRPORT,
@@ -153,7 +154,6 @@ def fct_flights_asset(
     airlines: pl.DataFrame,
     airports: pl.DataFrame,
     planes: pl.DataFrame,
-    lake: Lake,
 ) -> Iterator[dg.Output[pl.LazyFrame] | dg.AssetCheckResult]:
     """One row per flight with keys to every dimension; unknown carriers, airports and planes
     point to the unknown member (-1), so no flight is lost.
@@ -161,13 +161,15 @@ def fct_flights_asset(
     # A year at 50x does not fit in memory at once: build it a chunk of days at a time.
     days = keys_to_dates(context.partition_keys)
     per_day = dict(flights.group_by("flight_date").len().collect().iter_rows())
-    chunks = day_chunks(days, per_day, lake.chunk_rows)
+    chunks = day_chunks(days, per_day, Settings.from_env().chunk_rows)
     dimensions = (airlines.lazy(), airports.lazy(), planes.lazy())
     with spilled() as spill:
-        found = spill_fact(spill, flights, dimensions, chunks)
+        rows, found = spill_fact(spill, flights, dimensions, chunks)
         fact = spill.scan(FCT_FLIGHTS.schema)
         unknown = {f"unknown_{name}": count for name, count in found.counts.items()}
-        metadata = output_metadata(fact, column_schema(FCT_FLIGHTS), chunks=len(chunks), **unknown)
+        metadata = output_metadata(
+            fact, column_schema(FCT_FLIGHTS), rows=rows, chunks=len(chunks), **unknown
+        )
         # Dagster stores a yielded output before resuming here, so the spill is still there.
         yield dg.Output(fact, metadata=metadata)
     yield dg.AssetCheckResult(
@@ -188,14 +190,18 @@ def spill_fact(
     flights: pl.LazyFrame,
     dimensions: tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame],
     chunks: Sequence[Sequence[date]],
-) -> Orphans:
-    """Build the fact one chunk of days at a time into `spill`, in date order; the orphans of
-    all chunks together (exact: per-key counts are summed, not sampled).
+) -> tuple[int, Orphans]:
+    """Build the fact one chunk of days at a time into `spill`, in date order.
+
+    Returns:
+        The rows written, and the orphans of all chunks together (exact: per-key counts are
+        summed, not sampled).
     """
-    found = []
+    found, rows = [], 0
     for chunk in chunks:
-        rows = flights.filter(pl.col("flight_date").is_between(chunk[0], chunk[-1]))
-        part = fct_flights(rows, *dimensions).collect()
+        in_chunk = flights.filter(pl.col("flight_date").is_between(chunk[0], chunk[-1]))
+        part = fct_flights(in_chunk, *dimensions).collect()
         found.append(orphan_keys(part, ORPHAN_KEYS, UNKNOWN_SK))
+        rows += part.height
         spill.add(part)
-    return summarize_orphans(found, list(ORPHAN_KEYS))
+    return rows, summarize_orphans(found, list(ORPHAN_KEYS))

@@ -27,6 +27,18 @@ class DuplicateKeys:
         """True when every key is unique."""
         return self.keys == 0
 
+    @classmethod
+    def combine(cls, parts: Sequence["DuplicateKeys"]) -> "DuplicateKeys":
+        """The duplicates of rows found part by part, when no key spans two parts (e.g. a
+        day-scoped key over chunks of days).
+        """
+        samples = [p.sample for p in parts if p.sample.height]
+        return cls(
+            keys=sum(p.keys for p in parts),
+            excess_rows=sum(p.excess_rows for p in parts),
+            sample=pl.concat(samples).head(SAMPLE_ROWS) if samples else parts[0].sample,
+        )
+
 
 def duplicate_keys(frame: pl.DataFrame, key: Sequence[str]) -> DuplicateKeys:
     """Find business keys that occur more than once."""
@@ -61,6 +73,19 @@ class Reconciliation:
         passed = pl.col("raw") - pl.col("quarantined")
         rate = pl.when(pl.col("raw") > 0).then(passed / pl.col("raw")).otherwise(1.0)
         return self.by_delivery.select("delivery", pass_rate=rate)
+
+    @classmethod
+    def combine(cls, parts: Sequence["Reconciliation"]) -> "Reconciliation":
+        """One reconciliation from several over parts of a run's rows (a delivery split across
+        parts is summed).
+        """
+        counts = ("raw", "staged", "quarantined", "deduplicated", "difference")
+        return cls(
+            by_delivery=pl.concat([p.by_delivery for p in parts])
+            .group_by("delivery")
+            .agg(pl.col(c).sum() for c in counts)
+            .sort("delivery")
+        )
 
     @property
     def totals(self) -> dict[str, int]:

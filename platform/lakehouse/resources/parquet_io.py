@@ -183,17 +183,9 @@ def table_dir(base_dir: str, asset_key: dg.AssetKey) -> Path:
 
 
 class Lake(dg.ConfigurableResource):
-    """The lake's location, for code that reads it outside the IO manager (sensors), and how
-    many rows of it a step holds at once.
-    """
+    """The lake's location, for code that reads it outside the IO manager (sensors)."""
 
     base_dir: str = Field(description="Root folder of the lake.")
-    chunk_rows: int = Field(
-        default=1_000_000,
-        gt=0,
-        description="Rows a step processes at a time over a long range (LAKEHOUSE_CHUNK_ROWS): "
-        "bounds a backfill's memory whatever its length.",
-    )
 
     def table_dir(self, asset_key: dg.AssetKey) -> Path:
         """The folder of one asset's table."""

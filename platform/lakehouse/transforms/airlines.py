@@ -3,11 +3,12 @@
 import polars as pl
 
 from lakehouse.transforms.parsing import (
+    ROW_ERRORS,
     SNAPSHOT_DATE,
     current_snapshot,
     parse_text,
     snapshot_date,
-    staging_errors,
+    with_staging_errors,
 )
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
 
@@ -27,7 +28,7 @@ def stage_airlines(raw: pl.LazyFrame) -> pl.LazyFrame:
     typed = raw.with_columns(
         parse_text("carrier", pl.String()), parse_text("name", pl.String()), snapshot_date()
     )
-    return typed.select(*STAGED_AIRLINES.exprs(), staging_errors(pl.lit(None, dtype=pl.String)))
+    return with_staging_errors(typed, []).select(*STAGED_AIRLINES.exprs(), ROW_ERRORS)
 
 
 def current_airlines(staged: pl.LazyFrame) -> pl.LazyFrame:

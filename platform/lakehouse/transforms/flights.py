@@ -5,13 +5,16 @@ from collections.abc import Sequence
 import polars as pl
 
 from lakehouse.transforms.parsing import (
-    TYPE_ERRORS,
+    ROW_ERRORS,
+    Problem,
     calendar_date,
-    daily_staging_errors,
+    daily_problems,
     dedupe_latest,
+    describe,
+    parse_fields,
     parse_text,
     parse_utc_instant,
-    type_errors,
+    with_staging_errors,
 )
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
 
@@ -79,11 +82,13 @@ STAGED_FLIGHTS = TableSpec(
 )
 
 
-def invalid_clock(column: str) -> pl.Expr:
-    """A problem text when an hhmm value is not a clock time (0000-2400, minutes below 60)."""
+def invalid_clock(column: str) -> Problem:
+    """An hhmm value that is not a clock time (0000-2400, minutes below 60)."""
     hhmm = pl.col(column)
-    bad = (hhmm < 0) | (hhmm > 2400) | (hhmm % 100 >= 60)
-    return pl.when(bad).then(pl.format("{}={} is not an hhmm time", pl.lit(column), hhmm))
+    return Problem(
+        found=(hhmm < 0) | (hhmm > 2400) | (hhmm % 100 >= 60),
+        text=describe(f"{column}=", hhmm, " is not an hhmm time"),
+    )
 
 
 def hhmm_to_minutes(column: str) -> pl.Expr:
@@ -136,7 +141,7 @@ def type_flights(raw: pl.LazyFrame) -> pl.LazyFrame:
     """Raw flight text to typed columns; fields that did not parse are named in `_type_errors`."""
     parsers = {name: parse_text(name, dtype) for name, dtype in _TEXT_TYPES.items()}
     parsers["time_hour"] = parse_utc_instant("time_hour")
-    return raw.with_columns(type_errors(parsers).alias(TYPE_ERRORS), *parsers.values())
+    return parse_fields(raw, parsers)
 
 
 def add_timestamps(typed: pl.LazyFrame) -> pl.LazyFrame:
@@ -190,10 +195,10 @@ def stage_flights(raw: pl.LazyFrame) -> pl.LazyFrame:
     """
     staged = add_timestamps(type_flights(raw))
     clocks = ("sched_dep_time", "dep_time", "sched_arr_time", "arr_time")
-    errors = daily_staging_errors(
+    problems = daily_problems(
         "flight_date", [*TYPED_FLIGHTS.key, "dest"], *(invalid_clock(c) for c in clocks)
     )
-    return staged.select(*TYPED_FLIGHTS.exprs(), errors)
+    return with_staging_errors(staged, problems).select(*TYPED_FLIGHTS.exprs(), ROW_ERRORS)
 
 
 def dedupe_flights(staged: pl.LazyFrame) -> pl.LazyFrame:

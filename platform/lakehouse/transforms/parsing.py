@@ -1,6 +1,7 @@
 """Turning delivered text into typed values without losing what did not parse."""
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -9,7 +10,8 @@ from lakehouse.landing import PARSE_ERROR, PARTITION_COLUMN
 # Text the sources use for "no value".
 NULL_TOKENS = ("NA", "")
 ROW_ERRORS = "_row_errors"
-TYPE_ERRORS = "_type_errors"  # fields whose text did not parse, named by `type_errors`
+TYPE_ERRORS = "_type_errors"  # fields whose text did not parse, named by `parse_fields`
+_ROW = "__row"
 
 
 def _as_nullable_text(column: str) -> pl.Expr:
@@ -25,20 +27,90 @@ def parse_text(column: str, dtype: pl.DataType) -> pl.Expr:
     return text.cast(dtype, strict=False).alias(column)
 
 
-def type_errors(parsers: Mapping[str, pl.Expr]) -> pl.Expr:
-    """A description of every field whose text is not a null token yet did not parse, e.g.
-    `dep_time='12x'; distance='far'`; null when the whole row parsed.
+def describe(*parts: str | pl.Expr) -> pl.Expr:
+    """A problem text from literal words and column values (`pl.format` panics in Polars 2.1
+    on a filtered frame whose strings span several chunks; `concat_str` does not).
+    """
+    return pl.concat_str(
+        [pl.lit(part) if isinstance(part, str) else part.cast(pl.String) for part in parts]
+    )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that can be wrong with a row: where it is `found` (a boolean) and what to say
+    (`text`, only evaluated for rows where it is found).
+    """
+
+    found: pl.Expr
+    text: pl.Expr
+
+
+def with_problems(
+    frame: pl.LazyFrame,
+    problems: Sequence[Problem],
+    name: str,
+    *,
+    first: pl.Expr | None = None,
+    candidates: pl.Expr | None = None,
+) -> pl.LazyFrame:
+    """Add column `name`: every problem found in a row joined by `; `, null for a clean row.
+
+    Polars evaluates both branches of a `when` for every row, so the texts are built only for
+    the rows that may have a problem (a filter and a join back): the clean rows, nearly all of
+    them, do no string work.
 
     Args:
+        frame: The rows.
+        problems: What to look for, in the order the texts are listed.
+        name: The new column.
+        first: A text that, when not null, is the row's only problem (e.g. a line that could
+            not be split: its fields are null, so nothing else is worth saying).
+        candidates: A cheap superset of the rows with a problem, when it is cheaper to compute
+            than the problems' own `found` flags.
+    """
+    flags = [p.found for p in problems] if candidates is None else [candidates]
+    texts = (
+        row_errors(*(pl.when(p.found).then(p.text) for p in problems))
+        if problems
+        else pl.lit(None, dtype=pl.String)
+    )
+    if first is not None:
+        flags.append(first.is_not_null())
+        texts = pl.coalesce(first, texts)
+    flagged = pl.any_horizontal(flags) if flags else pl.lit(value=False)
+    numbered = frame.with_row_index(_ROW)
+    found = numbered.filter(flagged).select(_ROW, texts.alias(name))
+    return numbered.join(found, on=_ROW, how="left", maintain_order="left").drop(_ROW)
+
+
+def parse_fields(raw: pl.LazyFrame, parsers: Mapping[str, pl.Expr]) -> pl.LazyFrame:
+    """Replace each parsed column's text by its typed value, and name every field whose text
+    is not a null token yet did not parse in `_type_errors` (e.g. `dep_time='12x';
+    distance='far'`; null when the whole row parsed).
+
+    Args:
+        raw: Rows with the columns as delivered text.
         parsers: Column name -> expression parsing that column's text (null when it cannot).
     """
+    typed = {name: f"__typed_{name}" for name in parsers}
+    parsed = raw.with_columns(parser.alias(typed[name]) for name, parser in parsers.items())
     problems = [
-        pl.when(_as_nullable_text(name).is_not_null() & parsed.is_null())
-        .then(pl.format("{}='{}'", pl.lit(name), pl.col(name)))
-        .otherwise(None)
-        for name, parsed in parsers.items()
+        Problem(
+            found=_as_nullable_text(name).is_not_null() & pl.col(typed[name]).is_null(),
+            text=describe(f"{name}='", pl.col(name), "'"),
+        )
+        for name in parsers
     ]
-    return row_errors(*problems)
+    # Null once typed but delivered: the failed fields, plus null tokens such as `NA`.
+    maybe_failed = pl.any_horizontal(
+        pl.col(typed[name]).is_null() & pl.col(name).is_not_null() for name in parsers
+    )
+    return (
+        with_problems(parsed, problems, TYPE_ERRORS, candidates=maybe_failed)
+        .drop(*parsers)
+        .rename({temporary: name for name, temporary in typed.items()})
+    )
 
 
 def parse_utc_instant(column: str) -> pl.Expr:
@@ -67,61 +139,62 @@ def calendar_date(year: str, month: str, day: str) -> pl.Expr:
     return text.str.to_date("%Y-%m-%d", strict=False)
 
 
-def no_such_date(year: str, month: str, day: str) -> pl.Expr:
-    """A problem text when year, month and day are all given but name no calendar day."""
+def no_such_date(year: str, month: str, day: str) -> Problem:
+    """Year, month and day are all given but name no calendar day."""
     given = pl.all_horizontal(pl.col(c).is_not_null() for c in (year, month, day))
-    return (
-        pl.when(given & calendar_date(year, month, day).is_null())
-        .then(pl.format("no such date {}-{}-{}", pl.col(year), pl.col(month), pl.col(day)))
-        .otherwise(None)
+    return Problem(
+        found=given & calendar_date(year, month, day).is_null(),
+        text=describe("no such date ", pl.col(year), "-", pl.col(month), "-", pl.col(day)),
     )
 
 
-def missing(*columns: str) -> list[pl.Expr]:
-    """One problem text per required column that is null (after parsing)."""
-    return [
-        pl.when(pl.col(c).is_null()).then(pl.lit(f"{c} is missing")).otherwise(None)
-        for c in columns
-    ]
+def missing(*columns: str) -> list[Problem]:
+    """One problem per required column that is null (after parsing)."""
+    return [Problem(found=pl.col(c).is_null(), text=pl.lit(f"{c} is missing")) for c in columns]
 
 
-def staging_errors(*problems: pl.Expr) -> pl.Expr:
-    """A raw row's problems: its parse error if the line could not be split (its fields are
-    null, so nothing else about it is worth saying), else every problem found while staging.
+def type_error() -> Problem:
+    """Fields that did not parse (named by `parse_fields`)."""
+    return Problem(found=pl.col(TYPE_ERRORS).is_not_null(), text=pl.col(TYPE_ERRORS))
+
+
+def with_staging_errors(frame: pl.LazyFrame, problems: Sequence[Problem]) -> pl.LazyFrame:
+    """Add `_row_errors`: the raw row's parse error if the line could not be split (its fields
+    are null, so nothing else about it is worth saying), else every problem found while
+    staging; null for a clean row.
     """
-    return pl.coalesce(pl.col(PARSE_ERROR), row_errors(*problems)).alias(ROW_ERRORS)
+    return with_problems(frame, problems, ROW_ERRORS, first=pl.col(PARSE_ERROR))
 
 
-def daily_staging_errors(date_column: str, required: Sequence[str], *extra: pl.Expr) -> pl.Expr:
+def daily_problems(date_column: str, required: Sequence[str], *extra: Problem) -> list[Problem]:
     """The problems every daily source's row is checked for: fields that did not parse, a
     missing required field, an impossible (year, month, day), a row dated another day than its
     file, and any source-specific `extra` ones.
     """
-    return staging_errors(
-        pl.col(TYPE_ERRORS),
+    return [
+        type_error(),
         *missing(*required),
         no_such_date("year", "month", "day"),
         *extra,
         misdated(pl.col(date_column), pl.col(PARTITION_COLUMN)),
-    )
+    ]
 
 
 def row_errors(*problems: pl.Expr) -> pl.Expr:
     """All problems found while staging a row, joined by `; `; null for a clean row.
 
     Each problem is a text expression that is null when the row does not have it. The caller
-    names the result (`ROW_ERRORS` for the staged tables).
+    names the result.
     """
     joined = pl.concat_str(problems, separator="; ", ignore_nulls=True)
     return pl.when(joined == "").then(None).otherwise(joined)
 
 
-def misdated(day: pl.Expr, delivered_for: pl.Expr) -> pl.Expr:
-    """A problem text when a row's own date is not the day of the file it was delivered in."""
-    return (
-        pl.when(day != delivered_for)
-        .then(pl.format("row is dated {} but was delivered in the file for {}", day, delivered_for))
-        .otherwise(None)
+def misdated(day: pl.Expr, delivered_for: pl.Expr) -> Problem:
+    """A row's own date is not the day of the file it was delivered in."""
+    return Problem(
+        found=day != delivered_for,
+        text=describe("row is dated ", day, " but was delivered in the file for ", delivered_for),
     )
 
 

@@ -5,14 +5,17 @@ from zoneinfo import available_timezones
 import polars as pl
 
 from lakehouse.transforms.parsing import (
+    ROW_ERRORS,
     SNAPSHOT_DATE,
-    TYPE_ERRORS,
+    Problem,
     current_snapshot,
     dedupe_latest,
+    describe,
+    parse_fields,
     parse_text,
     snapshot_date,
-    staging_errors,
-    type_errors,
+    type_error,
+    with_staging_errors,
 )
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
 
@@ -60,24 +63,21 @@ _PLANE_TYPES: dict[str, pl.DataType] = {
 }  # fmt: skip
 
 
-def unknown_zone(column: str) -> pl.Expr:
-    """A problem text when a time zone name is not in the IANA database."""
+def unknown_zone(column: str) -> Problem:
+    """A time zone name that is not in the IANA database."""
     zone = pl.col(column)
-    return (
-        pl.when(zone.is_not_null() & ~zone.is_in(sorted(available_timezones())))
-        .then(pl.format("unknown time zone {}", zone))
-        .otherwise(None)
+    return Problem(
+        found=zone.is_not_null() & ~zone.is_in(sorted(available_timezones())),
+        text=describe("unknown time zone ", zone),
     )
 
 
 def stage_airports(raw: pl.LazyFrame) -> pl.LazyFrame:
     """Every airports snapshot's rows, typed, with their staging errors (`_row_errors`)."""
     parsers = {name: parse_text(name, dtype) for name, dtype in _AIRPORT_TYPES.items()}
-    typed = raw.with_columns(
-        type_errors(parsers).alias(TYPE_ERRORS), *parsers.values(), snapshot_date()
-    )
-    errors = staging_errors(pl.col(TYPE_ERRORS), unknown_zone("tzone"))
-    return typed.select(*STAGED_AIRPORTS.exprs(), errors)
+    typed = parse_fields(raw, parsers).with_columns(snapshot_date())
+    errors = with_staging_errors(typed, [type_error(), unknown_zone("tzone")])
+    return errors.select(*STAGED_AIRPORTS.exprs(), ROW_ERRORS)
 
 
 def current_airports(staged: pl.LazyFrame) -> pl.LazyFrame:
@@ -88,10 +88,9 @@ def current_airports(staged: pl.LazyFrame) -> pl.LazyFrame:
 def stage_planes(raw: pl.LazyFrame) -> pl.LazyFrame:
     """Every planes snapshot's rows, typed, with their staging errors (`_row_errors`)."""
     parsers = {name: parse_text(name, dtype) for name, dtype in _PLANE_TYPES.items()}
-    typed = raw.with_columns(
-        type_errors(parsers).alias(TYPE_ERRORS), *parsers.values(), snapshot_date()
-    )
-    return typed.select(*STAGED_PLANES.exprs(), staging_errors(pl.col(TYPE_ERRORS)))
+    typed = parse_fields(raw, parsers).with_columns(snapshot_date())
+    errors = with_staging_errors(typed, [type_error()])
+    return errors.select(*STAGED_PLANES.exprs(), ROW_ERRORS)
 
 
 def every_planes_snapshot(staged: pl.LazyFrame) -> pl.LazyFrame:

@@ -4,13 +4,14 @@ import polars as pl
 
 from lakehouse.transforms.flights import NEW_YORK
 from lakehouse.transforms.parsing import (
-    TYPE_ERRORS,
+    ROW_ERRORS,
     calendar_date,
-    daily_staging_errors,
+    daily_problems,
     dedupe_latest,
+    parse_fields,
     parse_text,
     parse_utc_instant,
-    type_errors,
+    with_staging_errors,
 )
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
 
@@ -64,13 +65,13 @@ def stage_weather(raw: pl.LazyFrame) -> pl.LazyFrame:
     """
     parsers = {name: parse_text(name, dtype) for name, dtype in _TYPES.items()}
     parsers["time_hour"] = parse_utc_instant("time_hour")
-    typed = raw.with_columns(type_errors(parsers).alias(TYPE_ERRORS), *parsers.values())
+    typed = parse_fields(raw, parsers)
     staged = typed.with_columns(
         weather_date=calendar_date("year", "month", "day"),
         obs_local=pl.col("time_hour").dt.convert_time_zone(NEW_YORK),
     )
-    errors = daily_staging_errors("weather_date", ["origin", "time_hour", "year", "month", "day"])
-    return staged.select(*TYPED_WEATHER.exprs(), errors)
+    problems = daily_problems("weather_date", ["origin", "time_hour", "year", "month", "day"])
+    return with_staging_errors(staged, problems).select(*TYPED_WEATHER.exprs(), ROW_ERRORS)
 
 
 def dedupe_weather(staged: pl.LazyFrame) -> pl.LazyFrame:
