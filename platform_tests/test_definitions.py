@@ -1,5 +1,11 @@
 import dagster as dg
 
+from lakehouse.assets.marts import (
+    mart_delay_weather,
+    mart_ontime_daily,
+    mart_routes,
+    mart_routes_daily,
+)
 from lakehouse.definitions import defs
 
 EXPECTED_ASSETS = {
@@ -13,7 +19,10 @@ EXPECTED_ASSETS = {
         f"marts/{t}": "marts"
         for t in ("dim_date", "dim_airline", "dim_airport", "dim_plane", "fct_flights")
     },
-    **{f"marts/{t}": "marts" for t in ("mart_ontime_daily", "mart_routes", "mart_delay_weather")},
+    **{
+        f"marts/{t}": "marts"
+        for t in ("mart_ontime_daily", "mart_routes_daily", "mart_routes", "mart_delay_weather")
+    },
 }
 
 
@@ -78,7 +87,7 @@ def test_every_asset_is_described_owned_kinded_and_has_a_column_schema() -> None
 
 def test_mart_columns_have_lineage_to_upstream_columns() -> None:
     graph = defs.resolve_asset_graph()
-    for name in ("mart_ontime_daily", "mart_routes", "mart_delay_weather"):
+    for name in ("mart_ontime_daily", "mart_routes_daily", "mart_routes", "mart_delay_weather"):
         node = graph.get(dg.AssetKey(["marts", name]))
         lineage = node.metadata["dagster/column_lineage"]
         schema_columns = {c.name for c in node.metadata["dagster/column_schema"].columns}
@@ -109,5 +118,22 @@ def test_daily_tables_that_feed_the_marts_carry_a_freshness_policy() -> None:
         "staged/weather",
         "marts/fct_flights",
         "marts/mart_ontime_daily",
+        "marts/mart_routes_daily",
         "marts/mart_delay_weather",
     }
+
+
+def test_columns_a_mart_loads_exist_upstream() -> None:
+    graph = defs.resolve_asset_graph()
+    loaded = 0
+    for asset in (mart_ontime_daily, mart_routes_daily, mart_routes, mart_delay_weather):
+        for input_def in asset.node_def.input_defs:
+            columns = input_def.metadata.get("columns")
+            if columns is None:
+                continue
+            upstream = graph.get(asset.keys_by_input_name[input_def.name])
+            schema = {c.name for c in upstream.metadata["dagster/column_schema"].columns}
+            assert set(columns) <= schema, (asset.key, input_def.name)
+            loaded += 1
+    # Fact and dimension inputs name their columns; mart_routes reads all of the daily table.
+    assert loaded == 5

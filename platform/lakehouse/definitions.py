@@ -4,7 +4,12 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from lakehouse.assets.automation import AUTOMATION_SENSOR
-from lakehouse.assets.marts import mart_delay_weather, mart_ontime_daily, mart_routes
+from lakehouse.assets.marts import (
+    mart_delay_weather,
+    mart_ontime_daily,
+    mart_routes,
+    mart_routes_daily,
+)
 from lakehouse.assets.raw import build_raw_asset
 from lakehouse.assets.staged import (
     staged_airlines,
@@ -60,7 +65,7 @@ ASSETS = [
     *(raw_flights, raw_weather, raw_airlines, raw_airports, raw_planes),
     *(staged_flights, staged_weather, staged_airlines, staged_airports, staged_planes),
     *(dim_date_asset, dim_airline_asset, dim_airport_asset, dim_plane_asset, fct_flights_asset),
-    *(mart_ontime_daily, mart_routes, mart_delay_weather),
+    *(mart_ontime_daily, mart_routes_daily, mart_routes, mart_delay_weather),
 ]
 CHECKS = schema_change_checks(ASSETS)
 SENSORS = [

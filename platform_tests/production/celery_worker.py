@@ -9,6 +9,7 @@ import os
 import signal
 from pathlib import Path
 
+import polars as pl
 from duckdb import DuckDBPyConnection
 
 from lakehouse.deploy.celery_app import app, execute_plan
@@ -18,8 +19,10 @@ __all__ = ["app", "execute_plan"]
 _ensure_table = DuckDBWarehouseIOManager._ensure_table
 
 
-def _ensure_table_or_die(con: DuckDBPyConnection, schema: str, table: str) -> None:
-    _ensure_table(con, schema, table)
+def _ensure_table_or_die(
+    con: DuckDBPyConnection, schema: str, table: str, columns: pl.Schema
+) -> None:
+    _ensure_table(con, schema, table, columns)
     flag = Path(os.environ.get("LAKEHOUSE_TEST_KILL_FLAG", "/nonexistent"))
     if table == "fct_flights" and flag.exists():
         flag.unlink()

@@ -3,6 +3,7 @@
 import threading
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -146,3 +147,49 @@ def test_unreachable_warehouse_names_the_server_and_setting_not_the_password() -
     assert f"127.0.0.1:{url.split(':')[2].split('/')[0]}/warehouse" in message
     assert "LAKEHOUSE_WAREHOUSE_URL" in message
     assert "s3cret-pw" not in message
+
+
+class FailingCopies:
+    """A connection whose cursors count bulk copies and fail on the `fail_at`-th one."""
+
+    def __init__(self, con: Any, fail_at: int) -> None:
+        self._con, self.fail_at, self.copies = con, fail_at, 0
+
+    def cursor(self) -> Any:
+        real, outer = self._con.cursor(), self
+
+        class Cursor:
+            def adbc_ingest(self, *args: Any, **kwargs: Any) -> Any:
+                outer.copies += 1
+                if outer.copies == outer.fail_at:
+                    msg = "simulated crash in the middle of the copies"
+                    raise RuntimeError(msg)
+                return real.adbc_ingest(*args, **kwargs)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(real, name)
+
+        return Cursor()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def test_a_lazy_output_is_copied_in_batches_in_one_transaction(
+    warehouse_url: str, postgres: Postgres
+) -> None:
+    with connect(warehouse_url, postgres.password) as con:
+        replace_rows(con, "marts", "t", rows(D1, 1), "flight_date", [D1])
+        counting = FailingCopies(con, fail_at=0)
+        replace_rows(counting, "marts", "t", rows(D1, 2, n=5).lazy(), "flight_date", [D1], 2)
+        assert counting.copies == 4  # the empty typed table, then 2 + 2 + 1 rows
+        assert read_rows(con, "marts", "t", "flight_date", [D1])["writer"].to_list() == [2] * 5  # type: ignore[index]
+        failing = FailingCopies(con, fail_at=3)
+        with pytest.raises(RuntimeError, match="middle of the copies"):
+            replace_rows(failing, "marts", "t", rows(D1, 3, n=5).lazy(), "flight_date", [D1], 2)
+        still = read_rows(con, "marts", "t", "flight_date", [D1])
+        assert still is not None
+        assert still["writer"].to_list() == [2] * 5
+        picked = read_rows(con, "marts", "t", "flight_date", [D1], ["seq", "writer"])
+        assert picked is not None
+        assert picked.columns == ["seq", "writer"]

@@ -13,12 +13,15 @@ import polars as pl
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from lakehouse.resources import warehouse_io
 from lakehouse.resources.parquet_io import MissingPartitionError, PartitionMismatchError
 from lakehouse.resources.warehouse_io import (
     DuckDBWarehouseIOManager,
     SchemaDriftError,
     WarehouseLockedError,
+    arrow_stream,
     as_utc,
+    batches,
     diff_columns,
     drift_message,
     partition_predicate,
@@ -234,3 +237,130 @@ def test_reading_a_table_never_materialized_says_what_to_run(tmp_path: Path) -> 
     source = dg.AssetSpec(["marts", "daily"]).with_io_manager_key("io_manager")
     with pytest.raises(MissingPartitionError, match=r"marts.daily has never been materialized"):
         dg.materialize([source, reader], resources={"io_manager": io_manager(db)})
+
+
+def lazy_asset(values: list[int]) -> dg.AssetsDefinition:
+    """A partitioned mart returning a LazyFrame of `values` for the run's day."""
+
+    @dg.asset(key=["marts", "daily"], partitions_def=DAYS, metadata={"partition_expr": "day"})
+    def _asset(context: dg.AssetExecutionContext) -> pl.LazyFrame:
+        day = date.fromisoformat(context.partition_key)
+        return pl.LazyFrame({"day": [day] * len(values), "v": values})
+
+    return _asset
+
+
+@pytest.mark.parametrize("lazy", [True, False], ids=["LazyFrame", "DataFrame"])
+def test_batches_cover_every_row_in_order_a_few_at_a_time(lazy: bool) -> None:
+    frame = pl.DataFrame({"v": list(range(7))})
+    got = list(batches(frame.lazy() if lazy else frame, 3))
+    assert [b["v"].to_list() for b in got] == [[0, 1, 2], [3, 4, 5], [6]]
+    assert list(batches(frame.head(0).lazy() if lazy else frame.head(0), 3)) == []
+
+
+def test_an_empty_arrow_stream_keeps_its_types() -> None:
+    stream = arrow_stream(pl.LazyFrame(schema={"day": pl.Date, "v": pl.Int16}), 3)
+    assert [str(t) for t in stream.schema.types] == ["date32[day]", "int16"]
+    assert stream.read_all().num_rows == 0
+
+
+class Batches:
+    """`batches` as the IO manager calls it: records the batch sizes, and fails after the
+    first `fail_after` batches were handed over (0: never).
+    """
+
+    def __init__(self, fail_after: int = 0) -> None:
+        self.fail_after = fail_after
+        self.sizes: list[int] = []
+
+    def __call__(self, frame: pl.DataFrame | pl.LazyFrame, rows: int) -> Iterator[pl.DataFrame]:
+        for batch in batches(frame, rows):
+            if self.fail_after and len(self.sizes) == self.fail_after:
+                msg = "simulated crash in the middle of the inserts"
+                raise OSError(msg)
+            self.sizes.append(batch.height)
+            yield batch
+
+
+def test_a_lazy_output_is_inserted_in_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = Batches()
+    monkeypatch.setattr(warehouse_io, "batches", seen)
+    db = tmp_path / "w.duckdb"
+    assert run(lazy_asset(list(range(7))), db, D1, insert_batch_rows=3).success
+    assert seen.sizes == [3, 3, 1]
+    assert table(db) == [(D1, v) for v in range(7)]
+
+
+def test_a_failure_between_batches_keeps_every_old_row_and_adds_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "w.duckdb"
+    run(lazy_asset([1, 2]), db, D1)
+    failing = Batches(fail_after=1)
+    monkeypatch.setattr(warehouse_io, "batches", failing)
+    with pytest.raises(duckdb.InvalidInputException, match="middle of the inserts"):
+        run(lazy_asset(list(range(10, 17))), db, D1, insert_batch_rows=3)
+    assert failing.sizes == [3]  # the first batch was handed to the INSERT, then it failed
+    assert table(db) == [(D1, 1), (D1, 2)]
+
+
+def test_a_lazy_output_outside_the_partition_is_refused_before_writing(tmp_path: Path) -> None:
+    @dg.asset(key=["marts", "daily"], partitions_def=DAYS, metadata={"partition_expr": "day"})
+    def stray() -> pl.LazyFrame:
+        return pl.LazyFrame({"day": [D1, D2, D2, None], "v": [1, 2, 3, 4]})
+
+    db = tmp_path / "w.duckdb"
+    outside = r"3 row\(s\) have day outside .*\(None, 2013-01-02\)"
+    with pytest.raises(PartitionMismatchError, match=outside):
+        run(stray, db, D1)
+    assert not db.exists()
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [({"columns": ["c", "a"]}, [(2.0, 1)]), (None, [(D1, 1, "x", 2.0)])],
+    ids=["named columns, in that order", "every column"],
+)
+def test_an_input_loads_only_the_columns_it_names(
+    tmp_path: Path, metadata: dict[str, Any] | None, expected: list[tuple[Any, ...]]
+) -> None:
+    db = tmp_path / "w.duckdb"
+    run(daily_asset({"a": [1], "b": ["x"], "c": [2.0]}), db, D1)
+    loaded: list[pl.DataFrame] = []
+
+    @dg.asset(
+        key=["marts", "reader"],
+        partitions_def=DAYS,
+        ins={"daily": dg.AssetIn(["marts", "daily"], metadata=metadata)},
+    )
+    def reader(daily: pl.DataFrame) -> None:
+        loaded.append(daily)
+
+    source = dg.AssetSpec(
+        ["marts", "daily"], partitions_def=DAYS, metadata={"partition_expr": "day"}
+    ).with_io_manager_key("io_manager")
+    dg.materialize(
+        [source, reader], resources={"io_manager": io_manager(db)}, partition_key=D1.isoformat()
+    )
+    assert loaded[0].rows() == expected
+
+
+def memory_limit(manager: DuckDBWarehouseIOManager) -> str:
+    with manager.connect() as con:
+        row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_duckdb_memory_is_limited_unless_the_resource_sets_its_own(tmp_path: Path) -> None:
+    def expected(limit: str) -> str:
+        with duckdb.connect(config={"memory_limit": limit}) as con:
+            return str(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])  # type: ignore[index]
+
+    db = tmp_path / "w.duckdb"
+    assert memory_limit(io_manager(db, memory_limit="100MB")) == expected("100MB")
+    resource = DuckDBResource(database=str(db), connection_config={"memory_limit": "200MB"})
+    own = DuckDBWarehouseIOManager(duckdb=resource, memory_limit="100MB")
+    assert memory_limit(own) == expected("200MB")

@@ -1,14 +1,23 @@
-from datetime import UTC, date, datetime
+import random
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from lakehouse.transforms.marts import (
+    DELAY_WEATHER_READS,
     NO_OBSERVATION,
     ONTIME_DAILY,
+    ONTIME_DAILY_READS,
+    ROUTES,
+    ROUTES_DAILY_READS,
     delay_weather,
     ontime_daily,
     routes,
+    routes_daily,
 )
 
 D1, D2 = date(2013, 1, 1), date(2013, 1, 2)
@@ -61,7 +70,7 @@ def test_routes_aggregate_every_origin_destination_pair() -> None:
          "arr_delay": [20, None, -4], "distance": [1400, 1400, 1417]},
     )  # fmt: skip
     airports = pl.LazyFrame({"airport_sk": [-1, 5], "faa": ["?", "IAH"], "name": ["?", "Houston"]})
-    rows = routes(flights, airports).collect().rows(named=True)
+    rows = routes(routes_daily(flights), airports).collect().rows(named=True)
     assert [(r["origin"], r["flights"], r["cancelled"], r["dest_name"]) for r in rows] == [
         ("EWR", 2, 1, "Houston"),
         ("JFK", 1, 0, "Houston"),
@@ -93,3 +102,86 @@ def test_delays_meet_the_weather_of_their_utc_hour_in_bands() -> None:
             (NO_OBSERVATION, NO_OBSERVATION, NO_OBSERVATION, 1, 5.0),
         ]
     )
+
+
+def whole_fact_routes(flights: pl.LazyFrame, airports: pl.LazyFrame) -> pl.LazyFrame:
+    """mart_routes as it was computed before the daily table: straight from every flight."""
+    per_route = flights.group_by("origin", "dest").agg(
+        first_date=pl.col("flight_date").min(),
+        last_date=pl.col("flight_date").max(),
+        flights=pl.len(),
+        cancelled=pl.col("cancelled").sum(),
+        mean_dep_delay=pl.col("dep_delay").mean(),
+        mean_arr_delay=pl.col("arr_delay").mean(),
+        distance=pl.col("distance").mean(),
+    )
+    names = airports.filter(pl.col("airport_sk") != -1).select(dest="faa", dest_name="name")
+    return per_route.join(names, on="dest", how="left").select(ROUTES.exprs()).sort(*ROUTES.key)
+
+
+def random_flights(rows: int, days: int, seed: int = 7) -> pl.DataFrame:
+    """Flights over `days` days with cancellations, missing delays and a route whose delays are
+    never recorded (its means must be null, not 0 or NaN).
+    """
+    rng = random.Random(seed)
+
+    def maybe(value: int) -> int | None:
+        return None if rng.random() < 0.1 else value
+
+    frame = pl.DataFrame(
+        {
+            "flight_date": [D1 + timedelta(days=rng.randrange(days)) for _ in range(rows)],
+            "origin": [rng.choice(["EWR", "JFK", "LGA"]) for _ in range(rows)],
+            "dest": [rng.choice(["IAH", "ORD", "ATL", "BQN", "XXX"]) for _ in range(rows)],
+            "cancelled": [rng.random() < 0.05 for _ in range(rows)],
+            "dep_delay": [maybe(rng.randint(-20, 300)) for _ in range(rows)],
+            "arr_delay": [maybe(rng.randint(-60, 400)) for _ in range(rows)],
+            "distance": [rng.randint(80, 4983) for _ in range(rows)],
+        },
+        schema_overrides={"dep_delay": pl.Int16, "arr_delay": pl.Int16, "distance": pl.Int16},
+    )
+    never = (pl.col("origin") == "LGA") & (pl.col("dest") == "BQN")
+    return frame.with_columns(
+        pl.when(~never).then(pl.col(c)).alias(c) for c in ("dep_delay", "arr_delay")
+    )
+
+
+def test_routes_rolled_up_from_days_equal_the_whole_fact_computation() -> None:
+    flights = random_flights(rows=5_000, days=40)
+    airports = pl.LazyFrame(
+        {"airport_sk": [-1, 1, 2, 3, 4], "faa": ["?", "IAH", "ORD", "ATL", "BQN"],
+         "name": ["?", "Houston", "Chicago", "Atlanta", "Borinquen"]},
+    )  # fmt: skip
+    # Each day's rows built on their own, as one-day runs write them to the warehouse.
+    daily = pl.concat(
+        routes_daily(day.lazy()).collect()
+        for _, day in flights.group_by("flight_date", maintain_order=True)
+    )
+    rolled_up = routes(daily.lazy(), airports).collect()
+    expected = whole_fact_routes(flights.lazy(), airports).collect()
+    assert expected.filter(origin="LGA", dest="BQN")["mean_dep_delay"].to_list() == [None]
+    assert_frame_equal(rolled_up, expected, check_exact=True)
+
+
+WEATHER = pl.LazyFrame(
+    {"origin": ["EWR"], "time_hour": [datetime(2013, 1, 1, 5, tzinfo=UTC)], "visib": [10.0],
+     "precip": [0.0], "wind_speed": [3.0]},
+)  # fmt: skip
+MARTS_OF_THE_FACT: dict[str, tuple[dict[str, tuple[str, ...]], Callable[[pl.LazyFrame], Any]]] = {
+    "ontime_daily": (ONTIME_DAILY_READS, lambda f: ontime_daily(f, AIRLINES)),
+    "routes_daily": (ROUTES_DAILY_READS, routes_daily),
+    "delay_weather": (DELAY_WEATHER_READS, lambda f: delay_weather(f, WEATHER)),
+}
+
+
+@pytest.mark.parametrize("name", MARTS_OF_THE_FACT)
+def test_a_mart_needs_only_the_fact_columns_it_declares(name: str) -> None:
+    reads, mart = MARTS_OF_THE_FACT[name]
+    fact = random_flights(rows=200, days=3).with_columns(
+        carrier=pl.lit("UA"),
+        tailnum=pl.lit("N1"),
+        time_hour=pl.col("flight_date").cast(pl.Datetime("us", "UTC")) + pl.duration(hours=5),
+    )
+    everything = mart(fact.lazy()).collect()
+    declared = mart(fact.lazy().select(reads["flights"])).collect()
+    assert_frame_equal(declared, everything)

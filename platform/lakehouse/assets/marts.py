@@ -1,5 +1,11 @@
-"""Marts: aggregates in the DuckDB warehouse, read from the star schema."""
+"""Marts: aggregates in the DuckDB warehouse, read from the star schema.
 
+Each mart loads only the columns it reads from the warehouse. `mart_routes` spans every day:
+it adds up the small daily `mart_routes_daily`, so a one-day run reads one day of the fact,
+not the year.
+"""
+
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -17,16 +23,24 @@ from lakehouse.assets.warehouse import WAREHOUSE
 from lakehouse.checks.monitors import DAILY_FRESHNESS
 from lakehouse.partitions import DAILY
 from lakehouse.resources.parquet_io import PARTITION_EXPR
+from lakehouse.resources.warehouse_io import COLUMNS
 from lakehouse.transforms.marts import (
     DELAY_WEATHER,
     DELAY_WEATHER_LINEAGE,
+    DELAY_WEATHER_READS,
     ONTIME_DAILY,
     ONTIME_DAILY_LINEAGE,
+    ONTIME_DAILY_READS,
     ROUTES,
+    ROUTES_DAILY,
+    ROUTES_DAILY_LINEAGE,
+    ROUTES_DAILY_READS,
     ROUTES_LINEAGE,
+    ROUTES_READS,
     delay_weather,
     ontime_daily,
     routes,
+    routes_daily,
 )
 from lakehouse.transforms.spec import TableSpec
 
@@ -47,6 +61,22 @@ def mart_metadata(
     )
 
 
+def reading(
+    inputs: Mapping[str, dg.AssetKey],
+    reads: Mapping[str, Sequence[str]],
+    **mappings: dg.PartitionMapping,
+) -> dict[str, dg.AssetIn]:
+    """The asset's inputs, each warehouse input loading only the columns the mart reads."""
+    return {
+        name: dg.AssetIn(
+            key,
+            metadata={COLUMNS: list(reads[name])} if name in reads else None,
+            partition_mapping=mappings.get(name),
+        )
+        for name, key in inputs.items()
+    }
+
+
 def _mart_output(mart: pl.DataFrame, spec: TableSpec) -> dg.Output[pl.DataFrame]:
     return dg.Output(
         mart, metadata=output_metadata(mart, column_schema(spec), preview=markdown_preview(mart))
@@ -58,7 +88,7 @@ ONTIME_INPUTS = {"flights": FACT, "airlines": dg.AssetKey(["marts", "dim_airline
 
 @dg.asset(
     key=["marts", "mart_ontime_daily"],
-    ins={name: dg.AssetIn(key) for name, key in ONTIME_INPUTS.items()},
+    ins=reading(ONTIME_INPUTS, ONTIME_DAILY_READS),
     metadata={
         **mart_metadata(ONTIME_DAILY, ONTIME_DAILY_LINEAGE, ONTIME_INPUTS),
         PARTITION_EXPR: "flight_date",
@@ -73,24 +103,42 @@ def mart_ontime_daily(flights: pl.DataFrame, airlines: pl.DataFrame) -> dg.Outpu
     return _mart_output(ontime_daily(flights.lazy(), airlines.lazy()).collect(), ONTIME_DAILY)
 
 
-ROUTES_INPUTS = {"flights": FACT, "airports": dg.AssetKey(["marts", "dim_airport"])}
+ROUTES_DAILY_KEY = dg.AssetKey(["marts", "mart_routes_daily"])
+ROUTES_DAILY_INPUTS = {"flights": FACT}
+
+
+@dg.asset(
+    key=ROUTES_DAILY_KEY,
+    ins=reading(ROUTES_DAILY_INPUTS, ROUTES_DAILY_READS),
+    metadata={
+        **mart_metadata(ROUTES_DAILY, ROUTES_DAILY_LINEAGE, ROUTES_DAILY_INPUTS),
+        PARTITION_EXPR: "flight_date",
+    },
+    **DAILY_RANGE,
+    **WAREHOUSE,
+)
+def mart_routes_daily(flights: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    """Per day and route from New York: flights, cancellations, and the sums and counts of
+    delays and distance that mart_routes adds up.
+    """
+    return _mart_output(routes_daily(flights.lazy()).collect(), ROUTES_DAILY)
+
+
+ROUTES_INPUTS = {"daily": ROUTES_DAILY_KEY, "airports": dg.AssetKey(["marts", "dim_airport"])}
 
 
 @dg.asset(
     key=["marts", "mart_routes"],
-    ins={
-        # The whole range of the daily fact feeds this unpartitioned mart.
-        "flights": dg.AssetIn(FACT, partition_mapping=dg.AllPartitionMapping()),
-        "airports": dg.AssetIn(ROUTES_INPUTS["airports"]),
-    },
+    # Every day of the daily route table (days x routes, small) feeds this unpartitioned mart.
+    ins=reading(ROUTES_INPUTS, ROUTES_READS, daily=dg.AllPartitionMapping()),
     metadata=mart_metadata(ROUTES, ROUTES_LINEAGE, ROUTES_INPUTS),
     **{**WAREHOUSE, "automation_condition": PROPAGATE_OVER_DAYS_PRESENT},
 )
-def mart_routes(flights: pl.DataFrame, airports: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+def mart_routes(daily: pl.DataFrame, airports: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     """Every route from New York over the whole partition range: flights, cancellations, mean
     delays and distance.
     """
-    return _mart_output(routes(flights.lazy(), airports.lazy()).collect(), ROUTES)
+    return _mart_output(routes(daily.lazy(), airports.lazy()).collect(), ROUTES)
 
 
 DELAY_WEATHER_INPUTS = {"flights": FACT, "weather": dg.AssetKey(["staged", "weather"])}
@@ -98,7 +146,7 @@ DELAY_WEATHER_INPUTS = {"flights": FACT, "weather": dg.AssetKey(["staged", "weat
 
 @dg.asset(
     key=["marts", "mart_delay_weather"],
-    ins={name: dg.AssetIn(key) for name, key in DELAY_WEATHER_INPUTS.items()},
+    ins=reading(DELAY_WEATHER_INPUTS, DELAY_WEATHER_READS),
     metadata={
         **mart_metadata(DELAY_WEATHER, DELAY_WEATHER_LINEAGE, DELAY_WEATHER_INPUTS),
         PARTITION_EXPR: "flight_date",

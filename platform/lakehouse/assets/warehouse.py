@@ -1,6 +1,7 @@
 """The star schema in the DuckDB warehouse: dimensions and the flights fact."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import date
 from typing import Any
 
 import dagster as dg
@@ -14,10 +15,13 @@ from lakehouse.assets.metadata import (
     markdown_preview,
     output_metadata,
 )
-from lakehouse.checks.logic import orphans
+from lakehouse.checks.logic import Orphans, orphan_keys, summarize_orphans
 from lakehouse.checks.monitors import DAILY_FRESHNESS
+from lakehouse.chunks import Spill, day_chunks, spilled
+from lakehouse.dates import keys_to_dates
 from lakehouse.partitions import DAILY
 from lakehouse.resources.parquet_io import PARTITION_EXPR
+from lakehouse.settings import Settings
 from lakehouse.transforms.dimensions import (
     DIM_AIRLINE,
     DIM_AIRPORT,
@@ -145,15 +149,29 @@ ORPHAN_KEYS = {
     **WAREHOUSE,
 )
 def fct_flights_asset(
-    flights: pl.LazyFrame, airlines: pl.DataFrame, airports: pl.DataFrame, planes: pl.DataFrame
-) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
+    context: dg.AssetExecutionContext,
+    flights: pl.LazyFrame,
+    airlines: pl.DataFrame,
+    airports: pl.DataFrame,
+    planes: pl.DataFrame,
+) -> Iterator[dg.Output[pl.LazyFrame] | dg.AssetCheckResult]:
     """One row per flight with keys to every dimension; unknown carriers, airports and planes
     point to the unknown member (-1), so no flight is lost.
     """
-    fact = fct_flights(flights, airlines.lazy(), airports.lazy(), planes.lazy()).collect()
-    found = orphans(fact, ORPHAN_KEYS, UNKNOWN_SK)
-    unknown = {f"unknown_{name}": count for name, count in found.counts.items()}
-    yield dg.Output(fact, metadata=output_metadata(fact, column_schema(FCT_FLIGHTS), **unknown))
+    # A year at 50x does not fit in memory at once: build it a chunk of days at a time.
+    days = keys_to_dates(context.partition_keys)
+    per_day = dict(flights.group_by("flight_date").len().collect().iter_rows())
+    chunks = day_chunks(days, per_day, Settings.from_env().chunk_rows)
+    dimensions = (airlines.lazy(), airports.lazy(), planes.lazy())
+    with spilled() as spill:
+        rows, found = spill_fact(spill, flights, dimensions, chunks)
+        fact = spill.scan(FCT_FLIGHTS.schema)
+        unknown = {f"unknown_{name}": count for name, count in found.counts.items()}
+        metadata = output_metadata(
+            fact, column_schema(FCT_FLIGHTS), rows=rows, chunks=len(chunks), **unknown
+        )
+        # Dagster stores a yielded output before resuming here, so the spill is still there.
+        yield dg.Output(fact, metadata=metadata)
     yield dg.AssetCheckResult(
         asset_key=FACT_KEY,
         check_name="referential_integrity",
@@ -165,3 +183,25 @@ def fct_flights_asset(
             "where_to_look": "marts.fct_flights rows with a -1 key; marts.dim_* for the keys",
         },
     )
+
+
+def spill_fact(
+    spill: Spill,
+    flights: pl.LazyFrame,
+    dimensions: tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame],
+    chunks: Sequence[Sequence[date]],
+) -> tuple[int, Orphans]:
+    """Build the fact one chunk of days at a time into `spill`, in date order.
+
+    Returns:
+        The rows written, and the orphans of all chunks together (exact: per-key counts are
+        summed, not sampled).
+    """
+    found, rows = [], 0
+    for chunk in chunks:
+        in_chunk = flights.filter(pl.col("flight_date").is_between(chunk[0], chunk[-1]))
+        part = fct_flights(in_chunk, *dimensions).collect()
+        found.append(orphan_keys(part, ORPHAN_KEYS, UNKNOWN_SK))
+        rows += part.height
+        spill.add(part)
+    return rows, summarize_orphans(found, list(ORPHAN_KEYS))

@@ -215,6 +215,45 @@ class Orphans:
         return not any(self.counts.values())
 
 
+def orphan_keys(fact: pl.DataFrame, keys: dict[str, tuple[str, str]], unknown: int) -> pl.DataFrame:
+    """Every natural key of `fact` that found no dimension row, with its number of facts.
+
+    Args:
+        fact: The fact rows (all of them, or one chunk: results of chunks add up).
+        keys: Dimension name -> (surrogate key column, natural key column) in `fact`.
+        unknown: The unknown member's surrogate key.
+
+    Returns:
+        One row per (dimension, key) with `facts`, the rows pointing to the unknown member.
+    """
+    found = [
+        fact.filter(pl.col(surrogate) == unknown)
+        .group_by(key=pl.col(natural).cast(pl.String).fill_null("(none)"))
+        .len("facts")
+        .select(pl.lit(dimension).alias("dimension"), "key", pl.col("facts").cast(pl.Int64))
+        for dimension, (surrogate, natural) in keys.items()
+    ]
+    return pl.concat(found)
+
+
+def summarize_orphans(found: Sequence[pl.DataFrame], dimensions: Sequence[str]) -> Orphans:
+    """The orphans of a whole fact from the `orphan_keys` of its chunks: exact totals per
+    dimension (0 for one with none) and the most frequent keys over all chunks.
+    """
+    none = pl.DataFrame(schema={"dimension": pl.String, "key": pl.String, "facts": pl.Int64})
+    per_key = (
+        pl.concat([none, *found])
+        .group_by("dimension", "key")
+        .agg(pl.col("facts").sum())
+        .sort("facts", "dimension", "key", descending=[True, False, False])
+    )
+    totals = dict(per_key.group_by("dimension").agg(pl.col("facts").sum()).iter_rows())
+    return Orphans(
+        counts={dimension: int(totals.get(dimension, 0)) for dimension in dimensions},
+        top_keys=per_key.head(SAMPLE_ROWS),
+    )
+
+
 def orphans(fact: pl.DataFrame, keys: dict[str, tuple[str, str]], unknown: int) -> Orphans:
     """Count facts whose surrogate key is the unknown member, by dimension and natural key.
 
@@ -223,15 +262,4 @@ def orphans(fact: pl.DataFrame, keys: dict[str, tuple[str, str]], unknown: int) 
         keys: Dimension name -> (surrogate key column, natural key column) in `fact`.
         unknown: The unknown member's surrogate key.
     """
-    counts, tops = {}, []
-    for dimension, (surrogate, natural) in keys.items():
-        missing = fact.filter(pl.col(surrogate) == unknown)
-        counts[dimension] = missing.height
-        tops.append(
-            missing.group_by(key=pl.col(natural).fill_null("(none)"))
-            .len("facts")
-            .with_columns(dimension=pl.lit(dimension))
-            .select("dimension", "key", "facts")
-        )
-    top = pl.concat(tops).sort("facts", "dimension", "key", descending=[True, False, False])
-    return Orphans(counts=counts, top_keys=top.head(SAMPLE_ROWS))
+    return summarize_orphans([orphan_keys(fact, keys, unknown)], list(keys))

@@ -8,7 +8,8 @@ output is an empty partition, a new column is added, a removed or retyped column
 write naming it, identifiers are quoted and values bound.
 
 Frames travel as Arrow through ADBC (`adbc-driver-postgresql`, which bundles libpq): the output
-is bulk-copied into a temporary table, then moved into the real table inside the transaction.
+is bulk-copied into a temporary table, batch by batch (a LazyFrame output is never held whole),
+then moved into the real table inside the transaction.
 Writers of the same table take a transaction-scoped advisory lock first, so two runs replacing
 overlapping ranges (or adding the same column) apply one after the other, never interleaved.
 """
@@ -31,10 +32,14 @@ from lakehouse.resources.parquet_io import (
     MissingPartitionError,
 )
 from lakehouse.resources.warehouse_io import (
+    INSERT_BATCH_ROWS,
     SchemaDriftError,
+    batches,
     check_within,
     diff_columns,
     drift_message,
+    select_list,
+    selected_columns,
 )
 from lakehouse.sql import quote, table_name
 
@@ -100,9 +105,17 @@ def _predicate(column: str | None, days: Sequence[date]) -> tuple[str, tuple[dat
 
 
 def replace_rows(
-    con: Any, schema: str, table: str, frame: pl.DataFrame, column: str | None, days: Sequence[date]
+    con: Any,
+    schema: str,
+    table: str,
+    frame: pl.DataFrame | pl.LazyFrame,
+    column: str | None,
+    days: Sequence[date],
+    batch_rows: int = INSERT_BATCH_ROWS,
 ) -> None:
-    """Replace the `days` of `column` (or the whole table, if None) with `frame`, atomically."""
+    """Replace the `days` of `column` (or the whole table, if None) with `frame`, atomically;
+    `frame` is copied over in batches of at most `batch_rows` rows.
+    """
     qualified = table_name(schema, table)
     where, params = _predicate(column, days)
     cur = con.cursor()
@@ -113,9 +126,14 @@ def replace_rows(
         cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
         con.commit()
         cur.execute("SELECT pg_advisory_xact_lock(hashtext($1))", parameters=(qualified,))
-        cur.adbc_ingest(_INCOMING, frame.to_arrow(), mode="create", temporary=True)
-        _ensure_table(cur, schema, table, frame)
-        names = ", ".join(quote(name) for name in frame.columns)
+        columns = frame.collect_schema()
+        # Created from the schema alone, so an empty output still has typed columns.
+        empty = pl.DataFrame(schema=columns)
+        cur.adbc_ingest(_INCOMING, empty.to_arrow(), mode="create", temporary=True)
+        for batch in batches(frame, batch_rows):
+            cur.adbc_ingest(_INCOMING, batch.to_arrow(), mode="append", temporary=True)
+        _ensure_table(cur, schema, table, columns)
+        names = ", ".join(quote(name) for name in columns)
         cur.execute(f"DELETE FROM {qualified} WHERE {where}", parameters=params or None)
         cur.execute(f"INSERT INTO {qualified} ({names}) SELECT {names} FROM {quote(_INCOMING)}")
         cur.execute(f"DROP TABLE {quote(_INCOMING)}")
@@ -127,12 +145,12 @@ def replace_rows(
         cur.close()
 
 
-def _ensure_table(cur: Any, schema: str, table: str, frame: pl.DataFrame) -> None:
+def _ensure_table(cur: Any, schema: str, table: str, columns: pl.Schema) -> None:
     """Create the table like the incoming rows, or add their new columns; refuse drift."""
     qualified = table_name(schema, table)
     incoming = _columns(cur, quote(_INCOMING))
     # An all-null column has no type of its own (Arrow null -> text): it fits any type.
-    incoming.update({n: '"NULL"' for n, t in frame.schema.items() if t == pl.Null})
+    incoming.update({n: '"NULL"' for n, t in columns.items() if t == pl.Null})
     existing = _columns(cur, qualified)
     if not existing:
         cur.execute(f"CREATE TABLE {qualified} (LIKE {quote(_INCOMING)})")
@@ -146,16 +164,26 @@ def _ensure_table(cur: Any, schema: str, table: str, frame: pl.DataFrame) -> Non
 
 
 def read_rows(
-    con: Any, schema: str, table: str, column: str | None, days: Sequence[date]
+    con: Any,
+    schema: str,
+    table: str,
+    column: str | None,
+    days: Sequence[date],
+    columns: Sequence[str] | None = None,
 ) -> pl.DataFrame | None:
-    """The table (or the `days` of it), or None if it was never written."""
+    """The table (or the `days` of it; only `columns`, if given), or None if it was never
+    written.
+    """
     qualified = table_name(schema, table)
     where, params = _predicate(column, days)
     cur = con.cursor()
     try:
         if not _columns(cur, qualified):
             return None
-        cur.execute(f"SELECT * FROM {qualified} WHERE {where}", parameters=params or None)
+        cur.execute(
+            f"SELECT {select_list(columns)} FROM {qualified} WHERE {where}",
+            parameters=params or None,
+        )
         frame = pl.from_arrow(cur.fetch_arrow_table())
         con.rollback()  # end the read transaction
     finally:
@@ -175,6 +203,12 @@ class PostgresWarehouseIOManager(dg.ConfigurableIOManager):
     password: str = Field(
         default="", description=f"The login's password; pass EnvVar({PASSWORD_ENV!r})."
     )
+    insert_batch_rows: int = Field(
+        default=INSERT_BATCH_ROWS,
+        gt=0,
+        description="Rows copied per batch: an output is sent in batches of at most this many "
+        "rows, all in the one transaction, so a LazyFrame output is never held whole.",
+    )
 
     def handle_output(
         self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame | None
@@ -182,7 +216,7 @@ class PostgresWarehouseIOManager(dg.ConfigurableIOManager):
         """Replace the run's partitions (or the whole table) in one transaction."""
         if obj is None:
             return
-        frame = obj.collect() if isinstance(obj, pl.LazyFrame) else obj
+        frame = obj
         schema, table = context.asset_key.path[0], context.asset_key.path[-1]
         column: str | None = None
         days: list[date] = []
@@ -191,11 +225,13 @@ class PostgresWarehouseIOManager(dg.ConfigurableIOManager):
             days = keys_to_dates(context.asset_partition_keys)
             check_within(frame, column, days, f"{schema}.{table}")
         with connect(self.url, self.password) as con:
-            replace_rows(con, schema, table, frame, column, days)
+            replace_rows(con, schema, table, frame, column, days, self.insert_batch_rows)
         context.add_output_metadata({"table": dg.MetadataValue.text(f"{schema}.{table}")})
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
-        """The table, or the run's partition range of it."""
+        """The table, or the run's partition range of it; only the input's `columns` if it
+        names some.
+        """
         schema, table = context.asset_key.path[0], context.asset_key.path[-1]
         column: str | None = None
         days: list[date] = []
@@ -207,7 +243,7 @@ class PostgresWarehouseIOManager(dg.ConfigurableIOManager):
                 raise dg.DagsterInvariantViolationError(msg)
             days = keys_to_dates(context.asset_partition_keys)
         with connect(self.url, self.password) as con:
-            frame = read_rows(con, schema, table, column, days)
+            frame = read_rows(con, schema, table, column, days, selected_columns(context))
         if frame is None:
             msg = (
                 f"{schema}.{table} has never been materialized in {describe(self.url)}; "

@@ -3,11 +3,15 @@
 Unlike the stock dagster-duckdb IO managers, a partition's delete and insert commit together
 (dagster#14091), an empty output is an empty partition and deletes nothing else (#13287), rows
 are inserted by column name, identifiers are quoted, and connections are closed on error.
+
+A LazyFrame output (a year's fact spilled to Parquet) is never collected whole: it is checked
+and inserted in batches of bounded size, all inside the one transaction. An input can ask for
+some columns only, as with the stock manager: `dg.AssetIn(key, metadata={"columns": [...]})`.
 """
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -15,6 +19,7 @@ from datetime import date
 import dagster as dg
 import duckdb
 import polars as pl
+import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 from duckdb import DuckDBPyConnection
 from pydantic import Field
@@ -28,6 +33,10 @@ from lakehouse.resources.parquet_io import (
 from lakehouse.sql import quote, table_name
 
 _INCOMING = "_lakehouse_incoming"
+# ~100 MB of fact rows per INSERT: large enough that per-statement overhead is negligible.
+INSERT_BATCH_ROWS = 500_000
+COLUMNS = "columns"
+"""Input metadata naming the only columns to load (the stock dagster-duckdb convention)."""
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?)(?: \(PID (\d+)\))?(?:\.\s|\.?$)")
 
 
@@ -83,6 +92,43 @@ def partition_predicate(column: str, days: Sequence[date]) -> tuple[str, list[da
     return f"{quote(column)} BETWEEN ? AND ?", [start, end]
 
 
+def batches(frame: pl.DataFrame | pl.LazyFrame, rows: int) -> Iterator[pl.DataFrame]:
+    """The frame's rows, in order, `rows` at a time; a LazyFrame is evaluated one slice at a
+    time (so pass a cheap scan, such as a spill, not an expensive query).
+    """
+    if isinstance(frame, pl.DataFrame):
+        yield from frame.iter_slices(rows)
+        return
+    # Not `collect_batches()`: its producer runs ahead of the consumer and buffered nearly the
+    # whole year's fact at 10x.
+    total = int(frame.select(pl.len()).collect().item())
+    for offset in range(0, total, rows):
+        yield frame.slice(offset, rows).collect()
+
+
+def arrow_stream(frame: pl.DataFrame | pl.LazyFrame, rows: int) -> pa.RecordBatchReader:
+    """The frame as an Arrow stream of `batches`, typed even when it has no rows."""
+    schema = pl.DataFrame(schema=frame.collect_schema()).to_arrow().schema
+    stream = (b for batch in batches(frame, rows) for b in batch.to_arrow().to_batches())
+    return pa.RecordBatchReader.from_batches(schema, stream)
+
+
+def selected_columns(context: dg.InputContext) -> list[str] | None:
+    """The columns an input asked for in its `columns` metadata; None means every column."""
+    columns = (context.definition_metadata or {}).get(COLUMNS)
+    if columns is None:
+        return None
+    if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
+        msg = f"input {context.name!r}: '{COLUMNS}' metadata must be a list of column names"
+        raise dg.DagsterInvariantViolationError(msg)
+    return list(columns)
+
+
+def select_list(columns: Sequence[str] | None) -> str:
+    """The SELECT list for `columns` (quoted), or `*` for every column."""
+    return ", ".join(quote(c) for c in columns) if columns else "*"
+
+
 class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
     """Stores Polars frames as tables `"<layer>"."<table>"` in the DuckDB warehouse.
 
@@ -93,6 +139,17 @@ class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
     duckdb: dg.ResourceDependency[DuckDBResource]
     lock_retries: int = Field(default=20, description="Attempts to open a locked warehouse.")
     lock_wait_seconds: float = Field(default=0.5, description="Wait between those attempts.")
+    memory_limit: str = Field(
+        default="1GB",
+        description="DuckDB's memory limit (unless the DuckDB resource's connection_config "
+        "sets one). Without it DuckDB caches up to 80% of RAM while a year is inserted.",
+    )
+    insert_batch_rows: int = Field(
+        default=INSERT_BATCH_ROWS,
+        gt=0,
+        description="Rows per INSERT: an output is inserted in batches of at most this many "
+        "rows, all in the one transaction, so a LazyFrame output is never held whole.",
+    )
 
     @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[DuckDBPyConnection]:
@@ -103,7 +160,7 @@ class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
                 con = duckdb.connect(
                     self.duckdb.database,
                     read_only=read_only,
-                    config=dict(self.duckdb.connection_config),
+                    config={"memory_limit": self.memory_limit, **self.duckdb.connection_config},
                 )
                 break
             except duckdb.IOException as error:
@@ -130,7 +187,7 @@ class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
         """Replace the run's partitions (or the whole table) in one transaction."""
         if obj is None:
             return
-        frame = obj.collect() if isinstance(obj, pl.LazyFrame) else obj
+        frame = obj
         schema, table = context.asset_key.path[0], context.asset_key.path[-1]
         qualified = table_name(schema, table)
         where: str = "TRUE"
@@ -143,36 +200,45 @@ class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
         with self.connect() as con:
             con.begin()
             try:
-                con.register(_INCOMING, frame)
-                self._ensure_table(con, schema, table)
+                self._ensure_table(con, schema, table, frame.collect_schema())
                 con.execute(f"DELETE FROM {qualified} WHERE {where}", params)
+                # One INSERT pulling batches from a stream: DuckDB holds far less than with
+                # an INSERT per batch (measured at 10x: ~0.5 GB against ~0.9 GB).
+                con.register(_INCOMING, arrow_stream(frame, self.insert_batch_rows))
                 con.execute(f"INSERT INTO {qualified} BY NAME SELECT * FROM {_INCOMING}")
+                con.unregister(_INCOMING)
                 con.commit()
             except BaseException:
                 con.rollback()
                 raise
-            finally:
-                con.unregister(_INCOMING)
         context.add_output_metadata({"table": dg.MetadataValue.text(f"{schema}.{table}")})
 
     @staticmethod
-    def _ensure_table(con: DuckDBPyConnection, schema: str, table: str) -> None:
+    def _ensure_table(
+        con: DuckDBPyConnection, schema: str, table: str, columns: Mapping[str, pl.DataType]
+    ) -> None:
+        """Create the table for `columns`, or add the new ones; refuse removed or retyped ones."""
         qualified = table_name(schema, table)
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
-        existing = dict(
-            con.execute(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-                [schema, table],
-            ).fetchall()
-        )
-        if not existing:
-            con.execute(f"CREATE TABLE {qualified} AS SELECT * FROM {_INCOMING} LIMIT 0")
-            return
-        incoming = {
-            name: kind
-            for name, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM {_INCOMING}").fetchall()
-        }
+        # An empty frame of the output's schema: DuckDB types it as it types the batches.
+        con.register(_INCOMING, pl.DataFrame(schema=columns))
+        try:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+            existing = dict(
+                con.execute(
+                    "SELECT column_name, data_type FROM information_schema.columns "
+                    "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+                    [schema, table],
+                ).fetchall()
+            )
+            if not existing:
+                con.execute(f"CREATE TABLE {qualified} AS SELECT * FROM {_INCOMING} LIMIT 0")
+                return
+            incoming = {
+                name: kind
+                for name, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM {_INCOMING}").fetchall()
+            }
+        finally:
+            con.unregister(_INCOMING)
         changes = diff_columns(existing, incoming)
         problem = drift_message(f"{schema}.{table}", changes)
         if problem:
@@ -181,7 +247,9 @@ class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
             con.execute(f"ALTER TABLE {qualified} ADD COLUMN {quote(name)} {kind}")
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
-        """The table, or the run's partition range of it, with its schema even when empty."""
+        """The table, or the run's partition range of it, with its schema even when empty;
+        only the input's `columns` if it names some.
+        """
         schema, table = context.asset_key.path[0], context.asset_key.path[-1]
         where: str = "TRUE"
         params: list[date] = []
@@ -204,8 +272,9 @@ class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
                     f"materialize {context.asset_key.to_user_string()} first"
                 )
                 raise MissingPartitionError(msg)
+            columns = select_list(selected_columns(context))
             frame = con.sql(
-                f"SELECT * FROM {table_name(schema, table)} WHERE {where}", params=params
+                f"SELECT {columns} FROM {table_name(schema, table)} WHERE {where}", params=params
             ).pl()
         return as_utc(frame)
 
@@ -221,15 +290,25 @@ def as_utc(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def check_within(frame: pl.DataFrame, column: str, days: Sequence[date], qualified: str) -> None:
+def check_within(
+    frame: pl.DataFrame | pl.LazyFrame, column: str, days: Sequence[date], qualified: str
+) -> None:
     """Rows outside the partitions being replaced would be inserted without their old rows being
-    deleted: refuse them.
+    deleted: refuse them. A LazyFrame is checked in one streaming pass over `column` only.
     """
-    outside = frame.filter(pl.col(column).is_null() | ~pl.col(column).is_in(list(days)))
+    outside = (
+        frame.lazy()
+        .select(column)
+        .filter(pl.col(column).is_null() | ~pl.col(column).is_in(list(days)))
+        .group_by(column)
+        .len()
+        .collect()
+    )
     if outside.height:
-        shown = ", ".join(str(v) for v in outside[column].unique().sort().head(5))
+        rows = int(outside["len"].sum())
+        shown = ", ".join(str(v) for v in outside[column].sort().head(5))
         msg = (
-            f"{qualified}: {outside.height} row(s) have {column} outside this run's partitions "
+            f"{qualified}: {rows} row(s) have {column} outside this run's partitions "
             f"({shown}); fix the transform or the partition mapping"
         )
         raise PartitionMismatchError(msg)

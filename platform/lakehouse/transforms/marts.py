@@ -35,6 +35,11 @@ ONTIME_DAILY = TableSpec(
     ),
     key=("flight_date", "carrier", "origin"),
 )
+# The only columns of each warehouse input a mart reads: the warehouse loads just these.
+ONTIME_DAILY_READS: dict[str, tuple[str, ...]] = {
+    "flights": ("flight_date", "carrier", "origin", "cancelled", "arr_delay"),
+    "airlines": ("carrier", "name"),
+}
 # Which upstream columns each mart column is computed from (the UI's column lineage).
 ONTIME_DAILY_LINEAGE: dict[str, dict[str, list[str]]] = {
     "flight_date": {"flights": ["flight_date"]},
@@ -70,6 +75,59 @@ def ontime_daily(flights: pl.LazyFrame, airlines: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+ROUTES_DAILY = TableSpec(
+    columns=(
+        Column("flight_date", pl.Date(), "scheduled departure date (New York)"),
+        Column("origin", pl.String(), "New York departure airport"),
+        Column("dest", pl.String(), "destination FAA code"),
+        Column("flights", _COUNT, "scheduled flights"),
+        Column("cancelled", _COUNT, "flights that never departed"),
+        Column("dep_delay_sum", pl.Int64(), "sum of departure delays, minutes"),
+        Column("dep_delay_count", _COUNT, "flights with a departure delay"),
+        Column("arr_delay_sum", pl.Int64(), "sum of arrival delays, minutes"),
+        Column("arr_delay_count", _COUNT, "flights with an arrival delay"),
+        Column("distance_sum", pl.Int64(), "sum of distances, miles"),
+        Column("distance_count", _COUNT, "flights with a distance"),
+    ),
+    key=("flight_date", "origin", "dest"),
+)
+ROUTES_DAILY_READS: dict[str, tuple[str, ...]] = {
+    "flights": ("flight_date", "origin", "dest", "cancelled", "dep_delay", "arr_delay", "distance"),
+}
+ROUTES_DAILY_LINEAGE: dict[str, dict[str, list[str]]] = {
+    "flight_date": {"flights": ["flight_date"]},
+    "origin": {"flights": ["origin"]},
+    "dest": {"flights": ["dest"]},
+    "flights": {"flights": ["flight_date", "origin", "dest"]},
+    "cancelled": {"flights": ["cancelled"]},
+    "dep_delay_sum": {"flights": ["dep_delay"]},
+    "dep_delay_count": {"flights": ["dep_delay"]},
+    "arr_delay_sum": {"flights": ["arr_delay"]},
+    "arr_delay_count": {"flights": ["arr_delay"]},
+    "distance_sum": {"flights": ["distance"]},
+    "distance_count": {"flights": ["distance"]},
+}
+# Summed per route over days; a mean is only ever total / count, never a mean of daily means.
+_SUMMED = ("dep_delay", "arr_delay", "distance")
+
+
+def routes_daily(flights: pl.LazyFrame) -> pl.LazyFrame:
+    """Per day and origin-destination pair: counts, and each measure's sum and count, which
+    add up exactly over any set of days.
+    """
+    measures = [
+        agg
+        for m in _SUMMED
+        for agg in (pl.col(m).sum().alias(f"{m}_sum"), pl.col(m).count().alias(f"{m}_count"))
+    ]
+    return (
+        flights.group_by(*ROUTES_DAILY.key)
+        .agg(pl.len().alias("flights"), pl.col("cancelled").sum(), *measures)
+        .select(ROUTES_DAILY.exprs())
+        .sort(*ROUTES_DAILY.key)
+    )
+
+
 ROUTES = TableSpec(
     columns=(
         Column("origin", pl.String(), "New York departure airport"),
@@ -85,30 +143,37 @@ ROUTES = TableSpec(
     ),
     key=("origin", "dest"),
 )
+ROUTES_READS: dict[str, tuple[str, ...]] = {"airports": ("airport_sk", "faa", "name")}
 ROUTES_LINEAGE: dict[str, dict[str, list[str]]] = {
-    "origin": {"flights": ["origin"]},
-    "dest": {"flights": ["dest"]},
+    "origin": {"daily": ["origin"]},
+    "dest": {"daily": ["dest"]},
     "dest_name": {"airports": ["name"]},
-    "first_date": {"flights": ["flight_date"]},
-    "last_date": {"flights": ["flight_date"]},
-    "flights": {"flights": ["origin", "dest"]},
-    "cancelled": {"flights": ["cancelled"]},
-    "mean_dep_delay": {"flights": ["dep_delay"]},
-    "mean_arr_delay": {"flights": ["arr_delay"]},
-    "distance": {"flights": ["distance"]},
+    "first_date": {"daily": ["flight_date"]},
+    "last_date": {"daily": ["flight_date"]},
+    "flights": {"daily": ["flights"]},
+    "cancelled": {"daily": ["cancelled"]},
+    "mean_dep_delay": {"daily": ["dep_delay_sum", "dep_delay_count"]},
+    "mean_arr_delay": {"daily": ["arr_delay_sum", "arr_delay_count"]},
+    "distance": {"daily": ["distance_sum", "distance_count"]},
 }
 
 
-def routes(flights: pl.LazyFrame, airports: pl.LazyFrame) -> pl.LazyFrame:
-    """Every origin-destination pair over all the flights given."""
-    per_route = flights.group_by("origin", "dest").agg(
+def _mean_over_days(measure: str) -> pl.Expr:
+    # Null when no flight recorded the measure, as the mean of an all-null column is.
+    count = pl.col(f"{measure}_count").sum()
+    return pl.when(count > 0).then(pl.col(f"{measure}_sum").sum() / count)
+
+
+def routes(daily: pl.LazyFrame, airports: pl.LazyFrame) -> pl.LazyFrame:
+    """Every origin-destination pair over all the days of `daily` (from `routes_daily`)."""
+    per_route = daily.group_by("origin", "dest").agg(
         first_date=pl.col("flight_date").min(),
         last_date=pl.col("flight_date").max(),
-        flights=pl.len(),
+        flights=pl.col("flights").sum(),
         cancelled=pl.col("cancelled").sum(),
-        mean_dep_delay=pl.col("dep_delay").mean(),
-        mean_arr_delay=pl.col("arr_delay").mean(),
-        distance=pl.col("distance").mean(),
+        mean_dep_delay=_mean_over_days("dep_delay"),
+        mean_arr_delay=_mean_over_days("arr_delay"),
+        distance=_mean_over_days("distance"),
     )
     names = airports.filter(pl.col("airport_sk") != UNKNOWN_SK).select(dest="faa", dest_name="name")
     return (
@@ -138,6 +203,9 @@ DELAY_WEATHER = TableSpec(
     ),
     key=("flight_date", "origin", "visibility", "precipitation", "wind"),
 )
+DELAY_WEATHER_READS: dict[str, tuple[str, ...]] = {
+    "flights": ("flight_date", "origin", "time_hour", "cancelled", "dep_delay"),
+}
 DELAY_WEATHER_LINEAGE: dict[str, dict[str, list[str]]] = {
     "flight_date": {"flights": ["flight_date"]},
     "origin": {"flights": ["origin"]},
