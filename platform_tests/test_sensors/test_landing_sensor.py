@@ -12,6 +12,7 @@ import lakehouse.sensors.landing as landing_sensor
 from lakehouse.definitions import ASSETS, SENSORS, build_resources
 from lakehouse.landing import content_hash, write_atomic
 from lakehouse.settings import Settings
+from lakehouse.sources import Cadence, Source
 
 HEADER = b"year,month,day,dep_time,sched_dep_time,dep_delay,arr_time,sched_arr_time,arr_delay,carrier,flight,tailnum,origin,dest,air_time,distance,hour,minute,time_hour\n"  # noqa: E501
 RAW_FLIGHTS = dg.AssetKey(["raw", "flights"])
@@ -194,3 +195,31 @@ def test_a_restart_or_a_crash_mid_tick_neither_skips_nor_repeats_a_file(
         ]  # the same keys: Dagster starts each run once
         # A restarted daemon resumes from the saved cursor: nothing is planned twice.
         assert tick(instance, landing, retried.cursor).run_requests == []
+
+
+@pytest.mark.parametrize(
+    ("body", "rows", "problem"),
+    [
+        ("a,b\n1,2\n3,4\n", 2, None),  # plain: Polars' reader
+        ('a,b\n"1,5",2\n3,4\n', 2, None),  # quoted: the exact path
+        ("a,b\n1,2\n3\n", 2, None),  # a short line: the exact path, kept as a raw row
+        ("a,c\n1,2\n", None, "header does not match"),
+        ("", None, "file is empty"),
+    ],
+    ids=["plain", "quoted", "short-line", "wrong-header", "empty"],
+)
+def test_a_delivery_is_judged_alike_on_the_fast_and_the_exact_path(
+    tmp_path: Path, body: str, rows: int | None, problem: str | None
+) -> None:
+    source = Source(name="pairs", columns=("a", "b"), cadence=Cadence.DAILY)
+    file = tmp_path / "2013-01-01.csv"
+    file.write_text(body)
+
+    inspection = landing_sensor.inspect_delivery(source, file)
+
+    assert inspection.sha256 == content_hash(body.encode())
+    if problem is None:
+        assert inspection.problem is None
+        assert inspection.rows == rows
+    else:
+        assert problem in str(inspection.problem)

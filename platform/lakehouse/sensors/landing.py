@@ -6,7 +6,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from lakehouse.landing import LandingFileError, content_hash, list_landing_files, parse_delivery
+from lakehouse.landing import (
+    LandingFileError,
+    content_hash,
+    list_landing_files,
+    parse_delivery,
+    parse_plain,
+)
 from lakehouse.partitions import DAILY
 from lakehouse.resources.landing import LandingZone
 from lakehouse.resources.parquet_io import (
@@ -60,8 +66,12 @@ def inspect_delivery(source: Source, path: Path) -> Inspection:
     header) makes it unreadable; bad lines inside it are left to the quarantine.
     """
     data = path.read_bytes()
+    name = f"{source.name}/{path.name}"
     try:
-        delivery = parse_delivery(data, source, source_file=f"{source.name}/{path.name}")
+        plain = parse_plain(data, source, source_file=name)
+        if plain is not None:
+            return Inspection(content_hash(data), rows=plain.height)
+        delivery = parse_delivery(data, source, source_file=name)
     except LandingFileError as error:
         return Inspection(content_hash(data), str(error))
     return Inspection(content_hash(data), rows=delivery.rows.height + len(delivery.malformed))
