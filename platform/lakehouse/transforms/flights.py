@@ -14,6 +14,7 @@ from lakehouse.transforms.parsing import (
     parse_fields,
     parse_text,
     parse_utc_instant,
+    quick_casts,
     with_staging_errors,
 )
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
@@ -141,7 +142,7 @@ def type_flights(raw: pl.LazyFrame) -> pl.LazyFrame:
     """Raw flight text to typed columns; fields that did not parse are named in `_type_errors`."""
     parsers = {name: parse_text(name, dtype) for name, dtype in _TEXT_TYPES.items()}
     parsers["time_hour"] = parse_utc_instant("time_hour")
-    return parse_fields(raw, parsers)
+    return parse_fields(raw, parsers, quick=quick_casts(_TEXT_TYPES))
 
 
 def add_timestamps(typed: pl.LazyFrame) -> pl.LazyFrame:

@@ -11,6 +11,7 @@ from lakehouse.transforms.parsing import (
     parse_fields,
     parse_text,
     parse_utc_instant,
+    quick_casts,
     with_staging_errors,
 )
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
@@ -65,7 +66,7 @@ def stage_weather(raw: pl.LazyFrame) -> pl.LazyFrame:
     """
     parsers = {name: parse_text(name, dtype) for name, dtype in _TYPES.items()}
     parsers["time_hour"] = parse_utc_instant("time_hour")
-    typed = parse_fields(raw, parsers)
+    typed = parse_fields(raw, parsers, quick=quick_casts(_TYPES))
     staged = typed.with_columns(
         weather_date=calendar_date("year", "month", "day"),
         obs_local=pl.col("time_hour").dt.convert_time_zone(NEW_YORK),
