@@ -364,3 +364,18 @@ def test_duckdb_memory_is_limited_unless_the_resource_sets_its_own(tmp_path: Pat
     resource = DuckDBResource(database=str(db), connection_config={"memory_limit": "200MB"})
     own = DuckDBWarehouseIOManager(duckdb=resource, memory_limit="100MB")
     assert memory_limit(own) == expected("200MB")
+
+
+def test_duckdb_does_not_keep_insertion_order_unless_the_resource_asks(tmp_path: Path) -> None:
+    def keeps_order(manager: DuckDBWarehouseIOManager) -> bool:
+        with manager.connect() as con:
+            row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+        assert row is not None
+        return bool(row[0])
+
+    db = tmp_path / "w.duckdb"
+    assert not keeps_order(io_manager(db))
+    resource = DuckDBResource(
+        database=str(db), connection_config={"preserve_insertion_order": True}
+    )
+    assert keeps_order(DuckDBWarehouseIOManager(duckdb=resource))
