@@ -90,6 +90,26 @@ def test_sample_days_flow_from_landing_to_the_mart_exactly(landed: Settings) -> 
         fact_metadata = fact.records[0].asset_materialization.metadata  # type: ignore[union-attr]
         assert fact_metadata["unknown_plane"].value > 0  # real tail numbers missing from planes
         assert fact_metadata["unknown_airline"].value == 0
+        # Each day's materialization carries that day's rows, not the run's total.
+        per_day = {d.isoformat(): n for d, n in expected.select("flight_date", "flights").rows()}
+        with duckdb.connect(str(landed.warehouse_path), read_only=True) as con:
+            mart_rows = dict(
+                con.sql(
+                    "SELECT strftime(flight_date, '%Y-%m-%d'), count(*) "
+                    "FROM marts.mart_ontime_daily GROUP BY ALL"
+                ).fetchall()
+            )
+        for path, day_rows in [
+            (["raw", "flights"], per_day),
+            (["staged", "flights"], per_day),
+            (["marts", "fct_flights"], per_day),
+            (["marts", "mart_ontime_daily"], mart_rows),
+        ]:
+            records = instance.fetch_materializations(dg.AssetKey(path), limit=10).records
+            assert {
+                r.partition_key: r.asset_materialization.metadata["dagster/row_count"].value  # type: ignore[union-attr]
+                for r in records
+            } == day_rows, path
         staged = instance.fetch_materializations(dg.AssetKey(["staged", "flights"]), limit=1)
         staged_metadata = staged.records[0].asset_materialization.metadata  # type: ignore[union-attr]
         assert staged_metadata["cancelled"].value == int(expected["cancelled"].sum()) > 0

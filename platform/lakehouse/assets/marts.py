@@ -13,11 +13,13 @@ import polars as pl
 
 from lakehouse.assets.automation import PROPAGATE_OVER_DAYS_PRESENT
 from lakehouse.assets.metadata import (
+    add_daily_row_counts,
     column_lineage,
     column_schema,
     definition_metadata,
     markdown_preview,
     output_metadata,
+    rows_per_day,
 )
 from lakehouse.assets.warehouse import WAREHOUSE
 from lakehouse.checks.monitors import DAILY_FRESHNESS
@@ -77,7 +79,14 @@ def reading(
     }
 
 
-def _mart_output(mart: pl.DataFrame, spec: TableSpec) -> dg.Output[pl.DataFrame]:
+def _mart_output(
+    mart: pl.DataFrame, spec: TableSpec, context: dg.AssetExecutionContext | None = None
+) -> dg.Output[pl.DataFrame]:
+    """The mart with its metadata; a daily mart (given its `context`) also gets each day's
+    row count.
+    """
+    if context is not None:
+        add_daily_row_counts(context, context.asset_key, rows_per_day(mart, "flight_date"))
     return dg.Output(
         mart, metadata=output_metadata(mart, column_schema(spec), preview=markdown_preview(mart))
     )
@@ -96,11 +105,14 @@ ONTIME_INPUTS = {"flights": FACT, "airlines": dg.AssetKey(["marts", "dim_airline
     **DAILY_RANGE,
     **WAREHOUSE,
 )
-def mart_ontime_daily(flights: pl.DataFrame, airlines: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+def mart_ontime_daily(
+    context: dg.AssetExecutionContext, flights: pl.DataFrame, airlines: pl.DataFrame
+) -> dg.Output[pl.DataFrame]:
     """On-time performance per day, carrier and New York airport: flights, cancelled, mean
     arrival delay and the share of arrivals more than 15 minutes late.
     """
-    return _mart_output(ontime_daily(flights.lazy(), airlines.lazy()).collect(), ONTIME_DAILY)
+    mart = ontime_daily(flights.lazy(), airlines.lazy()).collect()
+    return _mart_output(mart, ONTIME_DAILY, context)
 
 
 ROUTES_DAILY_KEY = dg.AssetKey(["marts", "mart_routes_daily"])
@@ -117,11 +129,13 @@ ROUTES_DAILY_INPUTS = {"flights": FACT}
     **DAILY_RANGE,
     **WAREHOUSE,
 )
-def mart_routes_daily(flights: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+def mart_routes_daily(
+    context: dg.AssetExecutionContext, flights: pl.DataFrame
+) -> dg.Output[pl.DataFrame]:
     """Per day and route from New York: flights, cancellations, and the sums and counts of
     delays and distance that mart_routes adds up.
     """
-    return _mart_output(routes_daily(flights.lazy()).collect(), ROUTES_DAILY)
+    return _mart_output(routes_daily(flights.lazy()).collect(), ROUTES_DAILY, context)
 
 
 ROUTES_INPUTS = {"daily": ROUTES_DAILY_KEY, "airports": dg.AssetKey(["marts", "dim_airport"])}
@@ -154,8 +168,11 @@ DELAY_WEATHER_INPUTS = {"flights": FACT, "weather": dg.AssetKey(["staged", "weat
     **DAILY_RANGE,
     **WAREHOUSE,
 )
-def mart_delay_weather(flights: pl.DataFrame, weather: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
+def mart_delay_weather(
+    context: dg.AssetExecutionContext, flights: pl.DataFrame, weather: pl.LazyFrame
+) -> dg.Output[pl.DataFrame]:
     """Departure delays per day and origin against the weather in the scheduled hour, in bands
     of visibility, precipitation and wind.
     """
-    return _mart_output(delay_weather(flights.lazy(), weather).collect(), DELAY_WEATHER)
+    mart = delay_weather(flights.lazy(), weather).collect()
+    return _mart_output(mart, DELAY_WEATHER, context)

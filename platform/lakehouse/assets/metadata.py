@@ -1,6 +1,7 @@
 """Asset metadata built from table specs, so column names and descriptions are written once."""
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 import dagster as dg
@@ -81,6 +82,26 @@ def output_metadata(
     if described is not None:
         metadata["dagster/column_schema"] = observed_schema(frame, described)
     return {**metadata, **extra}
+
+
+def add_daily_row_counts(
+    context: dg.AssetExecutionContext, asset_key: dg.AssetKey, rows_per_day: Mapping[date, int]
+) -> None:
+    """Give each partition of a range run its own `dagster/row_count` (a day missing from
+    `rows_per_day` has none); the output's own row count is the run's total.
+    """
+    for key in context.partition_keys:
+        rows = rows_per_day.get(date.fromisoformat(key), 0)
+        context.add_asset_metadata(
+            {"dagster/row_count": dg.MetadataValue.int(rows)},
+            asset_key=asset_key,
+            partition_key=key,
+        )
+
+
+def rows_per_day(frame: pl.DataFrame, column: str) -> dict[date, int]:
+    """Rows of a frame per day of its Date `column`."""
+    return dict(frame.group_by(column).len().iter_rows())
 
 
 def column_lineage(

@@ -1,12 +1,19 @@
 """Raw layer: every delivered line kept as text, with the file and line it came from."""
 
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
-from lakehouse.assets.metadata import OWNERS, definition_metadata, output_metadata, text_schema
+from lakehouse.assets.metadata import (
+    OWNERS,
+    add_daily_row_counts,
+    definition_metadata,
+    output_metadata,
+    text_schema,
+)
 from lakehouse.dates import keys_to_dates
 from lakehouse.landing import PARSE_ERROR, PARTITION_COLUMN, RAW_LINE, LandingFileError
 from lakehouse.partitions import DAILY
@@ -56,19 +63,21 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
             # Each day is written as soon as it is read, so the run holds one day, not the range;
             # the IO manager then publishes every day of the run together.
             with PartitionStaging() as staging:
-                rows = unsplit = 0
+                unsplit = 0
+                per_day: dict[date, int] = {}
                 for file, delivery in landing.deliveries(source, files):
                     staging.write(file.day, delivery)
-                    rows += delivery.height
+                    per_day[file.day] = delivery.height
                     unsplit += int(delivery[PARSE_ERROR].is_not_null().sum())
                 # The rows were counted day by day; the files hold them.
                 metadata = output_metadata(
                     staging.staged().scan(),
                     schema,
-                    rows=rows,
+                    rows=sum(per_day.values()),
                     files=len(files),
                     malformed_lines=unsplit,
                 )
+                add_daily_row_counts(context, context.asset_key, per_day)
                 yield dg.Output(staging.staged(), metadata=metadata)
 
         return _daily

@@ -12,10 +12,12 @@ import polars as pl
 from lakehouse.assets.automation import PROPAGATE
 from lakehouse.assets.metadata import (
     OWNERS,
+    add_daily_row_counts,
     column_schema,
     definition_metadata,
     markdown_preview,
     output_metadata,
+    rows_per_day,
 )
 from lakehouse.checks.logic import (
     DuplicateKeys,
@@ -320,7 +322,11 @@ class StagingRejectedError(Exception):
 
 
 def staged_results(
-    staging: Staging, tally: Tally, valid: pl.LazyFrame | StagedPartitions, **extra: Any
+    context: dg.AssetExecutionContext,
+    staging: Staging,
+    tally: Tally,
+    valid: pl.LazyFrame | StagedPartitions,
+    **extra: Any,
 ) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
     """The quarantine, the three blocking checks with their evidence, and, only when every one
     passes, the staged table (`valid`, every staged row of the run: a reference table's rows,
@@ -380,6 +386,10 @@ def staged_results(
         ),
     ]
     by_reason = quarantine.group_by("stage", "reason").len().sort("len", descending=True)
+    if staging.date_column:
+        add_daily_row_counts(
+            context, staging.quarantine_key, rows_per_day(quarantine, PARTITION_COLUMN)
+        )
     yield dg.Output(
         quarantine,
         output_name="quarantine",
@@ -389,6 +399,8 @@ def staged_results(
     )
     failed = [str(c.check_name) for c in checks if not c.passed]
     if not failed:
+        if staging.date_column:
+            add_daily_row_counts(context, staging.key, dict(tally.day_rows.iter_rows()))
         yield dg.Output(
             valid,
             output_name="staged",
@@ -511,6 +523,7 @@ def staged_flights(
             .row(0, named=True)
         )
         yield from staged_results(
+            context,
             FLIGHTS_STAGING,
             tally,
             valid,
@@ -567,7 +580,7 @@ def staged_weather(
         valid = partitions.staged()
         repeated = valid.scan().select(pl.col("repeated_local_hour").sum()).collect().item()
         yield from staged_results(
-            WEATHER_STAGING, tally, valid, repeated_local_hours=int(repeated or 0)
+            context, WEATHER_STAGING, tally, valid, repeated_local_hours=int(repeated or 0)
         )
     yield row_count_result(WEATHER_STAGING, tally.day_rows, days, lake)
 
@@ -609,7 +622,7 @@ def build_staged_reference(
         with spilled() as spill:
             # One chunk: a reference table's keys span its snapshots.
             tally = stage_rows(staging, raw, spill.add, settle_all, chunk_rows=1)
-            yield from staged_results(staging, tally, spill.scan(staging.spec.schema))
+            yield from staged_results(context, staging, tally, spill.scan(staging.spec.schema))
 
     return _staged
 

@@ -10,6 +10,7 @@ import polars as pl
 from lakehouse.assets.automation import BUILD_WHEN_MISSING, PROPAGATE
 from lakehouse.assets.metadata import (
     OWNERS,
+    add_daily_row_counts,
     column_schema,
     definition_metadata,
     markdown_preview,
@@ -170,6 +171,8 @@ def fct_flights_asset(
         metadata = output_metadata(
             fact, column_schema(FCT_FLIGHTS), rows=rows, chunks=len(chunks), **unknown
         )
+        # The fact keeps every staged flight, so each day's rows are its staged rows.
+        add_daily_row_counts(context, FACT_KEY, per_day)
         # Dagster stores a yielded output before resuming here, so the spill is still there.
         yield dg.Output(fact, metadata=metadata)
     yield dg.AssetCheckResult(
