@@ -251,3 +251,18 @@ def test_the_fast_path_reports_a_wrong_header_as_the_exact_path_does() -> None:
     with pytest.raises(LandingFileError) as exact:
         parse_exact(data, FLIGHTS, source_file="flights/2013-01-01.csv")
     assert str(fast.value) == str(exact.value)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\n", b"\r\n", b"  \n", b"\xef\xbb\xbf\n"],
+    ids=["newline", "crlf", "spaces", "byte-order mark"],
+)
+def test_a_file_of_one_blank_line_is_reported_as_empty_not_as_a_wrong_header(
+    tmp_path: Path, data: bytes
+) -> None:
+    path = tmp_path / "flights" / "2013-01-01.csv"
+    write_atomic(path, data)
+    file = LandingFile("flights", date(2013, 1, 1), path)
+    with pytest.raises(LandingFileError, match="file is empty; expected a CSV header"):
+        read_delivery(file, FLIGHTS, ingested_at=datetime(2026, 1, 1, tzinfo=UTC))

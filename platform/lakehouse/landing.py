@@ -227,6 +227,8 @@ def parse_plain(data: bytes, source: Source, *, source_file: str) -> pl.DataFram
     if codecs.BOM_UTF8 in body or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n")):
         return None
     header_line = data[:header_end].decode("utf-8").removeprefix("\ufeff").removesuffix("\r")
+    if not header_line.strip() and not body:
+        return None  # a lone blank line: the exact path reports an empty file, not a bad header
     header = _check_header(header_line, source, source_file)
     if len(header) < 2:
         return None  # with one field per line, a blank line cannot be told by its separators

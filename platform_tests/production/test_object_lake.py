@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import fsspec
@@ -12,7 +13,11 @@ import s3fs
 
 from lakehouse.definitions import build_resources, defs
 from lakehouse.resources import object_lake
-from lakehouse.resources.parquet_io import ParquetIOManager
+from lakehouse.resources.parquet_io import (
+    ParquetIOManager,
+    PartitionMismatchError,
+    StagedPartitions,
+)
 from lakehouse.runner import materialize_range
 from lakehouse.settings import Settings
 from platform_tests.production.services import TcpProxy
@@ -113,3 +118,30 @@ def test_rows_outside_the_run_publish_nothing(lake_uri: str) -> None:
     assert not any("2013-01-03" in k for k in keys(table)), "stray files are removed"
     with pytest.raises(object_lake.ObjectStoreMissingError, match="2013-01-02"):
         object_lake.scan_partitions(table, [D1, D2])
+
+
+def staged_output_context(table: str, first: date, last: date) -> dg.OutputContext:
+    return dg.build_output_context(
+        asset_key=dg.AssetKey(["raw", table]),
+        definition_metadata={"partition_expr": "d"},
+        asset_partitions_def=dg.DailyPartitionsDefinition(start_date="2013-01-01"),
+        asset_partition_key_range=dg.PartitionKeyRange(first.isoformat(), last.isoformat()),
+    )
+
+
+def test_staged_partitions_missing_a_day_publish_nothing_on_s3(
+    lake_uri: str, tmp_path: Path
+) -> None:
+    # As on a local lake: a producer that staged no file for a day of the run must not have
+    # that day published as an empty partition over its good rows.
+    manager = ParquetIOManager(base_dir=lake_uri)
+    day1, day2 = tmp_path / "d1.parquet", tmp_path / "d2.parquet"
+    frame(D1, [1, 2]).collect().write_parquet(day1)
+    frame(D2, [3]).collect().write_parquet(day2)
+    manager.handle_output(staged_output_context("t", D1, D1), StagedPartitions({D1: day1}))
+    with pytest.raises(PartitionMismatchError, match=r"1 day\(s\) \(2013-01-01\)"):
+        manager.handle_output(staged_output_context("t", D1, D2), StagedPartitions({D2: day2}))
+    table = f"{lake_uri}/raw/t"
+    assert object_lake.scan_partitions(table, [D1]).collect()["x"].to_list() == [1, 2]
+    with pytest.raises(object_lake.ObjectStoreMissingError, match="2013-01-02"):
+        object_lake.scan_partitions(table, [D2])

@@ -205,8 +205,9 @@ def test_a_restart_or_a_crash_mid_tick_neither_skips_nor_repeats_a_file(
         ("a,b\n1,2\n3\n", 2, None),  # a short line: the exact path, kept as a raw row
         ("a,c\n1,2\n", None, "header does not match"),
         ("", None, "file is empty"),
+        ("\n", None, "file is empty"),
     ],
-    ids=["plain", "quoted", "short-line", "wrong-header", "empty"],
+    ids=["plain", "quoted", "short-line", "wrong-header", "empty", "one-blank-line"],
 )
 def test_a_delivery_is_judged_alike_on_the_fast_and_the_exact_path(
     tmp_path: Path, body: str, rows: int | None, problem: str | None

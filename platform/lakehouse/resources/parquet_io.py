@@ -164,6 +164,23 @@ class PartitionStaging:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def check_staged_days(staged: StagedPartitions, table: str, days: Sequence[date]) -> None:
+    """Refuse staged partitions that are not exactly one file per day of the run: a day
+    without one would be published as an empty partition over its stored rows.
+
+    Raises:
+        PartitionMismatchError: the staged days are not exactly `days`.
+    """
+    unexpected = sorted(set(staged.files) ^ set(days))
+    if unexpected:
+        shown = ", ".join(d.isoformat() for d in unexpected[:5])
+        msg = (
+            f"{table}: the staged partitions differ from the partitions being written "
+            f"in {len(unexpected)} day(s) ({shown}); every day of the run needs one file"
+        )
+        raise PartitionMismatchError(msg)
+
+
 def publish_staged(
     staged: StagedPartitions, table_dir: Path, days: Sequence[date]
 ) -> dict[date, Path]:
@@ -176,14 +193,7 @@ def publish_staged(
     Raises:
         PartitionMismatchError: the staged days are not exactly `days`; nothing is published.
     """
-    unexpected = sorted(set(staged.files) ^ set(days))
-    if unexpected:
-        shown = ", ".join(d.isoformat() for d in unexpected[:5])
-        msg = (
-            f"{table_dir.name}: the staged partitions differ from the partitions being written "
-            f"in {len(unexpected)} day(s) ({shown}); every day of the run needs one file"
-        )
-        raise PartitionMismatchError(msg)
+    check_staged_days(staged, table_dir.name, days)
     staging = table_dir / f".staging-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
     try:
@@ -357,12 +367,14 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             name = context.asset_key.to_user_string()
             msg = f"{name} returned staged daily partitions but is not partitioned"
             raise dg.DagsterInvariantViolationError(msg)
+        days = keys_to_dates(context.asset_partition_keys)
         if object_lake.is_object_store(self.base_dir):
+            check_staged_days(staged, context.asset_key.to_user_string(), days)
             # The object store publishes through its own partitioned sink (not bounded by a day).
             self._handle_object_output(context, staged.scan())
             return
         table_dir = self.table_dir(context.asset_key)
-        publish_staged(staged, table_dir, keys_to_dates(context.asset_partition_keys))
+        publish_staged(staged, table_dir, days)
         context.add_output_metadata({"path": dg.MetadataValue.path(str(table_dir))})
 
     def load_input(self, context: dg.InputContext) -> pl.LazyFrame | pl.DataFrame:

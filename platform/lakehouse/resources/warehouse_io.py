@@ -33,7 +33,7 @@ from lakehouse.resources.parquet_io import (
 from lakehouse.sql import quote, table_name
 
 _INCOMING = "_lakehouse_incoming"
-# ~100 MB of fact rows per INSERT: large enough that per-statement overhead is negligible.
+# ~100 MB of fact rows per Arrow batch fed to the one INSERT (Postgres: per bulk copy).
 INSERT_BATCH_ROWS = 500_000
 COLUMNS = "columns"
 """Input metadata naming the only columns to load (the stock dagster-duckdb convention)."""
@@ -147,8 +147,8 @@ class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
     insert_batch_rows: int = Field(
         default=INSERT_BATCH_ROWS,
         gt=0,
-        description="Rows per INSERT: an output is inserted in batches of at most this many "
-        "rows, all in the one transaction, so a LazyFrame output is never held whole.",
+        description="Rows per Arrow batch: the one INSERT reads the output as a stream of "
+        "batches of at most this many rows, so a LazyFrame output is never held whole.",
     )
 
     @contextmanager
