@@ -483,7 +483,7 @@ FLIGHTS_KEY = FLIGHTS_STAGING.key
 )
 def staged_flights(
     context: dg.AssetExecutionContext, raw: pl.LazyFrame, airports: pl.DataFrame, lake: Lake
-) -> Iterator[dg.Output[pl.DataFrame] | dg.Output[pl.LazyFrame] | dg.AssetCheckResult]:
+) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
     """Stage flights; rows that cannot be staged or break the contract go to quarantine."""
     zones = airports["tzone"].drop_nulls().unique().sort().to_list()
 
@@ -554,7 +554,7 @@ WEATHER_STAGING = Staging(
 )
 def staged_weather(
     context: dg.AssetExecutionContext, raw: pl.LazyFrame, lake: Lake
-) -> Iterator[dg.Output[pl.DataFrame] | dg.Output[pl.LazyFrame] | dg.AssetCheckResult]:
+) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
     """Stage weather; rows that cannot be staged or break the contract go to quarantine."""
 
     def settle_chunk(delivered: pl.DataFrame) -> Settled:
@@ -608,7 +608,7 @@ def build_staged_reference(
     )
     def _staged(
         context: dg.AssetExecutionContext, raw: pl.LazyFrame
-    ) -> Iterator[dg.Output[pl.DataFrame] | dg.Output[pl.LazyFrame] | dg.AssetCheckResult]:
+    ) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
         def settle_all(delivered: pl.DataFrame) -> Settled:
             return settle(
                 staging,
