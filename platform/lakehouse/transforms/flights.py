@@ -257,18 +257,26 @@ def add_arrival_utc(
     def to_utc(naive: str) -> pl.Expr:
         return wall_clock_to_utc(naive, "dest_tzone", zones)
 
+    # Each conversion is its own column, computed once: an expression used twice would be
+    # evaluated twice (nine zone conversions of the whole column each time).
     one_day = pl.duration(days=1)
-    sched_shift = day_shift(to_utc("sched_arr_local"), pl.col("sched_dep_utc"))
     by_delay = pl.col("arr_delay").is_not_null()
-    shifted = in_zone.with_columns(
-        sched_arr_local=pl.col("sched_arr_local") + sched_shift * one_day,
+    sched_shift = in_zone.with_columns(_sched_arr_utc=to_utc("sched_arr_local")).with_columns(
+        _sched_shift=day_shift(pl.col("_sched_arr_utc"), pl.col("sched_dep_utc"))
+    )
+    shifted = sched_shift.with_columns(
+        sched_arr_local=pl.col("sched_arr_local") + pl.col("_sched_shift") * one_day,
         # An arrival placed by its delay moves with its scheduled arrival.
-        arr_local=pl.col("arr_local") + pl.when(by_delay).then(sched_shift).otherwise(0) * one_day,
+        arr_local=pl.col("arr_local")
+        + pl.when(by_delay).then(pl.col("_sched_shift")).otherwise(0) * one_day,
     )
     with_utc = shifted.with_columns(
-        sched_arr_utc=to_utc("sched_arr_local"),
+        sched_arr_utc=to_utc("sched_arr_local"), _arr_utc_by_clock=to_utc("arr_local")
+    ).with_columns(
         arr_local=pl.col("arr_local")
-        + pl.when(by_delay).then(0).otherwise(day_shift(to_utc("arr_local"), pl.col("dep_utc")))
+        + pl.when(by_delay)
+        .then(0)
+        .otherwise(day_shift(pl.col("_arr_utc_by_clock"), pl.col("dep_utc")))
         * one_day,
     )
     return with_utc.with_columns(
