@@ -149,8 +149,9 @@ def add_timestamps(typed: pl.LazyFrame) -> pl.LazyFrame:
     """Departures as New York and UTC instants; arrivals as destination wall clocks with the day
     resolved (their time zone belongs to `add_arrival_utc`); the cancelled flag.
     """
-    flight_date = calendar_date("year", "month", "day")
-    sched_dep = hhmm_to_minutes("sched_dep_time")
+    # Shared pieces are computed once as columns: an expression used twice is evaluated twice.
+    flight_date = pl.col("flight_date")
+    sched_dep = pl.col("_sched_dep_minutes")
     dep_clock = hhmm_to_minutes("dep_time")
     dep = dep_clock + MINUTES_PER_DAY * day_offset_from_delay(
         sched_dep, pl.col("dep_delay"), dep_clock
@@ -165,26 +166,34 @@ def add_timestamps(typed: pl.LazyFrame) -> pl.LazyFrame:
         .then(arr_from_delay)
         .otherwise(arrival_minutes(dep, arr_clock))
     )
-    sched_dep_utc = as_new_york(wall_clock(flight_date, sched_dep)).dt.convert_time_zone("UTC")
     # Scheduled departure plus the delay is exact, even when the departure falls in the hour
     # that repeats at the fall-back change; the wall clock is the fallback without a delay.
     dep_utc = (
         pl.when(pl.col("dep_time").is_null())
         .then(None)
         .when(pl.col("dep_delay").is_not_null())
-        .then(sched_dep_utc + pl.duration(minutes=pl.col("dep_delay")))
+        .then(pl.col("sched_dep_utc") + pl.duration(minutes=pl.col("dep_delay")))
         .otherwise(as_new_york(wall_clock(flight_date, dep)).dt.convert_time_zone("UTC"))
     )
-    return typed.with_columns(
-        flight_date=flight_date,
-        sched_dep_utc=sched_dep_utc,
-        dep_utc=dep_utc,
-        sched_arr_local=wall_clock(flight_date, sched_arr),
-        arr_local=wall_clock(flight_date, arr),
-        cancelled=pl.col("dep_time").is_null(),
-    ).with_columns(
-        sched_dep_local=pl.col("sched_dep_utc").dt.convert_time_zone(NEW_YORK),
-        dep_local=pl.col("dep_utc").dt.convert_time_zone(NEW_YORK),
+    return (
+        typed.with_columns(
+            flight_date=calendar_date("year", "month", "day"),
+            _sched_dep_minutes=hhmm_to_minutes("sched_dep_time"),
+        )
+        .with_columns(
+            sched_dep_utc=as_new_york(wall_clock(flight_date, sched_dep)).dt.convert_time_zone(
+                "UTC"
+            ),
+            sched_arr_local=wall_clock(flight_date, sched_arr),
+            arr_local=wall_clock(flight_date, arr),
+            cancelled=pl.col("dep_time").is_null(),
+        )
+        .with_columns(dep_utc=dep_utc)
+        .with_columns(
+            sched_dep_local=pl.col("sched_dep_utc").dt.convert_time_zone(NEW_YORK),
+            dep_local=pl.col("dep_utc").dt.convert_time_zone(NEW_YORK),
+        )
+        .drop("_sched_dep_minutes")
     )
 
 
