@@ -460,6 +460,42 @@ def row_count_result(
     )
 
 
+def stage_daily(
+    context: dg.AssetExecutionContext,
+    staging: Staging,
+    raw: pl.LazyFrame,
+    lake: Lake,
+    settle_chunk: Callable[[pl.DataFrame], Settled],
+    summarize: Callable[[pl.LazyFrame], dict[str, Any]],
+) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
+    """The body of a daily staging asset: stage the run's rows a chunk at a time into one file
+    per day, then yield the quarantine, the blocking checks, the staged table (only if they
+    pass) and the volume check.
+
+    Args:
+        context: The run's context.
+        staging: The daily source being staged.
+        raw: Its raw rows for the run.
+        lake: The lake, for the stored weeks the volume check compares with.
+        settle_chunk: Settles one chunk's delivered rows.
+        summarize: Source-specific metadata of the staged table, from its rows.
+    """
+    assert staging.date_column is not None  # noqa: S101  (daily sources have one)
+    days = keys_to_dates(context.partition_keys)
+    with PartitionStaging() as partitions:
+        tally = stage_rows(
+            staging,
+            raw,
+            keep_days(partitions, staging.date_column),
+            settle_chunk,
+            chunk_rows=Settings.from_env().chunk_rows,
+        )
+        partitions.write_missing(days, staging.spec.schema)
+        valid = partitions.staged()
+        yield from staged_results(context, staging, tally, valid, **summarize(valid.scan()))
+    yield row_count_result(staging, tally.day_rows, days, lake)
+
+
 FLIGHTS_STAGING = Staging(
     source=FLIGHTS,
     spec=STAGED_FLIGHTS,
@@ -497,41 +533,23 @@ def staged_flights(
             run_id=context.run.run_id,
         )
 
-    days = keys_to_dates(context.partition_keys)
-    with PartitionStaging() as partitions:
-        tally = stage_rows(
-            FLIGHTS_STAGING,
-            raw,
-            keep_days(partitions, "flight_date"),
-            settle_chunk,
-            chunk_rows=Settings.from_env().chunk_rows,
-        )
-        partitions.write_missing(days, STAGED_FLIGHTS.schema)
-        valid = partitions.staged()
-        summary = (
-            valid.scan()
-            .select(
-                cancelled=pl.col("cancelled").sum(),
-                no_zone=pl.col("dest_tzone").is_null().sum(),
-                no_zone_dests=pl.col("dest")
-                .filter(pl.col("dest_tzone").is_null())
-                .unique()
-                .sort()
-                .str.join(", "),
-            )
-            .collect()
-            .row(0, named=True)
-        )
-        yield from staged_results(
-            context,
-            FLIGHTS_STAGING,
-            tally,
-            valid,
-            cancelled=summary["cancelled"] or 0,
-            arrivals_without_time_zone=summary["no_zone"] or 0,
-            destinations_without_time_zone=summary["no_zone_dests"] or "",
-        )
-    yield row_count_result(FLIGHTS_STAGING, tally.day_rows, days, lake)
+    def summarize(valid: pl.LazyFrame) -> dict[str, Any]:
+        summary = valid.select(
+            cancelled=pl.col("cancelled").sum(),
+            no_zone=pl.col("dest_tzone").is_null().sum(),
+            no_zone_dests=pl.col("dest")
+            .filter(pl.col("dest_tzone").is_null())
+            .unique()
+            .sort()
+            .str.join(", "),
+        ).collect()
+        return {
+            "cancelled": summary["cancelled"].item() or 0,
+            "arrivals_without_time_zone": summary["no_zone"].item() or 0,
+            "destinations_without_time_zone": summary["no_zone_dests"].item() or "",
+        }
+
+    yield from stage_daily(context, FLIGHTS_STAGING, raw, lake, settle_chunk, summarize)
 
 
 WEATHER_STAGING = Staging(
@@ -567,22 +585,11 @@ def staged_weather(
             run_id=context.run.run_id,
         )
 
-    days = keys_to_dates(context.partition_keys)
-    with PartitionStaging() as partitions:
-        tally = stage_rows(
-            WEATHER_STAGING,
-            raw,
-            keep_days(partitions, "weather_date"),
-            settle_chunk,
-            chunk_rows=Settings.from_env().chunk_rows,
-        )
-        partitions.write_missing(days, STAGED_WEATHER.schema)
-        valid = partitions.staged()
-        repeated = valid.scan().select(pl.col("repeated_local_hour").sum()).collect().item()
-        yield from staged_results(
-            context, WEATHER_STAGING, tally, valid, repeated_local_hours=int(repeated or 0)
-        )
-    yield row_count_result(WEATHER_STAGING, tally.day_rows, days, lake)
+    def summarize(valid: pl.LazyFrame) -> dict[str, Any]:
+        repeated = valid.select(pl.col("repeated_local_hour").sum()).collect().item()
+        return {"repeated_local_hours": int(repeated or 0)}
+
+    yield from stage_daily(context, WEATHER_STAGING, raw, lake, settle_chunk, summarize)
 
 
 def build_staged_reference(
