@@ -19,10 +19,10 @@ from lakehouse.assets.metadata import (
     definition_metadata,
     markdown_preview,
     output_metadata,
-    rows_per_day,
 )
 from lakehouse.assets.warehouse import WAREHOUSE
 from lakehouse.checks.monitors import DAILY_FRESHNESS
+from lakehouse.chunks import rows_per_day
 from lakehouse.partitions import DAILY
 from lakehouse.resources.parquet_io import PARTITION_EXPR
 from lakehouse.resources.warehouse_io import COLUMNS

@@ -99,11 +99,6 @@ def add_daily_row_counts(
         )
 
 
-def rows_per_day(frame: pl.DataFrame, column: str) -> dict[date, int]:
-    """Rows of a frame per day of its Date `column`."""
-    return dict(frame.group_by(column).len().iter_rows())
-
-
 def column_lineage(
     lineage: Mapping[str, Mapping[str, list[str]]], inputs: Mapping[str, dg.AssetKey]
 ) -> dg.TableColumnLineage:

@@ -17,7 +17,6 @@ from lakehouse.assets.metadata import (
     definition_metadata,
     markdown_preview,
     output_metadata,
-    rows_per_day,
 )
 from lakehouse.checks.logic import (
     DuplicateKeys,
@@ -27,7 +26,7 @@ from lakehouse.checks.logic import (
     row_count_anomalies,
 )
 from lakehouse.checks.monitors import DAILY_FRESHNESS
-from lakehouse.chunks import day_chunks, spilled
+from lakehouse.chunks import day_chunks, in_days, rows_per_day, spilled
 from lakehouse.contracts.base import FAILED_CHECKS, split_by_contract
 from lakehouse.contracts.flights import FLIGHTS_CONTRACT
 from lakehouse.contracts.quarantine import QUARANTINE, quarantine_records
@@ -289,11 +288,9 @@ def stage_rows(
         chunk_rows: Rows per chunk at most (a bigger day is a chunk alone).
     """
     if staging.key_within_day:
-        per_day = raw.group_by(PARTITION_COLUMN).len().collect()
-        chunks = day_chunks(
-            per_day[PARTITION_COLUMN].to_list(), dict(per_day.iter_rows()), chunk_rows
-        )
-        parts = [raw.filter(pl.col(PARTITION_COLUMN).is_between(c[0], c[-1])) for c in chunks]
+        per_day = rows_per_day(raw, PARTITION_COLUMN)
+        chunks = day_chunks(list(per_day), per_day, chunk_rows)
+        parts = [raw.filter(in_days(PARTITION_COLUMN, chunk)) for chunk in chunks]
     else:
         parts = [raw]
     tallies = []

@@ -18,7 +18,7 @@ from lakehouse.assets.metadata import (
 )
 from lakehouse.checks.logic import Orphans, orphan_keys, summarize_orphans
 from lakehouse.checks.monitors import DAILY_FRESHNESS
-from lakehouse.chunks import Spill, day_chunks, spilled
+from lakehouse.chunks import Spill, day_chunks, in_days, rows_per_day, spilled
 from lakehouse.dates import keys_to_dates
 from lakehouse.partitions import DAILY
 from lakehouse.resources.parquet_io import PARTITION_EXPR
@@ -161,7 +161,7 @@ def fct_flights_asset(
     """
     # A year at 50x does not fit in memory at once: build it a chunk of days at a time.
     days = keys_to_dates(context.partition_keys)
-    per_day = dict(flights.group_by("flight_date").len().collect().iter_rows())
+    per_day = rows_per_day(flights, "flight_date")
     chunks = day_chunks(days, per_day, Settings.from_env().chunk_rows)
     dimensions = (airlines.lazy(), airports.lazy(), planes.lazy())
     with spilled() as spill:
@@ -202,7 +202,7 @@ def spill_fact(
     """
     found, rows = [], 0
     for chunk in chunks:
-        in_chunk = flights.filter(pl.col("flight_date").is_between(chunk[0], chunk[-1]))
+        in_chunk = flights.filter(in_days("flight_date", chunk))
         part = fct_flights(in_chunk, *dimensions).collect()
         found.append(orphan_keys(part, ORPHAN_KEYS, UNKNOWN_SK))
         rows += part.height
