@@ -34,3 +34,17 @@ def consecutive_spans(days: Sequence[date]) -> list[tuple[date, date]]:
         else:
             spans.append((day, day))
     return spans
+
+
+def shown_days(days: Sequence[date], limit: int = 5) -> str:
+    """The first `limit` days for a message: `2013-01-01, 2013-01-02`."""
+    return ", ".join(day.isoformat() for day in days[:limit])
+
+
+def missing_partitions_message(table: str, missing: Sequence[date]) -> str:
+    """What to say when a run needs partitions of `table` that were never written."""
+    more = ", ..." if len(missing) > 5 else ""
+    return (
+        f"{table} has no data for {len(missing)} partition(s) this run needs "
+        f"({shown_days(missing)}{more}); materialize them first"
+    )

@@ -24,6 +24,8 @@ from typing import Any
 import fsspec
 import polars as pl
 
+from lakehouse.dates import missing_partitions_message
+
 MANIFEST = "_manifest.json"
 
 
@@ -171,12 +173,7 @@ def scan_partitions(table_uri: str, days: Sequence[date]) -> pl.LazyFrame:
     manifests = _read_manifests(_fs(table_uri), folders)
     missing = [day for day, folder in zip(days, folders, strict=True) if folder not in manifests]
     if missing:
-        shown = ", ".join(d.isoformat() for d in missing[:5])
-        msg = (
-            f"{table_uri} has no data for {len(missing)} partition(s) this run needs "
-            f"({shown}{', ...' if len(missing) > 5 else ''}); materialize them first"
-        )
-        raise ObjectStoreMissingError(msg)
+        raise ObjectStoreMissingError(missing_partitions_message(table_uri, missing))
     files = [join(folder, manifests[folder]["file"]) for folder in folders]
     # As on disk: the newest partition's schema is the table's (see parquet_io.scan_partitions).
     return pl.scan_parquet(

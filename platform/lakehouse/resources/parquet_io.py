@@ -15,7 +15,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from lakehouse.dates import keys_to_dates
+from lakehouse.dates import keys_to_dates, missing_partitions_message, shown_days
 from lakehouse.landing import EMPTY_PARTITION
 from lakehouse.resources import object_lake
 
@@ -67,10 +67,10 @@ def write_partitions(
         written = _staged_days(staging, column)
         unexpected = sorted(set(written) - set(days))
         if unexpected:
-            shown = ", ".join(d.isoformat() for d in unexpected[:5])
             msg = (
                 f"{table_dir.name}: {column} has rows for {len(unexpected)} day(s) outside the "
-                f"partitions being written ({shown}); fix the transform or the partition mapping"
+                f"partitions being written ({shown_days(unexpected)}); fix the transform or the "
+                "partition mapping"
             )
             raise PartitionMismatchError(msg)
         empty = pl.DataFrame(schema=frame.collect_schema())
@@ -173,10 +173,10 @@ def check_staged_days(staged: StagedPartitions, table: str, days: Sequence[date]
     """
     unexpected = sorted(set(staged.files) ^ set(days))
     if unexpected:
-        shown = ", ".join(d.isoformat() for d in unexpected[:5])
         msg = (
             f"{table}: the staged partitions differ from the partitions being written "
-            f"in {len(unexpected)} day(s) ({shown}); every day of the run needs one file"
+            f"in {len(unexpected)} day(s) ({shown_days(unexpected)}); every day of the run "
+            "needs one file"
         )
         raise PartitionMismatchError(msg)
 
@@ -277,12 +277,7 @@ def scan_partitions(table_dir: Path, days: Sequence[date]) -> pl.LazyFrame:
     files = [partition_file(table_dir, day) for day in days]
     missing = [day for day, file in zip(days, files, strict=True) if not file.exists()]
     if missing:
-        shown = ", ".join(d.isoformat() for d in missing[:5])
-        msg = (
-            f"{table_dir.name} has no data for {len(missing)} partition(s) this run needs "
-            f"({shown}{', ...' if len(missing) > 5 else ''}); materialize them first"
-        )
-        raise MissingPartitionError(msg)
+        raise MissingPartitionError(missing_partitions_message(table_dir.name, missing))
     # The partition column is stored in the files; hive parsing would add it a second time.
     # The newest partition's schema is the table's: older partitions written before a column
     # was added get it as nulls, and narrower integers are widened.
