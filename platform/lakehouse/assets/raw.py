@@ -69,16 +69,17 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
                     staging.write(file.day, delivery)
                     per_day[file.day] = delivery.height
                     unsplit += int(delivery[PARSE_ERROR].is_not_null().sum())
+                staged = staging.staged()
                 # The rows were counted day by day; the files hold them.
                 metadata = output_metadata(
-                    staging.staged().scan(),
+                    staged.scan(),
                     schema,
                     rows=sum(per_day.values()),
                     files=len(files),
                     malformed_lines=unsplit,
                 )
                 add_daily_row_counts(context, context.asset_key, per_day)
-                yield dg.Output(staging.staged(), metadata=metadata)
+                yield dg.Output(staged, metadata=metadata)
 
         return _daily
 

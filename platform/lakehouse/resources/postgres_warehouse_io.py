@@ -216,16 +216,15 @@ class PostgresWarehouseIOManager(dg.ConfigurableIOManager):
         """Replace the run's partitions (or the whole table) in one transaction."""
         if obj is None:
             return
-        frame = obj
         schema, table = context.asset_key.path[0], context.asset_key.path[-1]
         column: str | None = None
         days: list[date] = []
         if context.has_asset_partitions:
             column = context.definition_metadata[PARTITION_EXPR]
             days = keys_to_dates(context.asset_partition_keys)
-            check_within(frame, column, days, f"{schema}.{table}")
+            check_within(obj, column, days, f"{schema}.{table}")
         with connect(self.url, self.password) as con:
-            replace_rows(con, schema, table, frame, column, days, self.insert_batch_rows)
+            replace_rows(con, schema, table, obj, column, days, self.insert_batch_rows)
         context.add_output_metadata({"table": dg.MetadataValue.text(f"{schema}.{table}")})
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
