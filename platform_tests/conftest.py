@@ -1,6 +1,7 @@
 """Shared fixtures: a temporary data home, and a few real sample days landed once per session."""
 
 import shutil
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -34,3 +35,12 @@ def landed(settings: Settings, landed_sample: Path) -> Settings:
     """`settings` with the three sample days already in its landing zone."""
     shutil.copytree(landed_sample, settings.landing_dir)
     return settings
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The system temporary folder, moved where the test can see what is left in it."""
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder

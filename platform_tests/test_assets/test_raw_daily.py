@@ -1,12 +1,10 @@
 """A daily raw asset: a range run publishes every day it read, or nothing if a day fails."""
 
-import tempfile
 from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
-import pytest
 from polars.testing import assert_frame_equal
 
 from lakehouse.definitions import build_resources, defs
@@ -19,15 +17,6 @@ from lakehouse.sources import FLIGHTS
 
 RAW = dg.AssetKey(["raw", "flights"])
 DAYS = [date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 3)]
-
-
-@pytest.fixture
-def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The system temporary folder, moved where the test can see what is left in it."""
-    folder = tmp_path / "scratch"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 def leftovers(scratch: Path) -> list[Path]:

@@ -1,6 +1,5 @@
 """Daily partitions staged one day at a time and published by the IO manager in one step."""
 
-import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -24,15 +23,6 @@ def rows(day: date, *values: int) -> pl.DataFrame:
 
 def values(table: Path, day: date) -> list[int]:
     return scan_partitions(table, [day]).collect()["value"].to_list()
-
-
-@pytest.fixture
-def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The system temporary folder, moved where the test can see what is left in it."""
-    folder = tmp_path / "scratch"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 def test_staged_days_replace_exactly_the_partitions_of_the_run(
