@@ -1,14 +1,19 @@
 """Session-scoped real services (PostgreSQL, Redis, an S3 server), each started on first use."""
 
+import contextlib
+import os
 import uuid
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TypeVar
 
 import fsspec
 import pytest
 
 from platform_tests.production.services import (
     Postgres,
+    ServiceMissingError,
     postgres_server,
     redis_server,
     s3_server,
@@ -16,12 +21,29 @@ from platform_tests.production.services import (
 
 REPO = Path(__file__).resolve().parents[2]
 PRODUCTION_INSTANCE = REPO / "deploy" / "dagster.yaml"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def started(service: AbstractContextManager[T]) -> Iterator[T]:
+    """A running service, or skip its tests when it is not installed (fail in CI, where
+    .ci/run installs it).
+    """
+    with contextlib.ExitStack() as stack:
+        try:
+            running = stack.enter_context(service)
+        except ServiceMissingError as missing:
+            if IN_CI:
+                pytest.fail(f"{missing}; .ci/run must install it", pytrace=False)
+            pytest.skip(str(missing))
+        yield running
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
     """One PostgreSQL server for the session; tests create their own databases in it."""
-    with postgres_server() as server:
+    with started(postgres_server()) as server:
         yield server
 
 
@@ -36,7 +58,7 @@ def pg_database(postgres: Postgres) -> str:
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """One Redis server for the session."""
-    with redis_server() as url:
+    with started(redis_server()) as url:
         yield url
 
 

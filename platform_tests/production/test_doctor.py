@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.deploy.doctor import Finding, diagnose, render
+from lakehouse.deploy.doctor import INSTANCE_ENV, Finding, diagnose, render
 from platform_tests.production.conftest import PRODUCTION_INSTANCE
 from platform_tests.production.services import Postgres, free_port
 
@@ -25,6 +25,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "DAGSTER_PG_USER": "lakehouse",
         "DAGSTER_PG_PASSWORD": SECRET,
         "DAGSTER_PG_DB": "dagster",
+        **INSTANCE_ENV,
         **overrides,
     }
 
@@ -73,6 +74,15 @@ def test_configuration_mistakes_are_explained(tmp_path: Path) -> None:
         .replace("      password:\n", f"      password: {SECRET}\n")
     )
     assert "literal PostgreSQL password" in problems(diagnose(env))["Dagster instance"]
+    del env["DAGSTER_EVENT_BATCH_SIZE"]
+    assert (
+        "export DAGSTER_EVENT_BATCH_SIZE=1000 on every machine"
+        in (problems(diagnose(env))["Dagster event writes"])
+    )
+    assert (
+        "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+        not in (problems(diagnose(env))["Dagster event writes"])
+    )
     assert problems(diagnose({**env, "LAKEHOUSE_END": "2012-01-01"})) == {
         "settings": "LAKEHOUSE_END=2012-01-01 is before LAKEHOUSE_START=2013-01-01; set an end "
         "on or after the start."
@@ -103,7 +113,7 @@ def test_all_good_against_the_real_services(
     }
     findings = diagnose(env)
     assert problems(findings) == {}, render(findings)
-    assert len(findings) == 5
+    assert len(findings) == 6
     # A wrong password and a missing bucket, each named with what to fix.
     found = problems(
         diagnose(
