@@ -85,13 +85,14 @@ def export(settings: Settings, out: Path) -> None:
 
 
 def instance_for(kind: str) -> dg.DagsterInstance:
-    """The Dagster instance: `sqlite` is DAGSTER_HOME as users run it (`make run`); `memory`
-    keeps runs and events in memory, to measure what the event log costs (experiments only).
+    """The Dagster instance: `home` is DAGSTER_HOME's, as users run it (SQLite for `make run`,
+    PostgreSQL in production); `memory` keeps runs and events in memory, to measure what the
+    event log costs (experiments only).
     """
-    return dg.DagsterInstance.get() if kind == "sqlite" else dg.DagsterInstance.ephemeral()
+    return dg.DagsterInstance.get() if kind == "home" else dg.DagsterInstance.ephemeral()
 
 
-def run_range(start: date, end: date, instance_kind: str = "sqlite") -> dict[str, Any]:
+def run_range(start: date, end: date, instance_kind: str = "home") -> dict[str, Any]:
     """One timed run of the whole graph over [start, end]."""
     settings = Settings.from_env()
     with instance_for(instance_kind) as instance:
@@ -189,7 +190,7 @@ def main() -> None:
     parser.add_argument("--end", type=date.fromisoformat)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--instance", choices=["sqlite", "memory"], default="sqlite")
+    parser.add_argument("--instance", choices=["home", "memory"], default="home")
     args = parser.parse_args()
     imports = {"import_dagster_s": T_DAGSTER - T0, "import_definitions_s": T_DEFS - T_DAGSTER}
     if args.mode == "full":

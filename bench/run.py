@@ -4,7 +4,10 @@ For each scale factor of the flights sample it lands a scaled landing zone, then
 its own subprocess (time and peak RSS of the process tree are its own):
 
 1. ours: a full single-run backfill raw -> staged -> marts through Dagster, in-process, checks
-   included (`bench.impl_ours full`);
+   included (`bench.impl_ours full`), on the production instance storage (a PostgreSQL server
+   the harness starts on loopback, PostgreSQL's default durability, `deploy/dagster.yaml`), and
+   again on the local SQLite instance `make run` uses (`ours_sqlite`); without PostgreSQL
+   installed, ours runs on SQLite only and the report says so;
 2. the DuckDB floor: the same transforms as one SQL script (`bench/floor.sql`);
 3. pandas: the same transforms in plain pandas (`bench.impl_pandas`);
 4. ours again, one day re-run with 10 and with 365 days of history in the warehouse;
@@ -15,10 +18,13 @@ a trivial run, the start-up of the big run) is reported apart from data work.
 
 Options can also be set through the environment: BENCH_SCALES (e.g. `1,10,50`), BENCH_REPS,
 BENCH_START, BENCH_END, BENCH_WORK, BENCH_RESULTS, BENCH_MAX_RSS_GB (an implementation whose
-process tree passes it is stopped and reported as failed: the machine is shared).
+process tree passes it is stopped and reported as failed: the machine is shared),
+BENCH_INSTANCE (`postgres`, the default, or `sqlite`).
 """
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -26,6 +32,8 @@ import shutil
 import statistics
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -36,13 +44,16 @@ import psutil
 from bench.landing import flights_bytes, land_scaled
 from bench.marts import Outputs, differences, mart_totals
 from bench.measure import Measured, run_measured
-from bench.report import markdown
+from bench.report import COMPARED, markdown
+from lakehouse.deploy.doctor import INSTANCE_ENV
+from platform_tests.production.services import Postgres, ServiceMissingError, postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent
 HISTORIES = (10, 365)
-IMPLEMENTATIONS = ("ours", "duckdb", "pandas")
 GB = 1e9
 ONE_DAY_REPEAT = 3
+INSTANCE_FILES = {"postgres": ROOT / "deploy" / "dagster.yaml", "sqlite": ROOT / "dagster.yaml"}
+DATABASE_FILE = "bench-database"  # names the PostgreSQL database of a Dagster home
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,16 @@ class Config:
     max_rss_bytes: int = int(16 * GB)
     incremental: bool = True
     overhead: bool = True
+    instance: str = "postgres"  # ours' instance storage: "postgres" (production) or "sqlite"
+    postgres: Postgres | None = None  # the server, once started
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def implementations(self) -> tuple[str, ...]:
+        """What each scale runs: ours on the production instance is also run on the local
+        SQLite one, which is what `make run` uses.
+        """
+        return (*COMPARED, "ours_sqlite") if self.postgres else COMPARED
 
 
 def log(message: str) -> None:
@@ -67,19 +87,57 @@ def log(message: str) -> None:
     sys.stderr.flush()
 
 
-def _ours_env(home: Path, dagster_home: Path, cfg: Config) -> dict[str, str]:
-    """A fresh data home over the shared landing zone, and a fresh Dagster instance (SQLite,
-    configured by the repository's dagster.yaml, as `make run` uses).
+def _ours_env(
+    home: Path, dagster_home: Path, cfg: Config, instance: str | None = None
+) -> dict[str, str]:
+    """The environment of ours over a data home and a Dagster home, configured as users run it:
+    the repository's instance file (`instance`, default the configured one) and the instance
+    settings the Makefile exports. A new PostgreSQL-backed home gets its own empty database.
     """
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
-    return {
+    kind = instance or ("postgres" if cfg.postgres else "sqlite")
+    env = {
         "LAKEHOUSE_HOME": str(home),
         "LAKEHOUSE_START": cfg.start.isoformat(),
         "LAKEHOUSE_END": cfg.end.isoformat(),
         "DAGSTER_HOME": str(dagster_home),
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "platform")]),
+        **INSTANCE_ENV,
     }
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    config = dagster_home / "dagster.yaml"
+    if kind == "sqlite" or cfg.postgres is None:
+        shutil.copy(INSTANCE_FILES["sqlite"], config)
+        return env
+    named = dagster_home / DATABASE_FILE
+    if not config.exists():
+        named.write_text(f"bench_{uuid.uuid4().hex[:12]}")
+        cfg.postgres.create_database(named.read_text())
+        shutil.copy(INSTANCE_FILES["postgres"], config)
+    return {
+        **env,
+        "DAGSTER_PG_HOST": cfg.postgres.host,
+        "DAGSTER_PG_PORT": str(cfg.postgres.port),
+        "DAGSTER_PG_USER": cfg.postgres.user,
+        "DAGSTER_PG_PASSWORD": cfg.postgres.password,
+        "DAGSTER_PG_DB": named.read_text(),
+    }
+
+
+@contextlib.contextmanager
+def instance_server(cfg: Config) -> Iterator[Config]:
+    """`cfg` with its PostgreSQL server running (production durability), for `postgres`; on
+    a machine without PostgreSQL, ours is measured on SQLite only, and the report says so.
+    """
+    if cfg.instance != "postgres":
+        yield cfg
+        return
+    try:
+        with postgres_server(durable=True) as server:
+            yield dataclasses.replace(cfg, postgres=server)
+    except ServiceMissingError as missing:
+        note = f"ours ran on the SQLite instance only: {missing}"
+        log(note)
+        yield dataclasses.replace(cfg, instance="sqlite", notes=[*cfg.notes, note])
 
 
 def fresh_home(folder: Path, landing: Path) -> tuple[Path, Path]:
@@ -128,21 +186,25 @@ def measure_scale(cfg: Config, scale: int) -> dict[str, Any]:
     began = time.perf_counter()
     landing = land_scaled(cfg.work / f"landing-{tag}-{span}", cfg.start, cfg.end, scale)
     log(f"{tag}: landing ready ({time.perf_counter() - began:.1f} s)")
-    out = {name: folder / "marts" / name for name in IMPLEMENTATIONS}
+    implementations = cfg.implementations
+    out = {name: folder / "marts" / name for name in implementations}
     logs = folder / "logs"
-    runs: dict[str, list[Measured]] = {name: [] for name in IMPLEMENTATIONS}
+    runs: dict[str, list[Measured]] = {name: [] for name in implementations}
     for rep in range(cfg.reps):
-        for name in IMPLEMENTATIONS:
+        for name in implementations:
             log(f"{tag}: {name} (rep {rep + 1}/{cfg.reps})")
-            if name == "ours":
-                home, dagster_home = fresh_home(folder / "ours", landing)
+            if name.startswith("ours"):
+                home, dagster_home = fresh_home(folder / name, landing)
                 args = ["full", "--start", str(cfg.start), "--end", str(cfg.end)]
-                env = _ours_env(home, dagster_home, cfg)
+                instance = "sqlite" if name == "ours_sqlite" else None
+                env = _ours_env(home, dagster_home, cfg, instance)
+                name_module = "ours"
             else:
                 args = ["--landing", str(landing)]
                 env = {"PYTHONPATH": str(ROOT / "platform")}
+                name_module = name
             measured = run_measured(
-                python_module(f"bench.impl_{name}", *args, "--out", str(out[name])),
+                python_module(f"bench.impl_{name_module}", *args, "--out", str(out[name])),
                 env=env,
                 log=logs / f"{name}-{rep}.log",
                 cwd=ROOT,
@@ -151,12 +213,12 @@ def measure_scale(cfg: Config, scale: int) -> dict[str, Any]:
             if measured.failure:
                 log(f"{tag}: {name} FAILED: {measured.failure}")
             runs[name].append(measured)
-    done = [name for name in IMPLEMENTATIONS if all(not r.failure for r in runs[name])]
+    done = [name for name in implementations if all(not r.failure for r in runs[name])]
     result: dict[str, Any] = {
         "scale": scale,
         "flights_csv_bytes": flights_bytes(landing, cfg.start, cfg.end),
         "failed": {
-            name: failed_summary(runs[name]) for name in IMPLEMENTATIONS if name not in done
+            name: failed_summary(runs[name]) for name in implementations if name not in done
         },
     }
     if len(done) < 2:  # noqa: PLR2004  (nothing to compare a lone result with)
@@ -204,7 +266,7 @@ def failed_summary(runs: list[Measured]) -> dict[str, Any]:
 def ratios(result: dict[str, Any]) -> dict[str, float]:
     """The ratios of issue #7, for the implementations measured."""
     found: dict[str, float] = {}
-    ours, floor, pandas_ = (result.get(name) for name in IMPLEMENTATIONS)
+    ours, floor, pandas_ = (result.get(name) for name in COMPARED)
     if ours and floor:
         found["ours_over_duckdb"] = ours["time_s"] / floor["time_s"]
         # Without Dagster's fixed cost: imports and the run's start-up.
@@ -264,15 +326,16 @@ def one_day_runs(cfg: Config, folder: Path, landing: Path, logs: Path) -> dict[s
     return runs
 
 
-def dagster_overhead(cfg: Config) -> dict[str, Any]:
-    """Imports, one trivial asset run on a fresh SQLite instance (median of 3), and one run of
-    a trivial daily asset over the whole range (the event log's cost per partition).
+def dagster_overhead(cfg: Config, instance: str | None = None) -> dict[str, Any]:
+    """Imports, one trivial asset run on a fresh instance (median of 3), and one run of a
+    trivial daily asset over the whole range (the event log's cost per partition).
     """
-    folder = cfg.work / "overhead"
+    kind = instance or ("postgres" if cfg.postgres else "sqlite")
+    folder = cfg.work / f"overhead-{kind}"
     empty = cfg.work / "empty-landing"  # the trivial asset reads nothing
     empty.mkdir(parents=True, exist_ok=True)
     home, dagster_home = fresh_home(folder, empty)
-    log("Dagster fixed overhead: a trivial asset, 3 runs")
+    log(f"Dagster fixed overhead on the {kind} instance: a trivial asset, 3 runs")
     measured = run_measured(
         python_module(
             "bench.impl_ours",
@@ -284,11 +347,11 @@ def dagster_overhead(cfg: Config) -> dict[str, Any]:
             "--end",
             cfg.end.isoformat(),
         ),
-        env=_ours_env(home, dagster_home, cfg),
+        env=_ours_env(home, dagster_home, cfg, kind),
         log=folder / "overhead.log",
         cwd=ROOT,
     )
-    return summarize([measured])
+    return {**summarize([measured]), "instance": kind}
 
 
 def machine() -> dict[str, Any]:
@@ -336,6 +399,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument(
         "--no-overhead", action="store_true", help="skip the trivial-run overhead (smoke test)"
     )
+    parser.add_argument(
+        "--instance",
+        choices=sorted(INSTANCE_FILES),
+        default=env.get("BENCH_INSTANCE", "postgres"),
+        help="ours' Dagster instance storage (postgres: a server started on loopback)",
+    )
     args = parser.parse_args(argv)
     return Config(
         scales=[int(s) for s in str(args.scales).split(",") if s.strip()],
@@ -347,6 +416,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         max_rss_bytes=int(args.max_rss_gb * GB),
         incremental=not args.no_incremental,
         overhead=not args.no_overhead,
+        instance=args.instance,
     )
 
 
@@ -368,10 +438,15 @@ def main(argv: list[str] | None = None) -> None:
         },
         "scales": [],
     }
-    if cfg.overhead:
-        results["dagster_overhead"] = dagster_overhead(cfg)
-    for scale in cfg.scales:
-        results["scales"].append(measure_scale(cfg, scale))
+    with instance_server(cfg) as running:
+        results["config"]["instance"] = "postgres" if running.postgres else "sqlite"
+        if running.overhead:
+            results["dagster_overhead"] = dagster_overhead(running)
+            if running.postgres:
+                results["dagster_overhead_sqlite"] = dagster_overhead(running, "sqlite")
+        for scale in running.scales:
+            results["scales"].append(measure_scale(running, scale))
+        results["notes"] = running.notes
     results["total_s"] = time.perf_counter() - began
     # The machine may be shared: other work running meanwhile shows here, not in the times.
     results["load_average_at_end"] = os.getloadavg()
