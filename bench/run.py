@@ -45,7 +45,7 @@ from bench.landing import flights_bytes, land_scaled
 from bench.marts import Outputs, differences, mart_totals
 from bench.measure import Measured, run_measured
 from bench.report import COMPARED, markdown
-from lakehouse.deploy.doctor import INSTANCE_ENV
+from lakehouse.deploy.instance import INSTANCE_ENV
 from platform_tests.production.services import Postgres, ServiceMissingError, postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.deploy.doctor import INSTANCE_ENV, Finding, diagnose, render
+from lakehouse.deploy.doctor import Finding, diagnose, render
+from lakehouse.deploy.instance import INSTANCE_ENV
 from platform_tests.production.conftest import PRODUCTION_INSTANCE
 from platform_tests.production.services import Postgres, free_port
 

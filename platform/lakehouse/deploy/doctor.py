@@ -17,18 +17,10 @@ from urllib.parse import urlsplit
 import yaml
 
 from lakehouse.deploy.executor import BROKER_ENV, EXECUTORS, broker_problem
+from lakehouse.deploy.instance import INSTANCE_ENV
 from lakehouse.settings import Settings
 
 TIMEOUT_SECONDS = 3
-# Dagster reads these from the environment, not from dagster.yaml, so every process of a
-# deployment needs them (the Makefile exports them locally). A range run then records one
-# planned event per asset instead of one per partition, and writes a step's per-partition
-# materializations in batches: on PostgreSQL a year's run records ~0.6 ms per partition instead
-# of ~14 ms (bench/FINDINGS.md).
-INSTANCE_ENV = {
-    "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1",
-    "DAGSTER_EVENT_BATCH_SIZE": "1000",
-}
 
 
 @dataclass(frozen=True)

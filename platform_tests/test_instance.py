@@ -1,0 +1,168 @@
+"""The local instance's event log: a range run's per-partition materializations are written in
+one transaction per shard, and read back exactly as Dagster's stock SQLite storage records them.
+"""
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from dagster._core.storage.event_log.schema import AssetKeyTable
+from dagster._serdes import deserialize_value
+
+from lakehouse.deploy.instance import INSTANCE_ENV, BatchingSqliteEventLogStorage
+
+REPO = Path(__file__).resolve().parent.parent
+DAYS = dg.DailyPartitionsDefinition(start_date="2013-01-01", end_date="2013-02-01")
+RANGE = {
+    "dagster/asset_partition_range_start": "2013-01-01",
+    "dagster/asset_partition_range_end": "2013-01-31",
+}
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+def daily(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": len(context.partition_keys)},
+        data_version=dg.DataVersion("v1"),
+    )
+
+
+@pytest.fixture(autouse=True)
+def batched_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in INSTANCE_ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+@contextmanager
+def instance_with(storage_class: str, folder: Path) -> Iterator[dg.DagsterInstance]:
+    module = "lakehouse.deploy.instance" if storage_class.startswith("Batching") else None
+    overrides: dict[str, Any] = {
+        "event_log_storage": {
+            "module": module or "dagster._core.storage.event_log",
+            "class": storage_class,
+            "config": {"base_dir": str(folder / "history" / "runs")},
+        }
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    with dg.instance_for_test(temp_dir=str(folder), overrides=overrides) as instance:
+        yield instance
+
+
+def recorded(instance: dg.DagsterInstance, runs: list[str]) -> dict[str, Any]:
+    """What the UI and automation read back about the asset, runs named by their order."""
+    key = daily.key
+    records = instance.fetch_materializations(key, limit=1000).records
+    run_of = {r.storage_id: runs.index(r.run_id) for r in records}
+    latest = instance.get_latest_materialization_event(key)
+    assert latest is not None
+    assert latest.dagster_event is not None
+    with instance.event_log_storage.index_connection() as conn:  # type: ignore[attr-defined]
+        (row,) = conn.execute(
+            AssetKeyTable.select().where(AssetKeyTable.c.asset_key == key.to_string())
+        ).fetchall()
+    last = deserialize_value(row.last_materialization, dg.EventLogRecord).event_log_entry
+    assert last.dagster_event is not None
+    return {
+        # Each run's own log (the run page), kept in the run's shard.
+        "run_logs": [
+            sorted(
+                e.dagster_event.partition or ""
+                for e in instance.all_logs(run, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+                if e.dagster_event
+            )
+            for run in runs
+        ],
+        # The asset's index entry: its latest materialization, as the UI's asset list shows it.
+        "index_entry": (runs.index(row.last_run_id), last.dagster_event.partition),
+        "indexed_tags": sorted(  # the tag index automation reads data versions from
+            tuple(sorted((k, f"run {runs.index(v)}" if v in runs else v) for k, v in t.items()))
+            for t in instance.get_event_tags_for_asset(key)
+        ),
+        "partitions": sorted(instance.get_materialized_partitions(key)),
+        "events": sorted(
+            (
+                run_of[r.storage_id],
+                r.partition_key,
+                r.asset_materialization.metadata["dagster/row_count"].value,
+                # An asset without a code version gets its run's id as one.
+                tuple(
+                    sorted((k, f"run {runs.index(v)}" if v in runs else v) for k, v in tags.items())
+                ),
+            )
+            for r in records
+            if r.asset_materialization is not None
+            for tags in [r.event_log_entry.tags or {}]
+        ),
+        "latest": (runs.index(latest.run_id), latest.dagster_event.partition),
+        "latest_by_partition": {
+            partition: run_of[storage_id]
+            for partition, storage_id in instance.get_latest_storage_id_by_partition(
+                key, dg.DagsterEventType.ASSET_MATERIALIZATION
+            ).items()
+        },
+    }
+
+
+def materialize_twice(instance: dg.DagsterInstance) -> list[str]:
+    """Two range runs (the second makes each partition's latest a later event); their ids."""
+    runs = [dg.materialize([daily], instance=instance, tags=RANGE) for _ in range(2)]
+    assert all(run.success for run in runs)
+    return [run.run_id for run in runs]
+
+
+def test_batched_writes_read_back_exactly_as_the_stock_storage(tmp_path: Path) -> None:
+    with instance_with("SqliteEventLogStorage", tmp_path / "stock") as stock:
+        expected = recorded(stock, materialize_twice(stock))
+    with instance_with("BatchingSqliteEventLogStorage", tmp_path / "ours") as ours:
+        assert isinstance(ours.event_log_storage, BatchingSqliteEventLogStorage)
+        found = recorded(ours, materialize_twice(ours))
+    assert len(expected["events"]) == 2 * 31
+    assert set(expected["latest_by_partition"].values()) == {1}
+    assert ("dagster/data_version", "v1") in expected["events"][0][3]
+    assert found == expected
+
+
+def test_a_step_s_partitions_share_one_transaction_per_shard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with instance_with("BatchingSqliteEventLogStorage", tmp_path) as instance:
+        storage = instance.event_log_storage
+        assert isinstance(storage, BatchingSqliteEventLogStorage)
+        batches: list[int] = []
+        connects: list[str] = []
+        original_batch, original_connect = storage.store_event_batch, storage._connect
+
+        def store_event_batch(events: list[Any]) -> None:
+            batches.append(len(events))
+            before = len(connects)
+            original_batch(events)
+            batches.append(len(connects) - before)
+
+        def connect(shard: str) -> Any:
+            connects.append(shard)
+            return original_connect(shard)
+
+        monkeypatch.setattr(storage, "store_event_batch", store_event_batch)
+        monkeypatch.setattr(storage, "_connect", connect)
+        assert dg.materialize([daily], instance=instance, tags=RANGE).success
+    # The 31 materializations arrive as one batch, written with one connection per shard.
+    assert batches == [31, 2]
+
+
+def test_the_local_instance_file_selects_it_under_dagster_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with dg.DagsterInstance.get() as instance:
+        assert isinstance(instance.event_log_storage, BatchingSqliteEventLogStorage)
+        assert dg.materialize([daily], instance=instance, tags=RANGE).success
+    # Dagster's own layout: an existing local instance keeps its history.
+    assert (tmp_path / "history" / "runs" / "index.db").exists()
+    monkeypatch.delenv("DAGSTER_HOME")
+    with pytest.raises(dg.DagsterInvariantViolationError, match="needs base_dir or DAGSTER_HOME"):
+        BatchingSqliteEventLogStorage.from_config_value(None, {})
