@@ -36,10 +36,11 @@ _BATCHED = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET
 class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
     """Dagster's SQLite event log, writing a batch of asset events in one transaction per shard.
 
-    Each event gets exactly the rows the stock `store_event` writes (the run shard's event, its
-    mirror in the index shard, the asset's tags and its latest-event entry), in the same order;
-    only the connections and commits are shared. `base_dir` defaults to where Dagster keeps
-    the event log under DAGSTER_HOME, so switching to this class keeps an instance's history.
+    The tables end up as the stock `store_event` leaves them, event by event (the run shard's
+    events, their mirror in the index shard with the same ids, the asset tags), in one
+    transaction per shard; the asset's latest-event entry is written once per batch. `base_dir`
+    defaults to where Dagster keeps the event log under DAGSTER_HOME, so switching to this class
+    keeps an instance's history.
     """
 
     @classmethod
@@ -77,11 +78,20 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
             for statement in statements:
                 conn.execute(statement)
         with self.index_transaction() as conn:
-            for event, statement in zip(events, statements, strict=True):
+            event_ids: list[int] = []
+            for statement in statements:
                 inserted = conn.execute(statement).inserted_primary_key
-                event_id = inserted[0] if inserted else None
-                if event_id is None:
+                if not inserted or inserted[0] is None:
                     msg = "Cannot store asset event tags for null event id."
                     raise dg.DagsterInvariantViolationError(msg)
-                self._store_asset_event_tags(conn, [event], [event_id])
-                self._store_asset_event(conn, event, event_id)
+                event_ids.append(inserted[0])
+            self._store_asset_event_tags(conn, events, event_ids)
+            # An asset's index row holds its latest event of each kind, each write replacing the
+            # last: writing only the last of each kind leaves the row as the stock path does.
+            last_of_kind = {
+                (event.dagster_event.asset_key, event.dagster_event.event_type): index
+                for index, event in enumerate(events)
+                if event.dagster_event is not None
+            }
+            for index in sorted(last_of_kind.values()):
+                self._store_asset_event(conn, events[index], event_ids[index])
