@@ -31,6 +31,11 @@ def daily(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     )
 
 
+@dg.asset_check(asset=daily)
+def daily_is_fine() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True)
+
+
 @pytest.fixture(autouse=True)
 def batched_events(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in INSTANCE_ENV.items():
@@ -66,7 +71,15 @@ def recorded(instance: dg.DagsterInstance, runs: list[str]) -> dict[str, Any]:
         ).fetchall()
     last = deserialize_value(row.last_materialization, dg.EventLogRecord).event_log_entry
     assert last.dagster_event is not None
+    checks = instance.event_log_storage.get_asset_check_execution_history(
+        daily_is_fine.check_key, limit=1000
+    )
     return {
+        # The check's executions: what Dagster plans per partition, and the evaluation.
+        "check_executions": sorted(
+            (runs.index(c.run_id), c.status.value, c.partition or "", c.event is not None)
+            for c in checks
+        ),
         # Each run's own log (the run page), kept in the run's shard.
         "run_logs": [
             sorted(
@@ -109,7 +122,7 @@ def recorded(instance: dg.DagsterInstance, runs: list[str]) -> dict[str, Any]:
 
 def materialize_twice(instance: dg.DagsterInstance) -> list[str]:
     """Two range runs (the second makes each partition's latest a later event); their ids."""
-    runs = [dg.materialize([daily], instance=instance, tags=RANGE) for _ in range(2)]
+    runs = [dg.materialize([daily, daily_is_fine], instance=instance, tags=RANGE) for _ in range(2)]
     assert all(run.success for run in runs)
     return [run.run_id for run in runs]
 
@@ -122,6 +135,11 @@ def test_batched_writes_read_back_exactly_as_the_stock_storage(tmp_path: Path) -
         found = recorded(ours, materialize_twice(ours))
     assert len(expected["events"]) == 2 * 31
     assert set(expected["latest_by_partition"].values()) == {1}
+    # Dagster plans an unpartitioned check once per partition of a range run, then records the
+    # evaluation as one more row.
+    statuses = [status for _, status, _, _ in expected["check_executions"]]
+    assert statuses.count("PLANNED") == 2 * 31
+    assert statuses.count("SUCCEEDED") == 2
     assert ("dagster/data_version", "v1") in expected["events"][0][3]
     assert found == expected
 
