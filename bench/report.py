@@ -51,14 +51,14 @@ def _peak(scale: dict[str, Any], name: str) -> str:
 
 
 def _instance(results: dict[str, Any]) -> str:
-    if results["config"].get("instance") == "postgres":
-        return (
-            "Ours runs on the production instance storage (`deploy/dagster.yaml`: PostgreSQL, "
-            "here a server on loopback with PostgreSQL's default durability, and the "
-            "`DAGSTER_EVENT_BATCH_SIZE` the deployment sets); 'ours on SQLite' is the same run "
-            "on the local instance `make run` uses."
+    text = "Ours runs on the local SQLite instance `make run` uses (`dagster.yaml`)."
+    if results["config"].get("postgres"):
+        text += (
+            " 'Ours on PostgreSQL' is the same run on the production instance storage "
+            "(`deploy/dagster.yaml`, on a server on loopback with PostgreSQL's default "
+            "durability, and the `DAGSTER_EVENT_BATCH_SIZE` the deployment sets)."
         )
-    return "Ours runs on the local SQLite instance `make run` uses."
+    return text
 
 
 def _per_partition(overhead: dict[str, Any]) -> str:
@@ -151,14 +151,14 @@ def markdown(results: dict[str, Any]) -> str:
         "| scale | flights | marts agree | ours s | DuckDB s | pandas s | ours / DuckDB "
         "| pandas / ours | pandas / DuckDB | ours peak GB | DuckDB peak GB | pandas peak GB "
         "| raw ingest MB/s "
-        "| 1 day @10 s | 1 day @365 s | @365 / @10 | ours on SQLite s |",
+        "| 1 day @10 s | 1 day @365 s | @365 / @10 | ours on PostgreSQL s |",
         "|---:|---:|:---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    sqlite_too = cfg.get("instance") == "postgres"
+    postgres_too = bool(cfg.get("postgres"))
     for s in results["scales"]:
         r, one = s.get("ratios", {}), s.get("one_day", {})
         flights = f"{s['fact']['rows']:,}" if "fact" in s else "-"
-        expected = (*COMPARED, "ours_sqlite") if sqlite_too else COMPARED
+        expected = (*COMPARED, "ours_pg") if postgres_too else COMPARED
         agreed = [name for name in expected if name in s]
         agree = "**NO**" if s.get("mismatches") else ("-" if not s["agree"] else "yes")
         if s["agree"] and len(agreed) < len(expected):  # say who was compared
@@ -172,7 +172,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {_s(s.get('raw_ingest_mb_s'))} "
             f"| {_s(one.get('10', {}).get('run_s'))} | {_s(one.get('365', {}).get('run_s'))} "
             f"| {_x(r.get('one_day_365_over_10'))} "
-            f"| {_time(s, 'ours_sqlite') if sqlite_too else _time(s, 'ours')} |"
+            f"| {_time(s, 'ours_pg')} |"
         )
     failures = [
         f"- {s['scale']}x {name}: {f['failure'].splitlines()[0]} after {f['wall_s']:.0f} s "
@@ -212,7 +212,7 @@ def markdown(results: dict[str, Any]) -> str:
             "'Run start-up' above is from calling `materialize` to the first step starting: "
             "Dagster creating the run and recording every planned asset partition.",
         ]
-        for found in (overhead, results.get("dagster_overhead_sqlite")):
+        for found in (overhead, results.get("dagster_overhead_postgres")):
             if found and "range_run_s" in found:
                 lines += ["", _per_partition(found)]
     if results["scales"]:

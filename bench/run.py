@@ -4,10 +4,10 @@ For each scale factor of the flights sample it lands a scaled landing zone, then
 its own subprocess (time and peak RSS of the process tree are its own):
 
 1. ours: a full single-run backfill raw -> staged -> marts through Dagster, in-process, checks
-   included (`bench.impl_ours full`), on the production instance storage (a PostgreSQL server
-   the harness starts on loopback, PostgreSQL's default durability, `deploy/dagster.yaml`), and
-   again on the local SQLite instance `make run` uses (`ours_sqlite`); without PostgreSQL
-   installed, ours runs on SQLite only and the report says so;
+   included (`bench.impl_ours full`), on the local SQLite instance `make run` uses, and again
+   on the production instance storage (`ours_pg`: `deploy/dagster.yaml` on a PostgreSQL server
+   the harness starts on loopback with PostgreSQL's default durability) when PostgreSQL is
+   installed (the report says when it is not);
 2. the DuckDB floor: the same transforms as one SQL script (`bench/floor.sql`);
 3. pandas: the same transforms in plain pandas (`bench.impl_pandas`);
 4. ours again, one day re-run with 10 and with 365 days of history in the warehouse;
@@ -19,7 +19,7 @@ a trivial run, the start-up of the big run) is reported apart from data work.
 Options can also be set through the environment: BENCH_SCALES (e.g. `1,10,50`), BENCH_REPS,
 BENCH_START, BENCH_END, BENCH_WORK, BENCH_RESULTS, BENCH_MAX_RSS_GB (an implementation whose
 process tree passes it is stopped and reported as failed: the machine is shared),
-BENCH_INSTANCE (`postgres`, the default, or `sqlite`).
+BENCH_POSTGRES (`0` skips the run on PostgreSQL).
 """
 
 import argparse
@@ -69,16 +69,16 @@ class Config:
     max_rss_bytes: int = int(16 * GB)
     incremental: bool = True
     overhead: bool = True
-    instance: str = "postgres"  # ours' instance storage: "postgres" (production) or "sqlite"
-    postgres: Postgres | None = None  # the server, once started
+    postgres_too: bool = True  # ours also on the production instance storage, if installed
+    postgres: Postgres | None = None  # its server, once started
     notes: list[str] = field(default_factory=list)
 
     @property
     def implementations(self) -> tuple[str, ...]:
-        """What each scale runs: ours on the production instance is also run on the local
-        SQLite one, which is what `make run` uses.
+        """What each scale runs: ours on the local instance (as `make run`), the baselines, and
+        ours on the production instance when a PostgreSQL server runs.
         """
-        return (*COMPARED, "ours_sqlite") if self.postgres else COMPARED
+        return (*COMPARED, "ours_pg") if self.postgres else COMPARED
 
 
 def log(message: str) -> None:
@@ -88,13 +88,12 @@ def log(message: str) -> None:
 
 
 def _ours_env(
-    home: Path, dagster_home: Path, cfg: Config, instance: str | None = None
+    home: Path, dagster_home: Path, cfg: Config, instance: str = "sqlite"
 ) -> dict[str, str]:
     """The environment of ours over a data home and a Dagster home, configured as users run it:
-    the repository's instance file (`instance`, default the configured one) and the instance
-    settings the Makefile exports. A new PostgreSQL-backed home gets its own empty database.
+    the repository's instance file for `instance` and the instance settings the Makefile
+    exports. A new PostgreSQL-backed home gets its own empty database.
     """
-    kind = instance or ("postgres" if cfg.postgres else "sqlite")
     env = {
         "LAKEHOUSE_HOME": str(home),
         "LAKEHOUSE_START": cfg.start.isoformat(),
@@ -105,7 +104,7 @@ def _ours_env(
     }
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
-    if kind == "sqlite" or cfg.postgres is None:
+    if instance == "sqlite" or cfg.postgres is None:
         shutil.copy(INSTANCE_FILES["sqlite"], config)
         return env
     named = dagster_home / DATABASE_FILE
@@ -125,10 +124,10 @@ def _ours_env(
 
 @contextlib.contextmanager
 def instance_server(cfg: Config) -> Iterator[Config]:
-    """`cfg` with its PostgreSQL server running (production durability), for `postgres`; on
-    a machine without PostgreSQL, ours is measured on SQLite only, and the report says so.
+    """`cfg` with a PostgreSQL server running (production durability); on a machine without
+    PostgreSQL, ours is measured on SQLite only, and the report says so.
     """
-    if cfg.instance != "postgres":
+    if not cfg.postgres_too:
         yield cfg
         return
     try:
@@ -137,7 +136,7 @@ def instance_server(cfg: Config) -> Iterator[Config]:
     except ServiceMissingError as missing:
         note = f"ours ran on the SQLite instance only: {missing}"
         log(note)
-        yield dataclasses.replace(cfg, instance="sqlite", notes=[*cfg.notes, note])
+        yield dataclasses.replace(cfg, notes=[*cfg.notes, note])
 
 
 def fresh_home(folder: Path, landing: Path) -> tuple[Path, Path]:
@@ -196,7 +195,7 @@ def measure_scale(cfg: Config, scale: int) -> dict[str, Any]:
             if name.startswith("ours"):
                 home, dagster_home = fresh_home(folder / name, landing)
                 args = ["full", "--start", str(cfg.start), "--end", str(cfg.end)]
-                instance = "sqlite" if name == "ours_sqlite" else None
+                instance = "postgres" if name == "ours_pg" else "sqlite"
                 env = _ours_env(home, dagster_home, cfg, instance)
                 name_module = "ours"
             else:
@@ -326,11 +325,10 @@ def one_day_runs(cfg: Config, folder: Path, landing: Path, logs: Path) -> dict[s
     return runs
 
 
-def dagster_overhead(cfg: Config, instance: str | None = None) -> dict[str, Any]:
+def dagster_overhead(cfg: Config, kind: str = "sqlite") -> dict[str, Any]:
     """Imports, one trivial asset run on a fresh instance (median of 3), and one run of a
     trivial daily asset over the whole range (the event log's cost per partition).
     """
-    kind = instance or ("postgres" if cfg.postgres else "sqlite")
     folder = cfg.work / f"overhead-{kind}"
     empty = cfg.work / "empty-landing"  # the trivial asset reads nothing
     empty.mkdir(parents=True, exist_ok=True)
@@ -400,10 +398,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
         "--no-overhead", action="store_true", help="skip the trivial-run overhead (smoke test)"
     )
     parser.add_argument(
-        "--instance",
-        choices=sorted(INSTANCE_FILES),
-        default=env.get("BENCH_INSTANCE", "postgres"),
-        help="ours' Dagster instance storage (postgres: a server started on loopback)",
+        "--no-postgres",
+        action="store_true",
+        default=env.get("BENCH_POSTGRES") == "0",
+        help="skip ours on the production instance storage (a PostgreSQL server on loopback)",
     )
     args = parser.parse_args(argv)
     return Config(
@@ -416,7 +414,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         max_rss_bytes=int(args.max_rss_gb * GB),
         incremental=not args.no_incremental,
         overhead=not args.no_overhead,
-        instance=args.instance,
+        postgres_too=not args.no_postgres,
     )
 
 
@@ -439,11 +437,11 @@ def main(argv: list[str] | None = None) -> None:
         "scales": [],
     }
     with instance_server(cfg) as running:
-        results["config"]["instance"] = "postgres" if running.postgres else "sqlite"
+        results["config"]["postgres"] = running.postgres is not None
         if running.overhead:
             results["dagster_overhead"] = dagster_overhead(running)
             if running.postgres:
-                results["dagster_overhead_sqlite"] = dagster_overhead(running, "sqlite")
+                results["dagster_overhead_postgres"] = dagster_overhead(running, "postgres")
         for scale in running.scales:
             results["scales"].append(measure_scale(running, scale))
         results["notes"] = running.notes
