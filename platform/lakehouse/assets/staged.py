@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, cast
+from typing import Any
 
 import dagster as dg
 import pandera.polars as pa
@@ -304,12 +304,11 @@ def stage_rows(
 
 def keep_days(partitions: PartitionStaging, column: str) -> Callable[[pl.DataFrame], None]:
     """Store valid rows as one complete partition file per day of `column` (a chunk holds
-    whole days, so each day is written once).
+    whole days, so each day is written once), written while the next chunk is staged.
     """
 
     def keep(valid: pl.DataFrame) -> None:
-        for (day,), rows in valid.partition_by(column, as_dict=True, maintain_order=True).items():
-            partitions.write(cast("date", day), rows)
+        partitions.write_days(valid, column)
 
     return keep
 
