@@ -6,6 +6,7 @@ import pytest
 from lakehouse.transforms.parsing import (
     TYPE_ERRORS,
     calendar_date,
+    dedupe_latest,
     parse_fields,
     parse_text,
     parse_utc_instant,
@@ -76,3 +77,12 @@ def test_calendar_date_is_null_for_impossible_days(
         schema={"year": pl.Int16, "month": pl.Int8, "day": pl.Int8},
     )
     assert typed.select(calendar_date("year", "month", "day")).item() == expected
+
+
+def test_dedupe_latest_keeps_the_last_row_of_each_key_in_delivery_order() -> None:
+    rows = pl.LazyFrame(
+        {"k": [1, 1, None, None, 2, 1, None], "s": ["x", "x", None, None, "y", "x", "z"]}
+    ).with_row_index("line")
+    kept = dedupe_latest(rows, ["k", "s"]).collect()
+    assert kept["line"].to_list() == [3, 4, 5, 6]
+    assert kept.equals(rows.unique(subset=["k", "s"], keep="last", maintain_order=True).collect())

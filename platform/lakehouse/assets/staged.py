@@ -215,7 +215,10 @@ def settle(
         quarantine=quarantine_records(
             delivered, rejected, source_columns=staging.source.columns, run_id=run_id
         ),
-        removed=split.valid.join(deduped.select(LINE_KEY), on=LINE_KEY, how="anti"),
+        # Deduplication only drops rows: if it dropped none, no row needs looking up.
+        removed=split.valid.clear()
+        if deduped.height == split.valid.height
+        else split.valid.join(deduped.select(LINE_KEY), on=LINE_KEY, how="anti"),
     )
 
 
