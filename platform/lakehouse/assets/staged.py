@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Final
 
 import dagster as dg
 import pandera.polars as pa
@@ -79,6 +79,10 @@ LINE_KEY = ["_source_file", "_line_number"]
 MIN_PASS_RATE = Settings.from_env().min_pass_rate
 ANOMALY_WEEKS = 4
 ANOMALY_TOLERANCE = 0.3
+# Typing joins the few rows with a problem back to all rows by row number, which Polars'
+# in-memory engine does far cheaper than the default streaming one (typing a 1M-row chunk of
+# flights: 0.97 -> 0.72 s CPU); a chunk is held in memory anyway.
+TYPING_ENGINE: Final = "in-memory"
 
 
 @dataclass(frozen=True)
@@ -526,7 +530,7 @@ def staged_flights(
         return settle(
             FLIGHTS_STAGING,
             delivered,
-            stage_flights(delivered.lazy()).collect(),
+            stage_flights(delivered.lazy()).collect(engine=TYPING_ENGINE),
             prepare=lambda clean: add_arrival_utc(clean, airports.lazy(), zones),
             dedupe=dedupe_flights,
             run_id=context.run.run_id,
@@ -578,7 +582,7 @@ def staged_weather(
         return settle(
             WEATHER_STAGING,
             delivered,
-            stage_weather(delivered.lazy()).collect(),
+            stage_weather(delivered.lazy()).collect(engine=TYPING_ENGINE),
             prepare=lambda clean: clean,
             dedupe=dedupe_weather,
             run_id=context.run.run_id,
@@ -619,7 +623,7 @@ def build_staged_reference(
             return settle(
                 staging,
                 delivered,
-                stage(delivered.lazy()).collect(),
+                stage(delivered.lazy()).collect(engine=TYPING_ENGINE),
                 prepare=lambda clean: clean,
                 dedupe=keep,
                 run_id=context.run.run_id,
