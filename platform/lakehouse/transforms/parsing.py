@@ -115,8 +115,14 @@ def parse_fields(
     quick = quick or {}
     typed = {name: f"__typed_{name}" for name in parsers}
     exact = {name: f"__exact_{name}" for name in quick}
-    parsed = raw.with_row_index(_ROW).with_columns(
-        quick.get(name, parser).alias(typed[name]) for name, parser in parsers.items()
+    # Cached: the optimizer prunes the two uses of `parsed` differently and so computed every
+    # typed column twice (typing a 1M-row chunk of flights: ~0.2 s more).
+    parsed = (
+        raw.with_row_index(_ROW)
+        .with_columns(
+            quick.get(name, parser).alias(typed[name]) for name, parser in parsers.items()
+        )
+        .cache()
     )
     # Null once typed but delivered: the failed fields, plus null tokens such as `NA`.
     maybe_failed = pl.any_horizontal(
