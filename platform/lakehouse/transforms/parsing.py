@@ -166,7 +166,8 @@ def dedupe_latest(frame: pl.LazyFrame, key: list[str]) -> pl.LazyFrame:
     return frame.filter(pl.struct(key).is_last_distinct())
 
 
-# The largest year `calendar_date` accepts: the text YYYY-MM-DD it once parsed had four digits.
+# The largest year `calendar_date` gives a date for: it once parsed `YYYY-MM-DD` text, which
+# takes four digits, and staged rows (and their problems) must not change.
 MAX_YEAR = 9999
 
 
