@@ -1,5 +1,5 @@
 """Bounded memory over long ranges: split a run's days into chunks of rows, and spill each
-chunk's result to local Parquet so only one chunk is ever held in memory.
+chunk's result to local files so only one chunk is ever held in memory.
 
 A backfill is still one Dagster run and one step per asset (one set of events); only the work
 inside the step is chunked.
@@ -45,7 +45,11 @@ def day_chunks(
 
 
 class Spill:
-    """Frames written one by one to private Parquet files, read back as one lazy scan."""
+    """Frames written one by one to private Arrow IPC files, read back as one lazy scan.
+
+    IPC, not Parquet: the files live for one step and are read back whole, and writing them
+    costs a quarter of the CPU (a 1M-row chunk of the fact: 0.07 s against 0.24 s).
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -53,15 +57,23 @@ class Spill:
 
     def add(self, frame: pl.DataFrame) -> None:
         """Write one chunk's rows (in order, after the chunks before it)."""
-        part = self.directory / f"part-{len(self.parts):05d}.parquet"
-        frame.write_parquet(part, compression="lz4", statistics=True)
+        part = self.directory / f"part-{len(self.parts):05d}.arrow"
+        frame.write_ipc(part, compression="lz4")
         self.parts.append(part)
 
     def scan(self, schema: pl.Schema | Mapping[str, pl.DataType]) -> pl.LazyFrame:
-        """Every row written so far, in order; an empty frame of `schema` if none was."""
+        """Every row written so far, in order; an empty frame of `schema` if none was.
+
+        Raises:
+            ValueError: the rows written do not have `schema`.
+        """
         if not self.parts:
             return pl.LazyFrame(schema=schema)
-        return pl.scan_parquet([str(p) for p in self.parts], schema=pl.Schema(schema))
+        scan = pl.scan_ipc([str(p) for p in self.parts])
+        if scan.collect_schema() != pl.Schema(schema):
+            msg = f"spilled rows have columns {scan.collect_schema()}, expected {schema}"
+            raise ValueError(msg)
+        return scan
 
 
 @contextmanager

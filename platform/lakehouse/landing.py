@@ -168,11 +168,18 @@ def read_delivery(file: LandingFile, source: Source, *, ingested_at: datetime) -
     if rows is None:
         rows = parse_exact(data, source, source_file=file.name)
     return rows.with_columns(
-        pl.lit(file.name).alias("_source_file"),
-        pl.lit(ingested_at, dtype=pl.Datetime("us", "UTC")).alias("_ingested_at"),
-        pl.lit(content_hash(data)).alias("_content_hash"),
-        pl.lit(file.day, dtype=pl.Date).alias(PARTITION_COLUMN),
+        constant("_source_file", file.name, pl.String(), rows.height),
+        constant("_ingested_at", ingested_at, pl.Datetime("us", "UTC"), rows.height),
+        constant("_content_hash", content_hash(data), pl.String(), rows.height),
+        constant(PARTITION_COLUMN, file.day, pl.Date(), rows.height),
     ).select(*source.columns, *LINEAGE_COLUMNS, RAW_LINE, PARSE_ERROR, PARTITION_COLUMN)
+
+
+def constant(name: str, value: object, dtype: pl.DataType, rows: int) -> pl.Series:
+    """A column holding `value` on each of `rows` rows. Broadcasting a literal costs far more
+    (a 50x day of flights: ~8 ms per text column against ~0.1 ms).
+    """
+    return pl.Series(name, [value], dtype=dtype).new_from_index(0, rows)
 
 
 def parse_exact(data: bytes, source: Source, *, source_file: str) -> pl.DataFrame:
@@ -224,7 +231,10 @@ def parse_plain(data: bytes, source: Source, *, source_file: str) -> pl.DataFram
     if header_end == -1:
         return None  # empty or header-only: nothing for the fast path to gain
     body = data[header_end + 1 :]
-    if codecs.BOM_UTF8 in body or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n")):
+    # A byte-order mark is not ASCII, so only a file that is not ASCII is searched for one.
+    if (not data.isascii() and codecs.BOM_UTF8 in body) or (
+        b"\r" in data and data.count(b"\r") != data.count(b"\r\n")
+    ):
         return None
     header_line = data[:header_end].decode("utf-8").removeprefix("\ufeff").removesuffix("\r")
     if not header_line.strip() and not body:

@@ -11,6 +11,7 @@ from lakehouse.resources.parquet_io import (
     PartitionStaging,
     publish_staged,
     scan_partitions,
+    split_days,
 )
 
 D1, D2, D3 = date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 3)
@@ -101,3 +102,31 @@ def test_days_without_rows_are_staged_as_empty_partitions_and_others_are_kept(
     assert values(table, D1) == [1, 2]
     assert values(table, D2) == values(table, D3) == []
     assert scan_partitions(table, [D3]).collect_schema() == pl.Schema(SCHEMA)
+
+
+def test_a_frame_of_several_days_is_staged_one_file_per_day_in_row_order(
+    tmp_path: Path, scratch: Path
+) -> None:
+    table = tmp_path / "table"
+    several = pl.concat([rows(D2, 3, 1), rows(D1, 2), rows(D2, 2)])
+    with PartitionStaging() as staging:
+        staging.write_days(several, "day")
+        staging.write_missing([D1, D2, D3], pl.Schema(SCHEMA))
+        publish_staged(staging.staged(), table, [D1, D2, D3])
+    assert [values(table, d) for d in (D1, D2, D3)] == [[2], [3, 1, 2], []]
+    assert list(scratch.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pytest.param(pl.concat([rows(D1, 2), rows(D2, 3, 1), rows(D3, 4)]), id="ordered by day"),
+        pytest.param(pl.concat([rows(D2, 3, 1), rows(D1, 2), rows(D2, 2)]), id="days mixed"),
+        pytest.param(rows(D1), id="no rows"),
+    ],
+)
+def test_split_days_gives_each_days_rows_in_order(frame: pl.DataFrame) -> None:
+    expected = frame.partition_by("day", as_dict=True, maintain_order=True)
+    split = list(split_days(frame, "day"))
+    assert [day for day, _ in split] == [day for (day,) in expected]
+    assert all(part.equals(expected[(day,)]) for day, part in split)

@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, cast
+from typing import Any, Final
 
 import dagster as dg
 import pandera.polars as pa
@@ -79,6 +79,10 @@ LINE_KEY = ["_source_file", "_line_number"]
 MIN_PASS_RATE = Settings.from_env().min_pass_rate
 ANOMALY_WEEKS = 4
 ANOMALY_TOLERANCE = 0.3
+# Typing joins the few rows with a problem back to all rows by row number, which Polars'
+# in-memory engine does far cheaper than the default streaming one (typing a 1M-row chunk of
+# flights: 0.97 -> 0.72 s CPU); a chunk is held in memory anyway.
+TYPING_ENGINE: Final = "in-memory"
 
 
 @dataclass(frozen=True)
@@ -215,7 +219,10 @@ def settle(
         quarantine=quarantine_records(
             delivered, rejected, source_columns=staging.source.columns, run_id=run_id
         ),
-        removed=split.valid.join(deduped.select(LINE_KEY), on=LINE_KEY, how="anti"),
+        # Deduplication only drops rows: if it dropped none, no row needs looking up.
+        removed=split.valid.clear()
+        if deduped.height == split.valid.height
+        else split.valid.join(deduped.select(LINE_KEY), on=LINE_KEY, how="anti"),
     )
 
 
@@ -304,12 +311,11 @@ def stage_rows(
 
 def keep_days(partitions: PartitionStaging, column: str) -> Callable[[pl.DataFrame], None]:
     """Store valid rows as one complete partition file per day of `column` (a chunk holds
-    whole days, so each day is written once).
+    whole days, so each day is written once), written while the next chunk is staged.
     """
 
     def keep(valid: pl.DataFrame) -> None:
-        for (day,), rows in valid.partition_by(column, as_dict=True, maintain_order=True).items():
-            partitions.write(cast("date", day), rows)
+        partitions.write_days(valid, column)
 
     return keep
 
@@ -524,7 +530,7 @@ def staged_flights(
         return settle(
             FLIGHTS_STAGING,
             delivered,
-            stage_flights(delivered.lazy()).collect(),
+            stage_flights(delivered.lazy()).collect(engine=TYPING_ENGINE),
             prepare=lambda clean: add_arrival_utc(clean, airports.lazy(), zones),
             dedupe=dedupe_flights,
             run_id=context.run.run_id,
@@ -576,7 +582,7 @@ def staged_weather(
         return settle(
             WEATHER_STAGING,
             delivered,
-            stage_weather(delivered.lazy()).collect(),
+            stage_weather(delivered.lazy()).collect(engine=TYPING_ENGINE),
             prepare=lambda clean: clean,
             dedupe=dedupe_weather,
             run_id=context.run.run_id,
@@ -617,7 +623,7 @@ def build_staged_reference(
             return settle(
                 staging,
                 delivered,
-                stage(delivered.lazy()).collect(),
+                stage(delivered.lazy()).collect(engine=TYPING_ENGINE),
                 prepare=lambda clean: clean,
                 dedupe=keep,
                 run_id=context.run.run_id,

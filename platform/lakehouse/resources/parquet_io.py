@@ -4,12 +4,13 @@ import shutil
 import tempfile
 import uuid
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from types import TracebackType
+from typing import cast
 
 import dagster as dg
 import polars as pl
@@ -109,9 +110,9 @@ class PartitionStaging:
 
     Files are written by one background thread while the caller produces the next day (Polars
     releases the GIL), so reading and writing share the machine's cores; at most
-    `MAX_PENDING_WRITES` days wait to be written, which bounds memory. Use it as a context
-    manager: the folder and anything still in it are removed on exit, whether the run
-    published its partitions or failed.
+    `MAX_PENDING_WRITES` days (or one frame of many days, `write_days`) wait to be written,
+    which bounds memory. Use it as a context manager: the folder and anything still in it are
+    removed on exit, whether the run published its partitions or failed.
     """
 
     MAX_PENDING_WRITES = 2
@@ -129,11 +130,36 @@ class PartitionStaging:
         Raises:
             Exception: whatever a previous write raised (the disk is full, say).
         """
-        while len(self._pending) >= self.MAX_PENDING_WRITES:
-            self._pending.popleft().result()
-        file = self.folder / f"{day.isoformat()}.parquet"
+        self._wait(self.MAX_PENDING_WRITES - 1)
+        file = self._file(day)
         self._pending.append(self._writer.submit(rows.write_parquet, file))
         self._files[day] = file
+
+    def write_days(self, rows: pl.DataFrame, column: str) -> None:
+        """Stage the complete rows of every day in `rows` (split on its Date `column`) in one
+        background task, so the caller produces its next rows while these are written (a task
+        per day would make it wait for all but the last few days).
+
+        Raises:
+            Exception: whatever a previous write raised (the disk is full, say).
+        """
+        self._wait(0)  # at most one such frame is held for writing
+        files = {day: self._file(day) for day in rows[column].unique()}
+
+        def write_all() -> None:
+            for day, part in split_days(rows, column):
+                part.write_parquet(files[day])
+
+        self._pending.append(self._writer.submit(write_all))
+        self._files.update(files)
+
+    def _file(self, day: date) -> Path:
+        return self.folder / f"{day.isoformat()}.parquet"
+
+    def _wait(self, pending: int) -> None:
+        """Wait until at most `pending` writes are queued, raising what a finished one raised."""
+        while len(self._pending) > pending:
+            self._pending.popleft().result()
 
     def write_missing(self, days: Sequence[date], schema: pl.Schema) -> None:
         """Stage an empty partition (with the schema) for each of `days` not staged yet: a day
@@ -145,8 +171,7 @@ class PartitionStaging:
 
     def staged(self) -> StagedPartitions:
         """Every day staged so far, once its file is complete, for the IO manager to publish."""
-        while self._pending:
-            self._pending.popleft().result()
+        self._wait(0)
         return StagedPartitions(files=dict(self._files))
 
     def __enter__(self) -> "PartitionStaging":
@@ -162,6 +187,24 @@ class PartitionStaging:
         """Wait for the writer thread, then remove the scratch folder."""
         self._writer.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def split_days(rows: pl.DataFrame, column: str) -> Iterator[tuple[date, pl.DataFrame]]:
+    """The rows of each day of Date `column`, in order of first appearance, each day's rows in
+    their order (`partition_by(..., maintain_order=True)`).
+
+    Rows already ordered by day (staged chunks are: files are read day by day) are sliced, not
+    copied: a 1M-row chunk takes 2 ms instead of ~80 ms.
+    """
+    days = rows[column]
+    if not days.is_sorted():
+        for (day,), part in rows.partition_by(column, as_dict=True, maintain_order=True).items():
+            yield cast("date", day), part
+        return
+    offset = 0
+    for length, day in days.rle().struct.unnest().iter_rows():
+        yield day, rows.slice(offset, length)
+        offset += length
 
 
 def check_staged_days(staged: StagedPartitions, table: str, days: Sequence[date]) -> None:

@@ -4,7 +4,7 @@ Unlike the stock dagster-duckdb IO managers, a partition's delete and insert com
 (dagster#14091), an empty output is an empty partition and deletes nothing else (#13287), rows
 are inserted by column name, identifiers are quoted, and connections are closed on error.
 
-A LazyFrame output (a year's fact spilled to Parquet) is never collected whole: it is checked
+A LazyFrame output (a year's fact spilled to disk) is never collected whole: it is checked
 and inserted in batches of bounded size, all inside the one transaction. An input can ask for
 some columns only, as with the stock manager: `dg.AssetIn(key, metadata={"columns": [...]})`.
 """

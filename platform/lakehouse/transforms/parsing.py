@@ -115,8 +115,14 @@ def parse_fields(
     quick = quick or {}
     typed = {name: f"__typed_{name}" for name in parsers}
     exact = {name: f"__exact_{name}" for name in quick}
-    parsed = raw.with_row_index(_ROW).with_columns(
-        quick.get(name, parser).alias(typed[name]) for name, parser in parsers.items()
+    # Cached: the optimizer prunes the two uses of `parsed` differently and so computed every
+    # typed column twice (typing a 1M-row chunk of flights: ~0.2 s more).
+    parsed = (
+        raw.with_row_index(_ROW)
+        .with_columns(
+            quick.get(name, parser).alias(typed[name]) for name, parser in parsers.items()
+        )
+        .cache()
     )
     # Null once typed but delivered: the failed fields, plus null tokens such as `NA`.
     maybe_failed = pl.any_horizontal(
@@ -156,23 +162,38 @@ def dedupe_latest(frame: pl.LazyFrame, key: list[str]) -> pl.LazyFrame:
 
     The number of rows removed is the caller's to count (rows in minus rows out).
     """
-    return frame.unique(subset=key, keep="last", maintain_order=True)
+    # The rows `unique(subset=key, keep="last", maintain_order=True)` keeps, found ~40 % faster.
+    return frame.filter(pl.struct(key).is_last_distinct())
+
+
+# The largest year `calendar_date` gives a date for: it once parsed `YYYY-MM-DD` text, which
+# takes four digits, and staged rows (and their problems) must not change.
+MAX_YEAR = 9999
 
 
 def calendar_date(year: str, month: str, day: str) -> pl.Expr:
     """A date from typed year, month and day columns; null for an impossible one (2013-02-30)
-    instead of failing the whole frame, so `no_such_date` can name the row.
+    or a year past `MAX_YEAR`, instead of failing the whole frame, so `no_such_date` can name
+    the row.
+
+    Built by date arithmetic from the first of the month: formatting and parsing a text per
+    row (the same days) cost several times more.
     """
-    padded = [pl.col(c).cast(pl.String).str.zfill(2) for c in (month, day)]
-    text = pl.format("{}-{}-{}", pl.col(year), *padded)
-    return text.str.to_date("%Y-%m-%d", strict=False)
+    y, m, d = pl.col(year), pl.col(month), pl.col(day)
+    month_ok = m.is_between(1, 12) & (y <= MAX_YEAR)
+    # A valid month stands in for a bad one, so `pl.date` (which raises) never sees it.
+    first = pl.date(y, pl.when(month_ok).then(m).otherwise(1), 1)
+    ok = month_ok & d.is_between(1, first.dt.days_in_month())
+    return pl.when(ok).then(first + pl.duration(days=d.cast(pl.Int32) - 1))
 
 
-def no_such_date(year: str, month: str, day: str) -> Problem:
-    """Year, month and day are all given but name no calendar day."""
+def no_such_date(year: str, month: str, day: str, date_column: str) -> Problem:
+    """Year, month and day are all given but name no calendar day (`date_column`, their
+    `calendar_date`, is null).
+    """
     given = pl.all_horizontal(pl.col(c).is_not_null() for c in (year, month, day))
     return Problem(
-        found=given & calendar_date(year, month, day).is_null(),
+        found=given & pl.col(date_column).is_null(),
         text=describe("no such date ", pl.col(year), "-", pl.col(month), "-", pl.col(day)),
     )
 
@@ -198,12 +219,12 @@ def with_staging_errors(frame: pl.LazyFrame, problems: Sequence[Problem]) -> pl.
 def daily_problems(date_column: str, required: Sequence[str], *extra: Problem) -> list[Problem]:
     """The problems every daily source's row is checked for: fields that did not parse, a
     missing required field, an impossible (year, month, day), a row dated another day than its
-    file, and any source-specific `extra` ones.
+    file, and any source-specific `extra` ones. `date_column` is the row's `calendar_date`.
     """
     return [
         type_error(),
         *missing(*required),
-        no_such_date("year", "month", "day"),
+        no_such_date("year", "month", "day", date_column),
         *extra,
         misdated(pl.col(date_column), pl.col(PARTITION_COLUMN)),
     ]
