@@ -17,7 +17,10 @@ import dagster as dg
 from dagster._core.events import AssetCheckEvaluationPlanned
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+from dagster._core.storage.event_log.schema import (
+    AssetCheckExecutionsTable,
+    SqlEventLogStorageTable,
+)
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlite_storage import _event_logs_directory
 from dagster._serdes import ConfigurableClassData, serialize_value
@@ -77,9 +80,26 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
             super().store_event_batch(events)
             return
         statements = [self.prepare_insert_event(event) for event in events]
-        with self.run_connection(events[0].run_id) as conn:
-            for statement in statements:
-                conn.execute(statement)
+        run_id = events[0].run_id
+        with self.run_connection(run_id) as conn:
+            run_log_ids = [conn.execute(statement).inserted_primary_key for statement in statements]
+        try:
+            self._index_batch(events, statements)
+        except Exception:
+            # Dagster then writes the batch again event by event: take this batch's rows out of
+            # the run's log first, or the run page would show every event twice.
+            with self.run_connection(run_id) as conn:
+                conn.execute(
+                    SqlEventLogStorageTable.delete().where(
+                        SqlEventLogStorageTable.c.id.in_([ids[0] for ids in run_log_ids if ids])
+                    )
+                )
+            raise
+
+    def _index_batch(self, events: Sequence[EventLogEntry], statements: Sequence[Any]) -> None:
+        """Mirror the batch's events in the index shard, with their tags and the asset's
+        latest-event entry, in one transaction.
+        """
         with self.index_transaction() as conn:
             event_ids: list[int] = []
             for statement in statements:
