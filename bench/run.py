@@ -30,6 +30,7 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -124,19 +125,21 @@ def _ours_env(
 
 @contextlib.contextmanager
 def instance_server(cfg: Config) -> Iterator[Config]:
-    """`cfg` with a PostgreSQL server running (production durability); on a machine without
-    PostgreSQL, ours is measured on SQLite only, and the report says so.
+    """`cfg` with a PostgreSQL server running (production durability); where PostgreSQL is not
+    installed or does not start, ours is measured on SQLite only, and the report says so.
     """
     if not cfg.postgres_too:
         yield cfg
         return
-    try:
-        with postgres_server(durable=True) as server:
-            yield dataclasses.replace(cfg, postgres=server)
-    except ServiceMissingError as missing:
-        note = f"ours ran on the SQLite instance only: {missing}"
-        log(note)
-        yield dataclasses.replace(cfg, notes=[*cfg.notes, note])
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(postgres_server(durable=True))
+        except (ServiceMissingError, OSError, subprocess.CalledProcessError) as failed:
+            note = f"ours ran on the SQLite instance only: PostgreSQL did not start ({failed})"
+            log(note)
+            yield dataclasses.replace(cfg, notes=[*cfg.notes, note])
+            return
+        yield dataclasses.replace(cfg, postgres=server)
 
 
 def fresh_home(folder: Path, landing: Path) -> tuple[Path, Path]:

@@ -10,7 +10,8 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from dagster._core.storage.event_log.schema import AssetKeyTable
+import sqlalchemy as db
+from dagster._core.storage.event_log.schema import AssetKeyTable, SqlEventLogStorageTable
 from dagster._serdes import deserialize_value
 
 from lakehouse.deploy.instance import INSTANCE_ENV, BatchingSqliteEventLogStorage
@@ -184,3 +185,35 @@ def test_the_local_instance_file_selects_it_under_dagster_home(
     monkeypatch.delenv("DAGSTER_HOME")
     with pytest.raises(dg.DagsterInvariantViolationError, match="needs base_dir or DAGSTER_HOME"):
         BatchingSqliteEventLogStorage.from_config_value(None, {})
+
+
+def test_a_batch_that_fails_midway_is_written_once_by_the_fallback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with instance_with("BatchingSqliteEventLogStorage", tmp_path) as instance:
+        storage = instance.event_log_storage
+        assert isinstance(storage, BatchingSqliteEventLogStorage)
+        original = storage._store_asset_event_tags
+        failures = []
+
+        def locked_once(conn: Any, events: list[Any], event_ids: list[int]) -> None:
+            if not failures and len(events) > 1:  # the batch, not a single planned event
+                failures.append("database is locked")
+                raise RuntimeError(failures[0])
+            original(conn, events, event_ids)
+
+        monkeypatch.setattr(storage, "_store_asset_event_tags", locked_once)
+        (run,) = materialize_twice(instance)[:1]
+        assert failures
+        # Dagster re-wrote the failed batch event by event; nothing is doubled or missing, in
+        # the run's own log (its shard) or in the asset's history (the index).
+        with storage.run_connection(run) as conn:
+            logged = conn.execute(
+                db.select(SqlEventLogStorageTable.c.partition).where(
+                    SqlEventLogStorageTable.c.dagster_event_type
+                    == dg.DagsterEventType.ASSET_MATERIALIZATION.value
+                )
+            ).scalars()
+            assert sorted(logged) == DAYS.get_partition_keys()
+        records = instance.fetch_materializations(daily.key, limit=1000).records
+        assert len([r for r in records if r.run_id == run]) == len(DAYS.get_partition_keys())

@@ -84,6 +84,12 @@ def test_configuration_mistakes_are_explained(tmp_path: Path) -> None:
         "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
         not in (problems(diagnose(env))["Dagster event writes"])
     )
+    for off in ("yes", "-1", "0"):  # Dagster fails on the first or turns batching off
+        env["DAGSTER_EVENT_BATCH_SIZE"] = off
+        assert "DAGSTER_EVENT_BATCH_SIZE=1000" in problems(diagnose(env))["Dagster event writes"]
+    env["DAGSTER_EVENT_BATCH_SIZE"] = "500"
+    env["DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"] = "false"
+    assert "PLANNED_EVENTS=1" in problems(diagnose(env))["Dagster event writes"]
     assert problems(diagnose({**env, "LAKEHOUSE_END": "2012-01-01"})) == {
         "settings": "LAKEHOUSE_END=2012-01-01 is before LAKEHOUSE_START=2013-01-01; set an end "
         "on or after the start."

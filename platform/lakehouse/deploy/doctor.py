@@ -127,17 +127,27 @@ def instance_storage(env: Mapping[str, str]) -> list[Finding]:
     )
 
 
+def _enabled(name: str, value: str) -> bool:
+    """Whether Dagster reads `value` as on: a batch size is a positive integer (anything else
+    turns batching off or fails every batched write), a flag is any text but false/none/0.
+    """
+    if name == "DAGSTER_EVENT_BATCH_SIZE":
+        return value.strip().isdigit() and int(value) > 0
+    return value.strip().lower() not in {"false", "none", "0", ""}
+
+
 def event_writes(env: Mapping[str, str]) -> list[Finding]:
     """The environment settings that keep a range run's event-log writes few (`INSTANCE_ENV`)."""
     area = "Dagster event writes"
-    unset = [name for name in INSTANCE_ENV if not env.get(name) or env[name] == "0"]
+    unset = [name for name in INSTANCE_ENV if not _enabled(name, env.get(name, ""))]
     if unset:
         exports = " ".join(f"{name}={INSTANCE_ENV[name]}" for name in unset)
         return _bad(
             area,
             (
-                f"{', '.join(unset)} not set: a range run writes one event-log row per partition "
-                f"and output, each in its own transaction; export {exports} on every machine"
+                f"{', '.join(unset)} not set (or off): a range run writes one event-log row per "
+                f"partition and output, each in its own transaction; export {exports} on every "
+                "machine"
             ),
         )
     return _ok(area, "planned events per range, materializations written in batches")
