@@ -6,7 +6,7 @@ output (3,650 for ours). Dagster hands a step's materializations over as one bat
 `DAGSTER_EVENT_BATCH_SIZE` is set; the PostgreSQL storage inserts a batch at once, while the
 stock SQLite storage still writes each event with its own engine, connections and commits
 (~7 ms each here). `BatchingSqliteEventLogStorage` writes the batch with one connection per
-shard and one transaction each: ~1.5 ms per partition (bench/FINDINGS.md).
+shard and one transaction each: ~0.4 ms per partition (bench/results.md).
 """
 
 import os
