@@ -164,9 +164,7 @@ def read_delivery(file: LandingFile, source: Source, *, ingested_at: datetime) -
     except OSError as error:
         msg = f"cannot be read ({error.strerror}); check the file's permissions"
         raise LandingFileError(file.name, msg) from error
-    rows = parse_plain(data, source, source_file=file.name)
-    if rows is None:
-        rows = parse_exact(data, source, source_file=file.name)
+    rows = parse_rows(data, source, source_file=file.name)
     return rows.with_columns(
         constant("_source_file", file.name, pl.String(), rows.height),
         constant("_ingested_at", ingested_at, pl.Datetime("us", "UTC"), rows.height),
@@ -180,6 +178,17 @@ def constant(name: str, value: object, dtype: pl.DataType, rows: int) -> pl.Seri
     (a 50x day of flights: ~8 ms per text column against ~0.1 ms).
     """
     return pl.Series(name, [value], dtype=dtype).new_from_index(0, rows)
+
+
+def parse_rows(data: bytes, source: Source, *, source_file: str) -> pl.DataFrame:
+    """Raw rows of a delivery: Polars' CSV reader for a plain file (`parse_plain`), the exact
+    Python path for any other (`parse_exact`); both give the same rows.
+
+    Raises:
+        LandingFileError: The file is empty or its header is not the source's header.
+    """
+    rows = parse_plain(data, source, source_file=source_file)
+    return rows if rows is not None else parse_exact(data, source, source_file=source_file)
 
 
 def parse_exact(data: bytes, source: Source, *, source_file: str) -> pl.DataFrame:

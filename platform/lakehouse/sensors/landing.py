@@ -6,13 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from lakehouse.landing import (
-    LandingFileError,
-    content_hash,
-    list_landing_files,
-    parse_delivery,
-    parse_plain,
-)
+from lakehouse.landing import LandingFileError, content_hash, list_landing_files, parse_rows
 from lakehouse.partitions import DAILY
 from lakehouse.resources.landing import LandingZone
 from lakehouse.resources.parquet_io import (
@@ -66,15 +60,11 @@ def inspect_delivery(source: Source, path: Path) -> Inspection:
     header) makes it unreadable; bad lines inside it are left to the quarantine.
     """
     data = path.read_bytes()
-    name = f"{source.name}/{path.name}"
     try:
-        plain = parse_plain(data, source, source_file=name)
-        if plain is not None:
-            return Inspection(content_hash(data), rows=plain.height)
-        delivery = parse_delivery(data, source, source_file=name)
+        rows = parse_rows(data, source, source_file=f"{source.name}/{path.name}")
     except LandingFileError as error:
         return Inspection(content_hash(data), str(error))
-    return Inspection(content_hash(data), rows=delivery.rows.height + len(delivery.malformed))
+    return Inspection(content_hash(data), rows=rows.height)
 
 
 def make_landing_sensor(source: Source) -> dg.SensorDefinition:
