@@ -36,14 +36,17 @@ def consecutive_spans(days: Sequence[date]) -> list[tuple[date, date]]:
     return spans
 
 
-def shown_days(days: Sequence[date], limit: int = 5) -> str:
-    """The first `limit` days for a message: `2013-01-01, 2013-01-02`."""
-    return ", ".join(day.isoformat() for day in days[:limit])
+SHOWN_DAYS = 5  # days a message lists before it stops
+
+
+def shown_days(days: Sequence[date]) -> str:
+    """The first `SHOWN_DAYS` days for a message: `2013-01-01, 2013-01-02`."""
+    return ", ".join(day.isoformat() for day in days[:SHOWN_DAYS])
 
 
 def missing_partitions_message(table: str, missing: Sequence[date]) -> str:
     """What to say when a run needs partitions of `table` that were never written."""
-    more = ", ..." if len(missing) > 5 else ""
+    more = ", ..." if len(missing) > SHOWN_DAYS else ""
     return (
         f"{table} has no data for {len(missing)} partition(s) this run needs "
         f"({shown_days(missing)}{more}); materialize them first"
