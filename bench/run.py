@@ -113,14 +113,7 @@ def _ours_env(
         named.write_text(f"bench_{uuid.uuid4().hex[:12]}")
         cfg.postgres.create_database(named.read_text())
         shutil.copy(INSTANCE_FILES["postgres"], config)
-    return {
-        **env,
-        "DAGSTER_PG_HOST": cfg.postgres.host,
-        "DAGSTER_PG_PORT": str(cfg.postgres.port),
-        "DAGSTER_PG_USER": cfg.postgres.user,
-        "DAGSTER_PG_PASSWORD": cfg.postgres.password,
-        "DAGSTER_PG_DB": named.read_text(),
-    }
+    return {**env, **cfg.postgres.instance_env(named.read_text())}
 
 
 @contextlib.contextmanager

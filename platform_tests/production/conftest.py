@@ -77,13 +77,7 @@ def production_home(
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(PRODUCTION_INSTANCE.read_text())
-    for name, value in {
-        "DAGSTER_PG_HOST": postgres.host,
-        "DAGSTER_PG_PORT": str(postgres.port),
-        "DAGSTER_PG_USER": postgres.user,
-        "DAGSTER_PG_PASSWORD": postgres.password,
-        "DAGSTER_PG_DB": pg_database,
-    }.items():
+    for name, value in postgres.instance_env(pg_database).items():
         monkeypatch.setenv(name, value)
     return home
 

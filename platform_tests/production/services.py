@@ -74,6 +74,16 @@ class Postgres:
     user: str
     password: str
 
+    def instance_env(self, db: str) -> dict[str, str]:
+        """The settings `deploy/dagster.yaml` reads to keep a Dagster instance in database `db`."""
+        return {
+            "DAGSTER_PG_HOST": self.host,
+            "DAGSTER_PG_PORT": str(self.port),
+            "DAGSTER_PG_USER": self.user,
+            "DAGSTER_PG_PASSWORD": self.password,
+            "DAGSTER_PG_DB": db,
+        }
+
     def url(self, db: str) -> str:
         """A libpq URL for one database of this server."""
         return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{db}"
