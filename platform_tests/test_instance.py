@@ -58,6 +58,15 @@ def instance_with(storage_class: str, folder: Path) -> Iterator[dg.DagsterInstan
         yield instance
 
 
+@pytest.fixture
+def batching(tmp_path: Path) -> Iterator[tuple[dg.DagsterInstance, BatchingSqliteEventLogStorage]]:
+    """An instance on the batching storage, and that storage (to watch or break its writes)."""
+    with instance_with("BatchingSqliteEventLogStorage", tmp_path) as instance:
+        storage = instance.event_log_storage
+        assert isinstance(storage, BatchingSqliteEventLogStorage)
+        yield instance, storage
+
+
 def recorded(instance: dg.DagsterInstance, runs: list[str]) -> dict[str, Any]:
     """What the UI and automation read back about the asset, runs named by their order."""
     key = daily.key
@@ -146,28 +155,27 @@ def test_batched_writes_read_back_exactly_as_the_stock_storage(tmp_path: Path) -
 
 
 def test_a_step_s_partitions_share_one_transaction_per_shard(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    batching: tuple[dg.DagsterInstance, BatchingSqliteEventLogStorage],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with instance_with("BatchingSqliteEventLogStorage", tmp_path) as instance:
-        storage = instance.event_log_storage
-        assert isinstance(storage, BatchingSqliteEventLogStorage)
-        batches: list[int] = []
-        connects: list[str] = []
-        original_batch, original_connect = storage.store_event_batch, storage._connect
+    instance, storage = batching
+    batches: list[int] = []
+    connects: list[str] = []
+    original_batch, original_connect = storage.store_event_batch, storage._connect
 
-        def store_event_batch(events: list[Any]) -> None:
-            batches.append(len(events))
-            before = len(connects)
-            original_batch(events)
-            batches.append(len(connects) - before)
+    def store_event_batch(events: list[Any]) -> None:
+        batches.append(len(events))
+        before = len(connects)
+        original_batch(events)
+        batches.append(len(connects) - before)
 
-        def connect(shard: str) -> Any:
-            connects.append(shard)
-            return original_connect(shard)
+    def connect(shard: str) -> Any:
+        connects.append(shard)
+        return original_connect(shard)
 
-        monkeypatch.setattr(storage, "store_event_batch", store_event_batch)
-        monkeypatch.setattr(storage, "_connect", connect)
-        assert dg.materialize([daily], instance=instance, tags=RANGE).success
+    monkeypatch.setattr(storage, "store_event_batch", store_event_batch)
+    monkeypatch.setattr(storage, "_connect", connect)
+    assert dg.materialize([daily], instance=instance, tags=RANGE).success
     # The 31 materializations arrive as one batch, written with one connection per shard.
     assert batches == [31, 2]
 
@@ -188,32 +196,31 @@ def test_the_local_instance_file_selects_it_under_dagster_home(
 
 
 def test_a_batch_that_fails_midway_is_written_once_by_the_fallback(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    batching: tuple[dg.DagsterInstance, BatchingSqliteEventLogStorage],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with instance_with("BatchingSqliteEventLogStorage", tmp_path) as instance:
-        storage = instance.event_log_storage
-        assert isinstance(storage, BatchingSqliteEventLogStorage)
-        original = storage._store_asset_event_tags
-        failures = []
+    instance, storage = batching
+    original = storage._store_asset_event_tags
+    failures = []
 
-        def locked_once(conn: Any, events: list[Any], event_ids: list[int]) -> None:
-            if not failures and len(events) > 1:  # the batch, not a single planned event
-                failures.append("database is locked")
-                raise RuntimeError(failures[0])
-            original(conn, events, event_ids)
+    def locked_once(conn: Any, events: list[Any], event_ids: list[int]) -> None:
+        if not failures and len(events) > 1:  # the batch, not a single planned event
+            failures.append("database is locked")
+            raise RuntimeError(failures[0])
+        original(conn, events, event_ids)
 
-        monkeypatch.setattr(storage, "_store_asset_event_tags", locked_once)
-        (run,) = materialize_twice(instance)[:1]
-        assert failures
-        # Dagster re-wrote the failed batch event by event; nothing is doubled or missing, in
-        # the run's own log (its shard) or in the asset's history (the index).
-        with storage.run_connection(run) as conn:
-            logged = conn.execute(
-                db.select(SqlEventLogStorageTable.c.partition).where(
-                    SqlEventLogStorageTable.c.dagster_event_type
-                    == dg.DagsterEventType.ASSET_MATERIALIZATION.value
-                )
-            ).scalars()
-            assert sorted(logged) == DAYS.get_partition_keys()
-        records = instance.fetch_materializations(daily.key, limit=1000).records
-        assert len([r for r in records if r.run_id == run]) == len(DAYS.get_partition_keys())
+    monkeypatch.setattr(storage, "_store_asset_event_tags", locked_once)
+    (run,) = materialize_twice(instance)[:1]
+    assert failures
+    # Dagster re-wrote the failed batch event by event; nothing is doubled or missing, in
+    # the run's own log (its shard) or in the asset's history (the index).
+    with storage.run_connection(run) as conn:
+        logged = conn.execute(
+            db.select(SqlEventLogStorageTable.c.partition).where(
+                SqlEventLogStorageTable.c.dagster_event_type
+                == dg.DagsterEventType.ASSET_MATERIALIZATION.value
+            )
+        ).scalars()
+        assert sorted(logged) == DAYS.get_partition_keys()
+    records = instance.fetch_materializations(daily.key, limit=1000).records
+    assert len([r for r in records if r.run_id == run]) == len(DAYS.get_partition_keys())
