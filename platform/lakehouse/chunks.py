@@ -70,8 +70,9 @@ class Spill:
         if not self.parts:
             return pl.LazyFrame(schema=schema)
         scan = pl.scan_ipc([str(p) for p in self.parts])
-        if scan.collect_schema() != pl.Schema(schema):
-            msg = f"spilled rows have columns {scan.collect_schema()}, expected {schema}"
+        found = scan.collect_schema()
+        if found != pl.Schema(schema):
+            msg = f"spilled rows have columns {found}, expected {schema}"
             raise ValueError(msg)
         return scan
 
