@@ -37,6 +37,18 @@ def _load(results: dict[str, Any]) -> str:
     )
 
 
+def _bytecode(results: dict[str, Any]) -> str:
+    compiled = results["machine"].get("bytecode_compiled")
+    if compiled is None:
+        return ""
+    if compiled:
+        return " Packages were installed with compiled bytecode (`make install`)."
+    return (
+        " Packages' bytecode was not compiled: every process compiled its imports from source "
+        "(install with `make install`, which sets UV_COMPILE_BYTECODE)."
+    )
+
+
 def _time(scale: dict[str, Any], name: str) -> str:
     if name in scale.get("failed", {}):
         return "failed"
@@ -143,7 +155,7 @@ def markdown(results: dict[str, Any]) -> str:
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
         + f"); {cfg['reps']} repetition(s), median. Time = from the process start (imports "
         "included) to the marts being complete; peak = RSS of the process tree. "
-        f"Measured {results['measured_at']}." + _load(results),
+        f"Measured {results['measured_at']}." + _load(results) + _bytecode(results),
         "",
         _instance(results),
         *[f"Note: {note}" for note in results.get("notes", [])],

@@ -25,6 +25,7 @@ BENCH_POSTGRES (`0` skips the run on PostgreSQL).
 import argparse
 import contextlib
 import dataclasses
+import importlib.util
 import json
 import os
 import platform
@@ -356,6 +357,10 @@ def machine() -> dict[str, Any]:
     import polars  # noqa: PLC0415
 
     return {
+        # Whether imports read compiled bytecode (`make install` compiles it) or compile every
+        # module again in each process (~2.5 s more per process where PYTHONDONTWRITEBYTECODE
+        # is set).
+        "bytecode_compiled": Path(importlib.util.cache_from_source(dagster.__file__)).exists(),
         "cores": os.cpu_count(),
         "load_average_at_start": os.getloadavg(),
         "physical_cores": psutil.cpu_count(logical=False),
