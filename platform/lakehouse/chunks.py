@@ -20,11 +20,6 @@ def rows_per_day(frame: pl.DataFrame | pl.LazyFrame, column: str) -> dict[date, 
     return dict(frame.lazy().group_by(column).len().collect().iter_rows())
 
 
-def in_days(column: str, chunk: Sequence[date]) -> pl.Expr:
-    """Rows of a chunk of consecutive days (`day_chunks`), by their Date `column`."""
-    return pl.col(column).is_between(chunk[0], chunk[-1])
-
-
 def day_chunks(
     days: Sequence[date], rows_per_day: Mapping[date, int], max_rows: int
 ) -> list[list[date]]:

@@ -7,7 +7,9 @@ import pytest
 
 from lakehouse.assets.staged import FLIGHTS_STAGING, Settled, Tally, settle, stage_rows
 from lakehouse.chunks import spilled
+from lakehouse.landing import PARTITION_COLUMN
 from lakehouse.resources.landing import LandingZone
+from lakehouse.resources.parquet_io import DailyScan
 from lakehouse.sources import AIRPORTS, FLIGHTS
 from lakehouse.transforms.flights import (
     STAGED_FLIGHTS,
@@ -16,10 +18,11 @@ from lakehouse.transforms.flights import (
     stage_flights,
 )
 from lakehouse.transforms.reference import current_airports, stage_airports
+from platform_tests.factories import daily_scan
 
 
 @pytest.fixture(scope="module")
-def delivered(landed_sample: Path) -> tuple[pl.LazyFrame, pl.DataFrame]:
+def delivered(landed_sample: Path) -> tuple[DailyScan, pl.DataFrame]:
     """Three real days of flights, with a re-delivered line and a broken one on day two, and
     the airports they fly to. Day two's strings span two chunks, as a concatenation of
     deliveries does (Polars 2.1's `pl.format` panicked on such rows once filtered).
@@ -35,11 +38,11 @@ def delivered(landed_sample: Path) -> tuple[pl.LazyFrame, pl.DataFrame]:
     airports = current_airports(
         stage_airports(zone.read(AIRPORTS, zone.snapshots(AIRPORTS)).lazy())
     )
-    return raw.lazy(), airports.collect()
+    return daily_scan(raw, PARTITION_COLUMN), airports.collect()
 
 
 def stage_in_chunks(
-    delivered: tuple[pl.LazyFrame, pl.DataFrame], chunk_rows: int
+    delivered: tuple[DailyScan, pl.DataFrame], chunk_rows: int
 ) -> tuple[pl.DataFrame, Tally, int]:
     raw, airports = delivered
     zones = airports["tzone"].drop_nulls().unique().sort().to_list()
@@ -60,7 +63,7 @@ def stage_in_chunks(
 
 
 def test_one_chunk_per_day_stages_exactly_what_one_chunk_does(
-    delivered: tuple[pl.LazyFrame, pl.DataFrame],
+    delivered: tuple[DailyScan, pl.DataFrame],
 ) -> None:
     whole, whole_tally, one = stage_in_chunks(delivered, chunk_rows=10**9)
     daily, daily_tally, three = stage_in_chunks(delivered, chunk_rows=1)

@@ -11,6 +11,7 @@ from lakehouse.assets.warehouse import ORPHAN_KEYS, fct_flights_asset
 from lakehouse.checks.logic import orphans
 from lakehouse.transforms.dimensions import UNKNOWN_SK
 from lakehouse.transforms.facts import fct_flights
+from platform_tests.factories import daily_scan
 from platform_tests.test_transforms.test_facts import AIRLINES, AIRPORTS, PLANES, flights
 
 FIRST = date(2013, 4, 1)
@@ -43,7 +44,8 @@ def run_fact(
     monkeypatch.setattr("lakehouse.assets.warehouse.add_daily_row_counts", lambda *_: None)
     seen: dict[str, Any] = {}
     dims = (AIRLINES.collect(), AIRPORTS.collect(), PLANES.collect())
-    for event in fct_flights_asset(context, lf, *dims):  # type: ignore[call-arg]
+    run = daily_scan(lf, "flight_date", [FIRST + timedelta(days=d) for d in range(days)])
+    for event in fct_flights_asset(context, run, *dims):  # type: ignore[call-arg]
         if isinstance(event, dg.Output):
             assert isinstance(event.value, pl.LazyFrame)
             seen["fact"] = event.value.collect()

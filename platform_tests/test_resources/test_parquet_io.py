@@ -7,6 +7,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from lakehouse.resources.parquet_io import (
+    DailyScan,
     MissingPartitionError,
     ParquetIOManager,
     PartitionMismatchError,
@@ -157,3 +158,46 @@ def test_a_range_spanning_a_schema_change_reads_as_the_newest_schema(tmp_path: P
         "value": [1, 2],
         "note": [None, "new"],
     }
+
+
+def daily_scan_input(start: date, end: date) -> dg.InputContext:
+    return dg.build_input_context(
+        asset_key=["raw", "numbers"],
+        dagster_type=dg.PythonObjectDagsterType(DailyScan),
+        asset_partitions_def=DAYS,
+        asset_partition_key_range=dg.PartitionKeyRange(start.isoformat(), end.isoformat()),
+    )
+
+
+def test_a_daily_scan_reads_a_chunk_of_days_from_only_their_files(tmp_path: Path) -> None:
+    table = tmp_path / "raw" / "numbers"
+    write_partitions(frame([D1, D2, D3], [1, 2, 3]), table, "day", [D1, D2, D3])
+    scan = ParquetIOManager(base_dir=str(tmp_path)).load_input(daily_scan_input(D1, D3))
+    assert isinstance(scan, DailyScan)
+    assert scan.days == (D1, D2, D3)
+    partition_file(table, D1).write_bytes(b"not parquet")  # reading it would fail
+    chunk = scan.scan([D2, D3])
+    assert "date=2013-01-01" not in chunk.explain()
+    assert chunk.collect()["value"].to_list() == [2, 3]
+    with pytest.raises(ValueError, match=r"outside the run's partitions: 2013-01-04"):
+        scan.scan([date(2013, 1, 4)])
+
+
+def test_every_chunk_of_a_daily_scan_has_the_runs_newest_schema(tmp_path: Path) -> None:
+    table = tmp_path / "raw" / "numbers"
+    write_partitions(frame([D1], [1]), table, "day", [D1])
+    write_partitions(frame([D2], [2]).with_columns(note=pl.lit("new")), table, "day", [D2])
+    scan = ParquetIOManager(base_dir=str(tmp_path)).load_input(daily_scan_input(D1, D2))
+    assert isinstance(scan, DailyScan)
+    assert scan.scan([D1]).collect().to_dict(as_series=False) == {
+        "day": [D1],
+        "value": [1],
+        "note": [None],
+    }
+
+
+def test_a_daily_scan_reports_a_missing_day_when_it_is_loaded(tmp_path: Path) -> None:
+    write_partitions(frame([D1], [1]), tmp_path / "raw" / "numbers", "day", [D1])
+    io = ParquetIOManager(base_dir=str(tmp_path))
+    with pytest.raises(MissingPartitionError, match=r"\(2013-01-02\)"):
+        io.load_input(daily_scan_input(D1, D2))

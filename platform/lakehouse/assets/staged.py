@@ -26,7 +26,7 @@ from lakehouse.checks.logic import (
     row_count_anomalies,
 )
 from lakehouse.checks.monitors import DAILY_FRESHNESS
-from lakehouse.chunks import day_chunks, in_days, rows_per_day, spilled
+from lakehouse.chunks import day_chunks, rows_per_day, spilled
 from lakehouse.contracts.base import FAILED_CHECKS, split_by_contract
 from lakehouse.contracts.flights import FLIGHTS_CONTRACT
 from lakehouse.contracts.quarantine import QUARANTINE, quarantine_records
@@ -41,6 +41,7 @@ from lakehouse.landing import PARTITION_COLUMN
 from lakehouse.partitions import DAILY
 from lakehouse.resources.parquet_io import (
     PARTITION_EXPR,
+    DailyScan,
     Lake,
     PartitionStaging,
     StagedPartitions,
@@ -278,7 +279,7 @@ class Tally:
 
 def stage_rows(
     staging: Staging,
-    raw: pl.LazyFrame,
+    raw: DailyScan | pl.LazyFrame,
     keep: Callable[[pl.DataFrame], None],
     settle_chunk: Callable[[pl.DataFrame], Settled],
     *,
@@ -289,19 +290,22 @@ def stage_rows(
 
     Args:
         staging: The source being staged.
-        raw: Its raw rows for the run.
+        raw: Its raw rows for the run: a daily source's partitions, read a chunk of days at
+            a time when its business key lies within a day, or a reference table's rows.
         keep: Takes the valid rows of a chunk, in delivery order, and stores them (on disk).
         settle_chunk: Settles one chunk's delivered rows (`settle` with the source's steps).
         chunk_rows: Rows per chunk at most (a bigger day is a chunk alone).
     """
-    if staging.key_within_day:
-        per_day = rows_per_day(raw, PARTITION_COLUMN)
-        chunks = day_chunks(list(per_day), per_day, chunk_rows)
-        parts = [raw.filter(in_days(PARTITION_COLUMN, chunk)) for chunk in chunks]
-    else:
+    if not isinstance(raw, DailyScan):
         parts = [raw]
+    elif staging.key_within_day:
+        per_day = rows_per_day(raw.scan(), PARTITION_COLUMN)
+        chunks = day_chunks(list(per_day), per_day, chunk_rows)
+        parts = [raw.scan(chunk) for chunk in chunks] or [raw.scan()]
+    else:
+        parts = [raw.scan()]
     tallies = []
-    for part in parts or [raw]:
+    for part in parts:
         delivered = part.collect()
         settled = settle_chunk(delivered)
         keep(settled.valid)
@@ -466,7 +470,7 @@ def row_count_result(
 def stage_daily(
     context: dg.AssetExecutionContext,
     staging: Staging,
-    raw: pl.LazyFrame,
+    raw: DailyScan,
     lake: Lake,
     settle_chunk: Callable[[pl.DataFrame], Settled],
     summarize: Callable[[pl.LazyFrame], dict[str, Any]],
@@ -521,7 +525,7 @@ FLIGHTS_KEY = FLIGHTS_STAGING.key
     code_version="3",
 )
 def staged_flights(
-    context: dg.AssetExecutionContext, raw: pl.LazyFrame, airports: pl.DataFrame, lake: Lake
+    context: dg.AssetExecutionContext, raw: DailyScan, airports: pl.DataFrame, lake: Lake
 ) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
     """Stage flights; rows that cannot be staged or break the contract go to quarantine."""
     zones = airports["tzone"].drop_nulls().unique().sort().to_list()
@@ -574,7 +578,7 @@ WEATHER_STAGING = Staging(
     code_version="2",
 )
 def staged_weather(
-    context: dg.AssetExecutionContext, raw: pl.LazyFrame, lake: Lake
+    context: dg.AssetExecutionContext, raw: DailyScan, lake: Lake
 ) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
     """Stage weather; rows that cannot be staged or break the contract go to quarantine."""
 

@@ -18,10 +18,10 @@ from lakehouse.assets.metadata import (
 )
 from lakehouse.checks.logic import Orphans, orphan_keys, summarize_orphans
 from lakehouse.checks.monitors import DAILY_FRESHNESS
-from lakehouse.chunks import Spill, day_chunks, in_days, rows_per_day, spilled
+from lakehouse.chunks import Spill, day_chunks, rows_per_day, spilled
 from lakehouse.dates import keys_to_dates
 from lakehouse.partitions import DAILY
-from lakehouse.resources.parquet_io import PARTITION_EXPR
+from lakehouse.resources.parquet_io import PARTITION_EXPR, DailyScan
 from lakehouse.settings import Settings
 from lakehouse.transforms.dimensions import (
     DIM_AIRLINE,
@@ -151,7 +151,7 @@ ORPHAN_KEYS = {
 )
 def fct_flights_asset(
     context: dg.AssetExecutionContext,
-    flights: pl.LazyFrame,
+    flights: DailyScan,
     airlines: pl.DataFrame,
     airports: pl.DataFrame,
     planes: pl.DataFrame,
@@ -161,7 +161,7 @@ def fct_flights_asset(
     """
     # A year at 50x does not fit in memory at once: build it a chunk of days at a time.
     days = keys_to_dates(context.partition_keys)
-    per_day = rows_per_day(flights, "flight_date")
+    per_day = rows_per_day(flights.scan(), "flight_date")
     chunks = day_chunks(days, per_day, Settings.from_env().chunk_rows)
     dimensions = (airlines.lazy(), airports.lazy(), planes.lazy())
     with spilled() as spill:
@@ -190,7 +190,7 @@ def fct_flights_asset(
 
 def spill_fact(
     spill: Spill,
-    flights: pl.LazyFrame,
+    flights: DailyScan,
     dimensions: tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame],
     chunks: Sequence[Sequence[date]],
 ) -> tuple[int, Orphans]:
@@ -202,8 +202,7 @@ def spill_fact(
     """
     found, rows = [], 0
     for chunk in chunks:
-        in_chunk = flights.filter(in_days("flight_date", chunk))
-        part = fct_flights(in_chunk, *dimensions).collect()
+        part = fct_flights(flights.scan(chunk), *dimensions).collect()
         found.append(orphan_keys(part, ORPHAN_KEYS, UNKNOWN_SK))
         rows += part.height
         spill.add(part)

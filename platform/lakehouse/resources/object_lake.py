@@ -163,8 +163,11 @@ def write_table(frame: pl.LazyFrame, table_uri: str) -> str:
     return join(table_uri, name)
 
 
-def scan_partitions(table_uri: str, days: Sequence[date]) -> pl.LazyFrame:
-    """One lazy scan over the current files of exactly the given partitions.
+def scan_partitions(
+    table_uri: str, days: Sequence[date], schema: pl.Schema | None = None
+) -> pl.LazyFrame:
+    """One lazy scan over the current files of exactly the given partitions, read with
+    `schema` (by default the newest partition's).
 
     Raises:
         ObjectStoreMissingError: a day has never been published; the message says which.
@@ -179,7 +182,7 @@ def scan_partitions(table_uri: str, days: Sequence[date]) -> pl.LazyFrame:
     return pl.scan_parquet(
         files,
         hive_partitioning=False,
-        schema=pl.scan_parquet(files[-1]).collect_schema(),
+        schema=schema if schema is not None else pl.scan_parquet(files[-1]).collect_schema(),
         missing_columns="insert",
         cast_options=pl.ScanCastOptions(integer_cast="upcast"),
     )

@@ -4,7 +4,7 @@ import shutil
 import tempfile
 import uuid
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -311,8 +311,15 @@ def write_table(frame: pl.LazyFrame, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def scan_partitions(table_dir: Path, days: Sequence[date]) -> pl.LazyFrame:
+def scan_partitions(
+    table_dir: Path, days: Sequence[date], schema: pl.Schema | None = None
+) -> pl.LazyFrame:
     """One lazy scan over exactly the given partitions: no other file is listed or opened.
+
+    Args:
+        table_dir: The table's folder.
+        days: The partitions.
+        schema: The schema to read them with; by default the newest partition's.
 
     Raises:
         MissingPartitionError: a day has never been written; the message says which.
@@ -327,7 +334,7 @@ def scan_partitions(table_dir: Path, days: Sequence[date]) -> pl.LazyFrame:
     return pl.scan_parquet(
         [str(f) for f in files],
         hive_partitioning=False,
-        schema=pl.read_parquet_schema(files[-1]),
+        schema=schema if schema is not None else pl.read_parquet_schema(files[-1]),
         missing_columns="insert",
         cast_options=pl.ScanCastOptions(integer_cast="upcast"),
     )
@@ -356,6 +363,40 @@ class Lake(dg.ConfigurableResource):
     def table_dir(self, asset_key: dg.AssetKey) -> Path:
         """The folder of one asset's table."""
         return table_dir(self.base_dir, asset_key)
+
+
+@dataclass(frozen=True)
+class DailyScan:
+    """A daily table's partitions for a run, for a step that reads them a chunk of days at a
+    time: an input annotated `DailyScan` gets one instead of a LazyFrame.
+
+    A scan of some days opens only their files. Filtering one scan of the whole range on the
+    date opened every file of the range again for each chunk (a year of flights at 50x: 17
+    chunks x 365 files, ~2 s of the staging and fact steps).
+
+    Attributes:
+        days: The run's days, in order.
+        schema: The table's schema (its newest partition's), the same for every chunk.
+        scan_days: Scans the files of some days with a given schema.
+    """
+
+    days: tuple[date, ...]
+    schema: pl.Schema
+    scan_days: Callable[[Sequence[date], pl.Schema], pl.LazyFrame]
+
+    def scan(self, days: Sequence[date] | None = None) -> pl.LazyFrame:
+        """The rows of `days` (some of the run's days), or of every day of the run.
+
+        Raises:
+            ValueError: a day is not one of the run's.
+        """
+        if days is None:
+            return self.scan_days(self.days, self.schema)
+        outside = sorted(set(days) - set(self.days))
+        if outside:
+            msg = f"days outside the run's partitions: {shown_days(outside)}"
+            raise ValueError(msg)
+        return self.scan_days(days, self.schema)
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):
@@ -415,9 +456,13 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         publish_staged(staged, table_dir, days)
         context.add_output_metadata({"path": dg.MetadataValue.path(str(table_dir))})
 
-    def load_input(self, context: dg.InputContext) -> pl.LazyFrame | pl.DataFrame:
-        """A LazyFrame (or DataFrame, if the input is annotated so) over the mapped partitions."""
+    def load_input(self, context: dg.InputContext) -> pl.LazyFrame | pl.DataFrame | DailyScan:
+        """A LazyFrame (or DataFrame, or DailyScan, if the input is annotated so) over the
+        mapped partitions.
+        """
         table_dir = self.table_dir(context.asset_key)
+        if context.dagster_type.typing_type is DailyScan:
+            return self._daily_scan(context, table_dir)
         if object_lake.is_object_store(self.base_dir):
             frame = self._load_object_input(context)
         elif context.has_asset_partitions:
@@ -432,6 +477,30 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         if context.dagster_type.typing_type is pl.DataFrame:
             return frame.collect()
         return frame
+
+    def _daily_scan(self, context: dg.InputContext, table_dir: Path) -> DailyScan:
+        if not context.has_asset_partitions:
+            name = context.asset_key.to_user_string()
+            msg = f"input {context.name!r} asks for a DailyScan but {name} is not partitioned"
+            raise dg.DagsterInvariantViolationError(msg)
+        days = tuple(keys_to_dates(context.asset_partition_keys))
+        if object_lake.is_object_store(self.base_dir):
+            table_uri = self._table_uri(context.asset_key)
+
+            def scan_days(chosen: Sequence[date], schema: pl.Schema | None = None) -> pl.LazyFrame:
+                try:
+                    return object_lake.scan_partitions(table_uri, chosen, schema)
+                except object_lake.ObjectStoreMissingError as error:
+                    raise MissingPartitionError(str(error)) from error
+
+        else:
+
+            def scan_days(chosen: Sequence[date], schema: pl.Schema | None = None) -> pl.LazyFrame:
+                return scan_partitions(table_dir, chosen, schema)
+
+        # Scanning the whole range now reports a missing day before the step starts, as a
+        # LazyFrame input does, and fixes the schema every chunk is read with.
+        return DailyScan(days=days, schema=scan_days(days).collect_schema(), scan_days=scan_days)
 
     def _table_uri(self, asset_key: dg.AssetKey) -> str:
         return object_lake.join(self.base_dir, *asset_key.path)
