@@ -13,6 +13,8 @@ from typing import Any
 
 import psutil
 
+from bench import LAUNCH_ENV
+
 # Fast enough to see a Polars or DuckDB allocation burst of a few hundred milliseconds; the
 # kernel's per-process high-water mark (wait4 maxrss) is taken as well, so a shorter peak of a
 # single process is not missed either.
@@ -60,7 +62,7 @@ def run_measured(
     machine is shared; better our child than the kernel's OOM killer picking someone's).
     A failed child's `failure` says why, with the tail of its log.
     """
-    full_env = {**os.environ, **env}
+    full_env = {**LAUNCH_ENV, **env}
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as err:
         start = time.perf_counter()
