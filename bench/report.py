@@ -42,7 +42,7 @@ def _bytecode(results: dict[str, Any]) -> str:
     if compiled is None:
         return ""
     if compiled:
-        return " Packages were installed with compiled bytecode (`make install`)."
+        return " Imports read compiled bytecode (`make install` compiles it)."
     return (
         " Packages' bytecode was not compiled: every process compiled its imports from source "
         "(install with `make install`, which sets UV_COMPILE_BYTECODE)."

@@ -14,6 +14,8 @@ import s3fs
 from lakehouse.definitions import build_resources, defs
 from lakehouse.resources import object_lake
 from lakehouse.resources.parquet_io import (
+    DailyScan,
+    MissingPartitionError,
     ParquetIOManager,
     PartitionMismatchError,
     StagedPartitions,
@@ -145,3 +147,28 @@ def test_staged_partitions_missing_a_day_publish_nothing_on_s3(
     assert object_lake.scan_partitions(table, [D1]).collect()["x"].to_list() == [1, 2]
     with pytest.raises(object_lake.ObjectStoreMissingError, match="2013-01-02"):
         object_lake.scan_partitions(table, [D2])
+
+
+def test_a_daily_scan_on_s3_reads_each_chunk_of_days_from_the_files_found_at_load(
+    lake_uri: str,
+) -> None:
+    object_lake.write_partitions(
+        pl.concat([frame(D1, [1]), frame(D2, [2])]), f"{lake_uri}/raw/t", "d", [D1, D2]
+    )
+    days = dg.DailyPartitionsDefinition(start_date="2013-01-01", end_date="2013-01-04")
+
+    def load(end: date) -> object:
+        return ParquetIOManager(base_dir=lake_uri).load_input(
+            dg.build_input_context(
+                asset_key=["raw", "t"],
+                dagster_type=dg.PythonObjectDagsterType(DailyScan),
+                asset_partitions_def=days,
+                asset_partition_key_range=dg.PartitionKeyRange(D1.isoformat(), end.isoformat()),
+            )
+        )
+
+    scan = load(D2)
+    assert isinstance(scan, DailyScan)
+    assert scan.scan([D2]).collect()["x"].to_list() == [2]
+    with pytest.raises(MissingPartitionError, match=r"\(2013-01-03\)"):
+        load(D3)

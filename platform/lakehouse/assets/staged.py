@@ -297,6 +297,9 @@ def stage_rows(
         chunk_rows: Rows per chunk at most (a bigger day is a chunk alone).
     """
     if not isinstance(raw, DailyScan):
+        if staging.key_within_day:
+            msg = f"{staging.key.to_user_string()} is staged by days: pass its DailyScan"
+            raise TypeError(msg)
         parts = [raw]
     elif staging.key_within_day:
         per_day = rows_per_day(raw.scan(), PARTITION_COLUMN)
@@ -482,7 +485,7 @@ def stage_daily(
     Args:
         context: The run's context.
         staging: The daily source being staged.
-        raw: Its raw rows for the run.
+        raw: Its raw partitions for the run.
         lake: The lake, for the stored weeks the volume check compares with.
         settle_chunk: Settles one chunk's delivered rows.
         summarize: Source-specific metadata of the staged table, from its rows.

@@ -163,11 +163,9 @@ def write_table(frame: pl.LazyFrame, table_uri: str) -> str:
     return join(table_uri, name)
 
 
-def scan_partitions(
-    table_uri: str, days: Sequence[date], schema: pl.Schema | None = None
-) -> pl.LazyFrame:
-    """One lazy scan over the current files of exactly the given partitions, read with
-    `schema` (by default the newest partition's).
+def partition_files(table_uri: str, days: Sequence[date]) -> list[str]:
+    """The current file of each of the given partitions, from their manifests (read once, so
+    a scan of them reads one version of each day even if another run republishes it).
 
     Raises:
         ObjectStoreMissingError: a day has never been published; the message says which.
@@ -177,12 +175,21 @@ def scan_partitions(
     missing = [day for day, folder in zip(days, folders, strict=True) if folder not in manifests]
     if missing:
         raise ObjectStoreMissingError(missing_partitions_message(table_uri, missing))
-    files = [join(folder, manifests[folder]["file"]) for folder in folders]
-    # As on disk: the newest partition's schema is the table's (see parquet_io.scan_partitions).
+    return [join(folder, manifests[folder]["file"]) for folder in folders]
+
+
+def scan_partitions(table_uri: str, days: Sequence[date]) -> pl.LazyFrame:
+    """One lazy scan over the current files of exactly the given partitions.
+
+    Raises:
+        ObjectStoreMissingError: a day has never been published; the message says which.
+    """
+    files = partition_files(table_uri, days)
+    # As on disk: the newest partition's schema is the table's (see parquet_io.scan_files).
     return pl.scan_parquet(
         files,
         hive_partitioning=False,
-        schema=schema if schema is not None else pl.scan_parquet(files[-1]).collect_schema(),
+        schema=pl.scan_parquet(files[-1]).collect_schema(),
         missing_columns="insert",
         cast_options=pl.ScanCastOptions(integer_cast="upcast"),
     )

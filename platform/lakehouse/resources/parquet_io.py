@@ -311,15 +311,8 @@ def write_table(frame: pl.LazyFrame, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def scan_partitions(
-    table_dir: Path, days: Sequence[date], schema: pl.Schema | None = None
-) -> pl.LazyFrame:
-    """One lazy scan over exactly the given partitions: no other file is listed or opened.
-
-    Args:
-        table_dir: The table's folder.
-        days: The partitions.
-        schema: The schema to read them with; by default the newest partition's.
+def present_partition_files(table_dir: Path, days: Sequence[date]) -> list[Path]:
+    """The file of each of the given partitions.
 
     Raises:
         MissingPartitionError: a day has never been written; the message says which.
@@ -328,16 +321,32 @@ def scan_partitions(
     missing = [day for day, file in zip(days, files, strict=True) if not file.exists()]
     if missing:
         raise MissingPartitionError(missing_partitions_message(table_dir.name, missing))
+    return files
+
+
+def scan_files(files: Sequence[Path | str], schema: pl.Schema | None = None) -> pl.LazyFrame:
+    """One lazy scan over exactly these partition files (paths or object-store URIs), read
+    with `schema`, by default the newest (last) file's: older partitions written before a
+    column was added get it as nulls, and narrower integers are widened.
+    """
+    names = [str(f) for f in files]
     # The partition column is stored in the files; hive parsing would add it a second time.
-    # The newest partition's schema is the table's: older partitions written before a column
-    # was added get it as nulls, and narrower integers are widened.
     return pl.scan_parquet(
-        [str(f) for f in files],
+        names,
         hive_partitioning=False,
-        schema=schema if schema is not None else pl.read_parquet_schema(files[-1]),
+        schema=schema if schema is not None else pl.scan_parquet(names[-1]).collect_schema(),
         missing_columns="insert",
         cast_options=pl.ScanCastOptions(integer_cast="upcast"),
     )
+
+
+def scan_partitions(table_dir: Path, days: Sequence[date]) -> pl.LazyFrame:
+    """One lazy scan over exactly the given partitions: no other file is listed or opened.
+
+    Raises:
+        MissingPartitionError: a day has never been written; the message says which.
+    """
+    return scan_files(present_partition_files(table_dir, days))
 
 
 def _partition_column(context: dg.OutputContext) -> str:
@@ -402,7 +411,8 @@ class DailyScan:
 class ParquetIOManager(dg.ConfigurableIOManager):
     """Stores Polars frames in the lake as `<base>/<layer>/<table>/date=YYYY-MM-DD/part-0.parquet`
     (unpartitioned: `<base>/<layer>/<table>/data.parquet`) and loads them as LazyFrames that scan
-    only the partitions the run maps to. Partitioned assets name their Date column in the
+    only the partitions the run maps to (a DataFrame or a `DailyScan` if the input is
+    annotated so). Partitioned assets name their Date column in the
     `partition_expr` metadata entry.
 
     A `base_dir` URI such as `s3://bucket/lake` stores the same tables on an object store,
@@ -484,23 +494,22 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             msg = f"input {context.name!r} asks for a DailyScan but {name} is not partitioned"
             raise dg.DagsterInvariantViolationError(msg)
         days = tuple(keys_to_dates(context.asset_partition_keys))
+        # The files are found once, now: a missing day fails the step before it starts, and
+        # every chunk reads the version of its days the run started with.
+        files: Sequence[Path | str]
         if object_lake.is_object_store(self.base_dir):
-            table_uri = self._table_uri(context.asset_key)
-
-            def scan_days(chosen: Sequence[date], schema: pl.Schema | None = None) -> pl.LazyFrame:
-                try:
-                    return object_lake.scan_partitions(table_uri, chosen, schema)
-                except object_lake.ObjectStoreMissingError as error:
-                    raise MissingPartitionError(str(error)) from error
-
+            try:
+                files = object_lake.partition_files(self._table_uri(context.asset_key), days)
+            except object_lake.ObjectStoreMissingError as error:
+                raise MissingPartitionError(str(error)) from error
         else:
+            files = present_partition_files(table_dir, days)
+        file_of: dict[date, Path | str] = dict(zip(days, files, strict=True))
 
-            def scan_days(chosen: Sequence[date], schema: pl.Schema | None = None) -> pl.LazyFrame:
-                return scan_partitions(table_dir, chosen, schema)
+        def scan_days(chosen: Sequence[date], schema: pl.Schema) -> pl.LazyFrame:
+            return scan_files([file_of[day] for day in chosen], schema)
 
-        # Scanning the whole range now reports a missing day before the step starts, as a
-        # LazyFrame input does, and fixes the schema every chunk is read with.
-        return DailyScan(days=days, schema=scan_days(days).collect_schema(), scan_days=scan_days)
+        return DailyScan(days=days, schema=scan_files(files).collect_schema(), scan_days=scan_days)
 
     def _table_uri(self, asset_key: dg.AssetKey) -> str:
         return object_lake.join(self.base_dir, *asset_key.path)
