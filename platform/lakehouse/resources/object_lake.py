@@ -178,23 +178,6 @@ def partition_files(table_uri: str, days: Sequence[date]) -> list[str]:
     return [join(folder, manifests[folder]["file"]) for folder in folders]
 
 
-def scan_partitions(table_uri: str, days: Sequence[date]) -> pl.LazyFrame:
-    """One lazy scan over the current files of exactly the given partitions.
-
-    Raises:
-        ObjectStoreMissingError: a day has never been published; the message says which.
-    """
-    files = partition_files(table_uri, days)
-    # As on disk: the newest partition's schema is the table's (see parquet_io.scan_files).
-    return pl.scan_parquet(
-        files,
-        hive_partitioning=False,
-        schema=pl.scan_parquet(files[-1]).collect_schema(),
-        missing_columns="insert",
-        cast_options=pl.ScanCastOptions(integer_cast="upcast"),
-    )
-
-
 def scan_table(table_uri: str) -> pl.LazyFrame:
     """The current file of an unpartitioned table."""
     manifests = _read_manifests(_fs(table_uri), [table_uri])

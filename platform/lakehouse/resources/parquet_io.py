@@ -533,7 +533,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         try:
             if context.has_asset_partitions:
                 days = keys_to_dates(context.asset_partition_keys)
-                return object_lake.scan_partitions(table_uri, days)
+                return scan_files(object_lake.partition_files(table_uri, days))
             return object_lake.scan_table(table_uri)
         except object_lake.ObjectStoreMissingError as error:
             raise MissingPartitionError(str(error)) from error
