@@ -470,15 +470,15 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         """A LazyFrame (or DataFrame, or DailyScan, if the input is annotated so) over the
         mapped partitions.
         """
-        table_dir = self.table_dir(context.asset_key)
         if context.dagster_type.typing_type is DailyScan:
-            return self._daily_scan(context, table_dir)
-        if object_lake.is_object_store(self.base_dir):
-            frame = self._load_object_input(context)
-        elif context.has_asset_partitions:
-            frame = scan_partitions(table_dir, keys_to_dates(context.asset_partition_keys))
+            return self._daily_scan(context)
+        if context.has_asset_partitions:
+            days = keys_to_dates(context.asset_partition_keys)
+            frame = scan_files(self._partition_files(context.asset_key, days))
+        elif object_lake.is_object_store(self.base_dir):
+            frame = self._load_object_table(context.asset_key)
         else:
-            path = table_dir / UNPARTITIONED_FILE
+            path = self.table_dir(context.asset_key) / UNPARTITIONED_FILE
             if not path.exists():
                 name = context.asset_key.to_user_string()
                 msg = f"{name} has no data at {path}; materialize it first"
@@ -488,7 +488,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             return frame.collect()
         return frame
 
-    def _daily_scan(self, context: dg.InputContext, table_dir: Path) -> DailyScan:
+    def _daily_scan(self, context: dg.InputContext) -> DailyScan:
         if not context.has_asset_partitions:
             name = context.asset_key.to_user_string()
             msg = f"input {context.name!r} asks for a DailyScan but {name} is not partitioned"
@@ -496,20 +496,26 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         days = tuple(keys_to_dates(context.asset_partition_keys))
         # The files are found once, now: a missing day fails the step before it starts, and
         # every chunk reads the version of its days the run started with.
-        files: Sequence[Path | str]
-        if object_lake.is_object_store(self.base_dir):
-            try:
-                files = object_lake.partition_files(self._table_uri(context.asset_key), days)
-            except object_lake.ObjectStoreMissingError as error:
-                raise MissingPartitionError(str(error)) from error
-        else:
-            files = present_partition_files(table_dir, days)
-        file_of: dict[date, Path | str] = dict(zip(days, files, strict=True))
+        files = self._partition_files(context.asset_key, days)
+        file_of = dict(zip(days, files, strict=True))
 
         def scan_days(chosen: Sequence[date], schema: pl.Schema) -> pl.LazyFrame:
             return scan_files([file_of[day] for day in chosen], schema)
 
         return DailyScan(days=days, schema=scan_files(files).collect_schema(), scan_days=scan_days)
+
+    def _partition_files(self, asset_key: dg.AssetKey, days: Sequence[date]) -> list[Path | str]:
+        """The current file of each day of a table, on disk or on the object store.
+
+        Raises:
+            MissingPartitionError: a day has never been published; the message says which.
+        """
+        if not object_lake.is_object_store(self.base_dir):
+            return list(present_partition_files(self.table_dir(asset_key), days))
+        try:
+            return list(object_lake.partition_files(self._table_uri(asset_key), days))
+        except object_lake.ObjectStoreMissingError as error:
+            raise MissingPartitionError(str(error)) from error
 
     def _table_uri(self, asset_key: dg.AssetKey) -> str:
         return object_lake.join(self.base_dir, *asset_key.path)
@@ -528,12 +534,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             path = object_lake.write_table(frame, table_uri)
             context.add_output_metadata({"uri": dg.MetadataValue.url(path)})
 
-    def _load_object_input(self, context: dg.InputContext) -> pl.LazyFrame:
-        table_uri = self._table_uri(context.asset_key)
+    def _load_object_table(self, asset_key: dg.AssetKey) -> pl.LazyFrame:
         try:
-            if context.has_asset_partitions:
-                days = keys_to_dates(context.asset_partition_keys)
-                return scan_files(object_lake.partition_files(table_uri, days))
-            return object_lake.scan_table(table_uri)
+            return object_lake.scan_table(self._table_uri(asset_key))
         except object_lake.ObjectStoreMissingError as error:
             raise MissingPartitionError(str(error)) from error
