@@ -57,9 +57,7 @@ def warehouse_tables(warehouse: Path) -> list[TableStatus]:
             TableStatus(
                 layer=schema,
                 table=table,
-                rows=con.execute(f"SELECT count(*) FROM {table_name(schema, table)}").fetchall()[0][
-                    0
-                ],
+                rows=_row_count(con, schema, table),
                 partitions=None,
                 location=f"{warehouse.name}:{schema}.{table}",
             )
