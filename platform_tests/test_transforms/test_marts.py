@@ -8,12 +8,18 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from lakehouse.transforms.marts import (
+    DELAY_WEATHER,
     DELAY_WEATHER_READS,
+    DELAYED_AFTER_MINUTES,
     NO_OBSERVATION,
     ONTIME_DAILY,
     ONTIME_DAILY_READS,
+    PRECIP_INCHES,
     ROUTES,
     ROUTES_DAILY_READS,
+    VISIBILITY_MILES,
+    WIND_MPH,
+    band,
     delay_weather,
     ontime_daily,
     routes,
@@ -161,6 +167,63 @@ def test_routes_rolled_up_from_days_equal_the_whole_fact_computation() -> None:
     expected = whole_fact_routes(flights.lazy(), airports).collect()
     assert expected.filter(origin="LGA", dest="BQN")["mean_dep_delay"].to_list() == [None]
     assert_frame_equal(rolled_up, expected, check_exact=True)
+
+
+def per_flight_delay_weather(flights: pl.LazyFrame, weather: pl.LazyFrame) -> pl.LazyFrame:
+    """mart_delay_weather as it was computed before hours were added up first: every flight
+    meets its weather and is banded on its own.
+    """
+    observed = weather.select(
+        "origin", "time_hour", visibility="visib", precipitation="precip", wind="wind_speed"
+    )
+    return (
+        flights.filter(~pl.col("cancelled"))
+        .join(observed, on=["origin", "time_hour"], how="left")
+        .with_columns(
+            band("visibility", VISIBILITY_MILES),
+            pl.when(pl.col("precipitation") == 0)
+            .then(pl.lit("none"))
+            .otherwise(band("precipitation", ([0.1], list(PRECIP_INCHES[1][1:]))))
+            .alias("precipitation"),
+            band("wind", WIND_MPH),
+        )
+        .group_by(*DELAY_WEATHER.key)
+        .agg(
+            flights=pl.len(),
+            mean_dep_delay=pl.col("dep_delay").mean(),
+            delayed_share=(pl.col("dep_delay") > DELAYED_AFTER_MINUTES).mean(),
+        )
+        .select(DELAY_WEATHER.exprs())
+        .sort(*DELAY_WEATHER.key)
+    )
+
+
+def test_delay_weather_added_up_by_hour_equals_the_per_flight_computation() -> None:
+    rng = random.Random(11)
+    hour = pl.Series([rng.randrange(5, 28) for _ in range(5_000)])
+    flights = random_flights(rows=5_000, days=10).with_columns(
+        time_hour=pl.col("flight_date").cast(pl.Datetime("us", "UTC"))
+        + pl.duration(hours=pl.lit(hour))
+    )
+    hours = flights.select("origin", "time_hour").unique().sort("origin", "time_hour")
+    # Some hours have no observation; measures are missing now and then and sit on the bands'
+    # edges, so every band, and `no observation`, is used.
+    observed = hours.sample(fraction=0.8, seed=3)
+    n = observed.height
+
+    def measure(values: list[float]) -> pl.Series:
+        return pl.Series([None if rng.random() < 0.05 else rng.choice(values) for _ in range(n)])
+
+    weather = observed.with_columns(
+        visib=measure([0.5, 1.0, 2.0, 3.0, 5.0, 9.9, 10.0]),
+        precip=measure([0.0, 0.01, 0.1, 0.5]),
+        wind_speed=measure([0.0, 9.9, 10.0, 20.0, 35.0]),
+    )
+    assert flights.filter(pl.col("dep_delay").is_null() & ~pl.col("cancelled")).height > 0
+    expected = per_flight_delay_weather(flights.lazy(), weather.lazy()).collect()
+    assert NO_OBSERVATION in expected["visibility"].to_list()
+    assert expected.filter(pl.col("mean_dep_delay").is_null()).height > 0
+    assert_frame_equal(delay_weather(flights.lazy(), weather.lazy()).collect(), expected)
 
 
 WEATHER = pl.LazyFrame(

@@ -234,6 +234,9 @@ def delay_weather(flights: pl.LazyFrame, weather: pl.LazyFrame) -> pl.LazyFrame:
     Flights meet weather on (origin, UTC hour), which is unambiguous even in the hour the local
     clock repeats. A departed flight with no observation for its hour is kept in the
     `no observation` band of every measure.
+
+    Flights are first added up per day, origin and hour (their weather is the same), so the
+    join and the bands work on hours, not flights; the means are then exact sums over counts.
     """
     observed = weather.select(
         "origin",
@@ -242,9 +245,20 @@ def delay_weather(flights: pl.LazyFrame, weather: pl.LazyFrame) -> pl.LazyFrame:
         precipitation=pl.col("precip"),
         wind=pl.col("wind_speed"),
     )
-    departed = flights.filter(~pl.col("cancelled"))
+    delay = pl.col("dep_delay")
+    per_hour = (
+        flights.filter(~pl.col("cancelled"))
+        .group_by("flight_date", "origin", "time_hour")
+        .agg(
+            flights=pl.len(),
+            delay_sum=delay.cast(pl.Int64).sum(),
+            delays=delay.count(),
+            late=(delay > DELAYED_AFTER_MINUTES).sum(),
+        )
+    )
+    delays = pl.col("delays").sum()
     return (
-        departed.join(observed, on=["origin", "time_hour"], how="left")
+        per_hour.join(observed, on=["origin", "time_hour"], how="left")
         .with_columns(
             band("visibility", VISIBILITY_MILES),
             # Exactly zero is "none": the first break is closed on the right for it.
@@ -256,9 +270,10 @@ def delay_weather(flights: pl.LazyFrame, weather: pl.LazyFrame) -> pl.LazyFrame:
         )
         .group_by(*DELAY_WEATHER.key)
         .agg(
-            flights=pl.len(),
-            mean_dep_delay=pl.col("dep_delay").mean(),
-            delayed_share=_delayed_share("dep_delay"),
+            flights=pl.col("flights").sum(),
+            # Null when no departure recorded a delay, as the mean of an all-null column is.
+            mean_dep_delay=pl.when(delays > 0).then(pl.col("delay_sum").sum() / delays),
+            delayed_share=pl.when(delays > 0).then(pl.col("late").sum() / delays),
         )
         .select(DELAY_WEATHER.exprs())
         .sort(*DELAY_WEATHER.key)
