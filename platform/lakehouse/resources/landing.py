@@ -1,8 +1,11 @@
 """The landing zone as a resource: which files a run reads, and reading them."""
 
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import ClassVar
 
 import dagster as dg
 import polars as pl
@@ -22,6 +25,8 @@ class LandingZone(dg.ConfigurableResource):
     """The folder deliveries land in: `<root>/<source>/<YYYY-MM-DD>.csv`."""
 
     root: str = Field(description="Root folder of the landing zone.")
+    # Files parsed at once by `deliveries` (on 2 cores: ~1.5 s less per 50x year than one).
+    PARSERS: ClassVar[int] = 3
 
     @property
     def path(self) -> Path:
@@ -79,13 +84,28 @@ class LandingZone(dg.ConfigurableResource):
     def deliveries(
         self, source: Source, files: Sequence[LandingFile]
     ) -> Iterator[tuple[LandingFile, pl.DataFrame]]:
-        """Each file with its raw rows (see `read_delivery`), one file at a time, so a caller
-        that writes them as they come holds one delivery, not the range. The rows share one
+        """Each file with its raw rows (see `read_delivery`), in order, so a caller that writes
+        them as they come holds a few deliveries, not the range. The rows share one
         `_ingested_at`.
 
+        `PARSERS` files are read side by side: one file's parse keeps only ~1.3 cores busy
+        (its Python checks hold the GIL and Polars' CSV reader splits lines on one thread).
+
         Raises:
-            LandingFileError: a file is unreadable, empty, or its header is not the source's.
+            LandingFileError: a file is unreadable, empty, or its header is not the source's
+                (when its turn comes: the files before it are yielded first).
         """
         ingested_at = datetime.now(UTC)
-        for file in files:
-            yield file, read_delivery(file, source, ingested_at=ingested_at)
+        with ThreadPoolExecutor(self.PARSERS, thread_name_prefix="landing-parser") as parsers:
+            # At most one file per parser is submitted, so none waits in the pool's queue: a
+            # failed file or a caller that stops early leaves only running parses to finish.
+            reading: deque[tuple[LandingFile, Future[pl.DataFrame]]] = deque()
+            for file in files:
+                read = parsers.submit(read_delivery, file, source, ingested_at=ingested_at)
+                reading.append((file, read))
+                if len(reading) == self.PARSERS:
+                    done, rows = reading.popleft()
+                    yield done, rows.result()
+            while reading:
+                done, rows = reading.popleft()
+                yield done, rows.result()
