@@ -5,12 +5,13 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pyarrow.parquet as pq
 from polars.testing import assert_frame_equal
 
 from lakehouse.definitions import build_resources, defs
 from lakehouse.landing import PARSE_ERROR, landing_path, write_atomic
 from lakehouse.resources.landing import LandingZone
-from lakehouse.resources.parquet_io import ParquetIOManager, scan_partitions
+from lakehouse.resources.parquet_io import ParquetIOManager, partition_file, scan_partitions
 from lakehouse.runner import materialize_range
 from lakehouse.settings import Settings
 from lakehouse.sources import FLIGHTS
@@ -66,6 +67,11 @@ def test_a_range_run_stores_every_line_and_reports_it(landed: Settings, scratch:
     schema = metadata["dagster/column_schema"].value
     assert [c.name for c in schema.columns] == expected.columns  # type: ignore[union-attr]
     assert leftovers(scratch) == []
+    # Text's min/max prune nothing; a raw day's file is written without them.
+    for day in DAYS:
+        footer = pq.ParquetFile(partition_file(landed.lake_dir / "raw" / "flights", day))
+        columns = footer.metadata.row_group(0).to_dict()["columns"]
+        assert not any(c["statistics"]["has_min_max"] for c in columns)
 
 
 def test_a_header_only_day_replaces_its_rows_with_none(landed: Settings) -> None:

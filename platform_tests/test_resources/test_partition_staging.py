@@ -4,8 +4,10 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
+from lakehouse.assets.raw import RAW_FILE_STATISTICS
 from lakehouse.resources.parquet_io import (
     PartitionMismatchError,
     PartitionStaging,
@@ -130,3 +132,20 @@ def test_split_days_gives_each_days_rows_in_order(frame: pl.DataFrame) -> None:
     split = list(split_days(frame, "day"))
     assert [day for day, _ in split] == [day for (day,) in expected]
     assert all(part.equals(expected[(day,)]) for day, part in split)
+
+
+@pytest.mark.parametrize(
+    ("statistics", "min_max"),
+    [pytest.param(True, True, id="default"), pytest.param(RAW_FILE_STATISTICS, False, id="raw")],
+)
+def test_day_files_are_written_with_the_statistics_asked_for(
+    tmp_path: Path, scratch: Path, statistics: bool | dict[str, bool], min_max: bool
+) -> None:
+    with PartitionStaging(statistics=statistics) as staging:
+        staging.write(D1, rows(D1, 1, 2))
+        staging.write_days(pl.concat([rows(D2, 3), rows(D3, 4)]), "day")
+        files = publish_staged(staging.staged(), tmp_path, [D1, D2, D3])
+    for file in files.values():
+        for column in pq.ParquetFile(file).metadata.row_group(0).to_dict()["columns"]:
+            stats = column["statistics"]
+            assert (stats["has_min_max"], stats["null_count"]) == (min_max, 0), file

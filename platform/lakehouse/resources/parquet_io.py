@@ -117,9 +117,14 @@ class PartitionStaging:
 
     MAX_PENDING_WRITES = 2
 
-    def __init__(self) -> None:
-        """Create the scratch folder in the system's temporary directory."""
+    def __init__(self, statistics: bool | Mapping[str, bool] = True) -> None:
+        """Create the scratch folder in the system's temporary directory.
+
+        Args:
+            statistics: The Parquet statistics of each day's file (Polars' `statistics`).
+        """
         self.folder = Path(tempfile.mkdtemp(prefix="lakehouse-partitions-"))
+        self._statistics = statistics if isinstance(statistics, bool) else dict(statistics)
         self._files: dict[date, Path] = {}
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="partition-writer")
         self._pending: deque[Future[None]] = deque()
@@ -132,7 +137,9 @@ class PartitionStaging:
         """
         self._wait(self.MAX_PENDING_WRITES - 1)
         file = self._file(day)
-        self._pending.append(self._writer.submit(rows.write_parquet, file))
+        self._pending.append(
+            self._writer.submit(rows.write_parquet, file, statistics=self._statistics)
+        )
         self._files[day] = file
 
     def write_days(self, rows: pl.DataFrame, column: str) -> None:
@@ -148,7 +155,7 @@ class PartitionStaging:
 
         def write_all() -> None:
             for day, part in split_days(rows, column):
-                part.write_parquet(files[day])
+                part.write_parquet(files[day], statistics=self._statistics)
 
         self._pending.append(self._writer.submit(write_all))
         self._files.update(files)
