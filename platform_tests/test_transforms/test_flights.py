@@ -57,6 +57,19 @@ def test_early_departure_before_midnight_rolls_to_previous_day() -> None:
     assert row["dep_local"] == datetime(2012, 12, 31, 23, 58, tzinfo=NY)
 
 
+def test_a_departure_without_a_delay_is_placed_by_its_clock() -> None:
+    # Another flight with a delay shares the frame: each row takes its own rule.
+    rows = stage({"dep_time": "517", "dep_delay": "NA"}, {"dep_time": "530", "dep_delay": "15"})
+    assert rows["dep_local"].to_list() == [
+        datetime(2013, 1, 1, 5, 17, tzinfo=NY),
+        datetime(2013, 1, 1, 5, 30, tzinfo=NY),
+    ]
+    assert rows["dep_utc"].to_list() == [
+        datetime(2013, 1, 1, 10, 17, tzinfo=ZoneInfo("UTC")),
+        datetime(2013, 1, 1, 10, 30, tzinfo=ZoneInfo("UTC")),
+    ]
+
+
 def test_overnight_arrival_is_on_the_next_day() -> None:
     row = stage(
         {"sched_dep_time": "2245", "dep_time": "2250", "dep_delay": "5",

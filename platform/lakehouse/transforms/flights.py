@@ -168,12 +168,17 @@ def add_timestamps(typed: pl.LazyFrame) -> pl.LazyFrame:
     )
     # Scheduled departure plus the delay is exact, even when the departure falls in the hour
     # that repeats at the fall-back change; the wall clock is the fallback without a delay.
+    # Only those rows' clocks are converted: a time zone conversion skips nulls, and converting
+    # every row cost as much as the scheduled departures' own.
+    by_clock = pl.col("dep_time").is_not_null() & pl.col("dep_delay").is_null()
     dep_utc = (
-        pl.when(pl.col("dep_time").is_null())
-        .then(None)
-        .when(pl.col("dep_delay").is_not_null())
+        pl.when(pl.col("dep_delay").is_not_null() & pl.col("dep_time").is_not_null())
         .then(pl.col("sched_dep_utc") + pl.duration(minutes=pl.col("dep_delay")))
-        .otherwise(as_new_york(wall_clock(flight_date, dep)).dt.convert_time_zone("UTC"))
+        .otherwise(
+            as_new_york(pl.when(by_clock).then(wall_clock(flight_date, dep))).dt.convert_time_zone(
+                "UTC"
+            )
+        )
     )
     return (
         typed.with_columns(
@@ -216,16 +221,17 @@ def dedupe_flights(staged: pl.LazyFrame) -> pl.LazyFrame:
     return dedupe_latest(staged, list(TYPED_FLIGHTS.key))
 
 
-def wall_clock_to_utc(naive: str, zone_column: str, zones: Sequence[str]) -> pl.Expr:
-    """A wall-clock column to UTC in the zone named per row (Polars converts one zone at a time,
-    so each known zone gets a branch). At a fall-back hour the earlier instant is taken; a time
-    in a spring-forward gap, or in an unknown zone, is null.
+def wall_clock_to_utc(naive: pl.Expr, zone_column: str, zones: Sequence[str]) -> pl.Expr:
+    """Wall clocks to UTC in the zone named per row (Polars converts one zone at a time, so
+    each known zone gets a branch). At a fall-back hour the earlier instant is taken; a time
+    in a spring-forward gap, or in an unknown zone, is null. A null wall clock costs nothing
+    to convert: mask the rows whose UTC time is not needed.
     """
     return pl.coalesce(
         pl.when(pl.col(zone_column) == zone).then(
-            pl.col(naive)
-            .dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
-            .dt.convert_time_zone("UTC")
+            naive.dt.replace_time_zone(
+                zone, ambiguous="earliest", non_existent="null"
+            ).dt.convert_time_zone("UTC")
         )
         for zone in zones
     ).cast(UTC)
@@ -263,8 +269,10 @@ def add_arrival_utc(
     dest_zone = airports.select(pl.col("faa").alias("dest"), pl.col("tzone").alias("dest_tzone"))
     in_zone = flights.join(dest_zone, on="dest", how="left", maintain_order="left")
 
-    def to_utc(naive: str) -> pl.Expr:
-        return wall_clock_to_utc(naive, "dest_tzone", zones)
+    def to_utc(naive: str, where: pl.Expr | None = None) -> pl.Expr:
+        """`naive` in UTC, only on the rows `where` says (null elsewhere)."""
+        clock = pl.col(naive) if where is None else pl.when(where).then(pl.col(naive))
+        return wall_clock_to_utc(clock, "dest_tzone", zones)
 
     # Each conversion is its own column, computed once: an expression used twice would be
     # evaluated twice (nine zone conversions of the whole column each time).
@@ -279,8 +287,10 @@ def add_arrival_utc(
         arr_local=pl.col("arr_local")
         + pl.when(by_delay).then(pl.col("_sched_shift")).otherwise(0) * one_day,
     )
+    # Only an arrival without a delay is placed by its clock: only those rows need its UTC time.
+    by_clock = ~by_delay
     with_utc = shifted.with_columns(
-        sched_arr_utc=to_utc("sched_arr_local"), _arr_utc_by_clock=to_utc("arr_local")
+        sched_arr_utc=to_utc("sched_arr_local"), _arr_utc_by_clock=to_utc("arr_local", by_clock)
     ).with_columns(
         arr_local=pl.col("arr_local")
         + pl.when(by_delay)
@@ -293,5 +303,5 @@ def add_arrival_utc(
         .then(None)
         .when(by_delay)
         .then(pl.col("sched_arr_utc") + pl.duration(minutes=pl.col("arr_delay")))
-        .otherwise(to_utc("arr_local")),
+        .otherwise(to_utc("arr_local", by_clock)),
     ).select(*STAGED_FLIGHTS.exprs())
