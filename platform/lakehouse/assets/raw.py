@@ -64,8 +64,8 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
             context: dg.AssetExecutionContext, landing: LandingZone
         ) -> Iterator[dg.Output[StagedPartitions]]:
             files = landing.daily_files(source, keys_to_dates(context.partition_keys))
-            # Each day is written as soon as it is read, so the run holds one day, not the range;
-            # the IO manager then publishes every day of the run together.
+            # Each day is written as soon as it is read, so the run holds a few days (those being
+            # parsed and written), not the range; the IO manager then publishes them together.
             with PartitionStaging(statistics=RAW_FILE_STATISTICS) as staging:
                 unsplit = 0
                 per_day: dict[date, int] = {}

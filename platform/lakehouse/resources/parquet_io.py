@@ -93,7 +93,7 @@ class StagedPartitions:
     """Complete daily partitions a producer wrote itself, one Parquet file per day of the run,
     for the IO manager to publish together (an asset can return one instead of a frame).
 
-    A producer that works a day at a time (raw ingest) so holds one day, not the range: the
+    A producer that works a day at a time (raw ingest) so holds a few days, not the range: the
     IO manager's partitioned sink of one frame keeps every partition open until the end
     (measured: ~6.5 GB for a year of flights at 50x).
     """
