@@ -31,9 +31,9 @@ RAW_EXTRA = TableSpec(
     )
 )
 RAW_PARTITION = Column(PARTITION_COLUMN, pl.Date(), "day of the file the row was delivered in")
-# A raw day's file is text read whole by staging: min/max of text prune nothing a reader asks
-# of it (the day is in its path), and computing them cost ~20 % of writing it. Null counts stay.
-# Staged tables keep every statistic: they are what users query.
+# A raw day's file is text (and its lineage) read whole by staging: min/max prune nothing a
+# reader asks of it (the day is in its path), and computing them cost ~20 % of writing it. Null
+# counts stay. Staged tables keep every statistic: they are what users query.
 RAW_FILE_STATISTICS = {"min": False, "max": False, "distinct_count": False, "null_count": True}
 
 

@@ -1,7 +1,7 @@
 """The landing zone as a resource: which files a run reads, and reading them."""
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -83,7 +83,7 @@ class LandingZone(dg.ConfigurableResource):
 
     def deliveries(
         self, source: Source, files: Sequence[LandingFile]
-    ) -> Iterator[tuple[LandingFile, pl.DataFrame]]:
+    ) -> Generator[tuple[LandingFile, pl.DataFrame], None, None]:
         """Each file with its raw rows (see `read_delivery`), in order, so a caller that writes
         them as they come holds a few deliveries, not the range. The rows share one
         `_ingested_at`.
