@@ -102,9 +102,9 @@ def run_range(start: date, end: date, instance_kind: str = "home") -> dict[str, 
             defs, start, end, instance, resources=build_resources(settings), log_level="WARNING"
         )
         run_s = time.perf_counter() - began
-        # Time to result: the run is complete here; reading its event log back for the step
-        # timings below is the bench's own instrumentation (~1.3 s at 50x), not ours.
-        total_s = time.perf_counter() - T0
+        # The run is complete here: reading its event log back for the step timings below is
+        # the bench's own instrumentation (~1.3 s at 50x), not ours.
+        result_at = time.perf_counter()
         returned = time.time()
         if not result.success:
             msg = f"run {result.run_id} failed; see the Dagster event log"
@@ -123,7 +123,7 @@ def run_range(start: date, end: date, instance_kind: str = "home") -> dict[str, 
     step_total = sum(timings["steps_s"].values())
     return {
         "run_s": run_s,
-        "total_s": total_s,
+        "result_at": result_at,
         "startup_s": first - called,  # materialize() called -> first step starts
         "between_steps_s": (end_ts - first) - step_total,  # Dagster's work between steps
         "wrapup_s": returned - end_ts,
@@ -199,6 +199,7 @@ def main() -> None:
     imports = {"import_dagster_s": T_DAGSTER - T0, "import_definitions_s": T_DEFS - T_DAGSTER}
     if args.mode == "full":
         report = run_range(args.start, args.end, args.instance)
+        report["total_s"] = report.pop("result_at") - T0  # time to result, imports included
         export(Settings.from_env(), args.out)
     elif args.mode == "oneday":
         runs = [run_range(args.start, args.start, args.instance) for _ in range(args.repeat)]

@@ -10,18 +10,18 @@ from polars.testing import assert_frame_equal
 from lakehouse.transforms.marts import (
     DELAY_WEATHER,
     DELAY_WEATHER_READS,
-    DELAYED_AFTER_MINUTES,
     NO_OBSERVATION,
     ONTIME_DAILY,
     ONTIME_DAILY_READS,
-    PRECIP_INCHES,
     ROUTES,
     ROUTES_DAILY_READS,
     VISIBILITY_MILES,
     WIND_MPH,
     band,
     delay_weather,
+    is_late,
     ontime_daily,
+    precipitation_band,
     routes,
     routes_daily,
 )
@@ -181,17 +181,14 @@ def per_flight_delay_weather(flights: pl.LazyFrame, weather: pl.LazyFrame) -> pl
         .join(observed, on=["origin", "time_hour"], how="left")
         .with_columns(
             band("visibility", VISIBILITY_MILES),
-            pl.when(pl.col("precipitation") == 0)
-            .then(pl.lit("none"))
-            .otherwise(band("precipitation", ([0.1], list(PRECIP_INCHES[1][1:]))))
-            .alias("precipitation"),
+            precipitation_band("precipitation"),
             band("wind", WIND_MPH),
         )
         .group_by(*DELAY_WEATHER.key)
         .agg(
             flights=pl.len(),
             mean_dep_delay=pl.col("dep_delay").mean(),
-            delayed_share=(pl.col("dep_delay") > DELAYED_AFTER_MINUTES).mean(),
+            delayed_share=is_late(pl.col("dep_delay")).mean(),
         )
         .select(DELAY_WEATHER.exprs())
         .sort(*DELAY_WEATHER.key)

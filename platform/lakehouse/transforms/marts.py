@@ -11,10 +11,15 @@ DELAYED_AFTER_MINUTES = 15
 _COUNT = pl.UInt32()
 
 
+def is_late(delay: pl.Expr) -> pl.Expr:
+    """More than `DELAYED_AFTER_MINUTES` late (null when no delay was recorded)."""
+    return delay > DELAYED_AFTER_MINUTES
+
+
 def _delayed_share(delay: str) -> pl.Expr:
     # The mean of a comparison skips nulls: the share is over flights with a recorded delay,
     # and null when there is none.
-    return (pl.col(delay) > DELAYED_AFTER_MINUTES).mean()
+    return is_late(pl.col(delay)).mean()
 
 
 ONTIME_DAILY = TableSpec(
@@ -228,6 +233,19 @@ def band(column: str, edges: tuple[Sequence[float], Sequence[str]]) -> pl.Expr:
     return pl.when(value.is_null()).then(pl.lit(NO_OBSERVATION)).otherwise(banded).alias(column)
 
 
+def precipitation_band(column: str) -> pl.Expr:
+    """`band` of a precipitation, where exactly zero is "none" (the first break is closed on
+    the right for it).
+    """
+    breaks, labels = PRECIP_INCHES
+    return (
+        pl.when(pl.col(column) == breaks[0])
+        .then(pl.lit(labels[0]))
+        .otherwise(band(column, (breaks[1:], labels[1:])))
+        .alias(column)
+    )
+
+
 def delay_weather(flights: pl.LazyFrame, weather: pl.LazyFrame) -> pl.LazyFrame:
     """Departure delays against the weather at the origin in the scheduled departure hour.
 
@@ -253,7 +271,7 @@ def delay_weather(flights: pl.LazyFrame, weather: pl.LazyFrame) -> pl.LazyFrame:
             flights=pl.len(),
             delay_sum=delay.cast(pl.Int64).sum(),
             delays=delay.count(),
-            late=(delay > DELAYED_AFTER_MINUTES).sum(),
+            late=is_late(delay).sum(),
         )
     )
     delays = pl.col("delays").sum()
@@ -261,11 +279,7 @@ def delay_weather(flights: pl.LazyFrame, weather: pl.LazyFrame) -> pl.LazyFrame:
         per_hour.join(observed, on=["origin", "time_hour"], how="left")
         .with_columns(
             band("visibility", VISIBILITY_MILES),
-            # Exactly zero is "none": the first break is closed on the right for it.
-            pl.when(pl.col("precipitation") == 0)
-            .then(pl.lit(PRECIP_INCHES[1][0]))
-            .otherwise(band("precipitation", ([0.1], list(PRECIP_INCHES[1][1:]))))
-            .alias("precipitation"),
+            precipitation_band("precipitation"),
             band("wind", WIND_MPH),
         )
         .group_by(*DELAY_WEATHER.key)
