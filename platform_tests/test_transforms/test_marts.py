@@ -15,15 +15,12 @@ from lakehouse.transforms.marts import (
     ONTIME_DAILY_READS,
     ROUTES,
     ROUTES_DAILY_READS,
-    VISIBILITY_MILES,
-    WIND_MPH,
-    band,
     delay_weather,
     is_late,
     ontime_daily,
-    precipitation_band,
     routes,
     routes_daily,
+    weather_bands,
 )
 
 D1, D2 = date(2013, 1, 1), date(2013, 1, 2)
@@ -179,11 +176,7 @@ def per_flight_delay_weather(flights: pl.LazyFrame, weather: pl.LazyFrame) -> pl
     return (
         flights.filter(~pl.col("cancelled"))
         .join(observed, on=["origin", "time_hour"], how="left")
-        .with_columns(
-            band("visibility", VISIBILITY_MILES),
-            precipitation_band("precipitation"),
-            band("wind", WIND_MPH),
-        )
+        .with_columns(weather_bands())
         .group_by(*DELAY_WEATHER.key)
         .agg(
             flights=pl.len(),

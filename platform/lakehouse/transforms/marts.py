@@ -246,6 +246,15 @@ def precipitation_band(column: str) -> pl.Expr:
     )
 
 
+def weather_bands() -> list[pl.Expr]:
+    """The bands of the weather columns `visibility`, `precipitation` and `wind`, in place."""
+    return [
+        band("visibility", VISIBILITY_MILES),
+        precipitation_band("precipitation"),
+        band("wind", WIND_MPH),
+    ]
+
+
 def delay_weather(flights: pl.LazyFrame, weather: pl.LazyFrame) -> pl.LazyFrame:
     """Departure delays against the weather at the origin in the scheduled departure hour.
 
@@ -277,11 +286,7 @@ def delay_weather(flights: pl.LazyFrame, weather: pl.LazyFrame) -> pl.LazyFrame:
     delays = pl.col("delays").sum()
     return (
         per_hour.join(observed, on=["origin", "time_hour"], how="left")
-        .with_columns(
-            band("visibility", VISIBILITY_MILES),
-            precipitation_band("precipitation"),
-            band("wind", WIND_MPH),
-        )
+        .with_columns(weather_bands())
         .group_by(*DELAY_WEATHER.key)
         .agg(
             flights=pl.col("flights").sum(),
