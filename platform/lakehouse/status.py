@@ -6,6 +6,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from lakehouse.resources.delta_tables import DeltaStore
 from lakehouse.settings import Settings
 from lakehouse.sql import table_name
 
@@ -22,23 +23,26 @@ class TableStatus:
 
 
 def lake_tables(lake_dir: Path) -> list[TableStatus]:
-    """Every table in the lake, by layer then name."""
+    """Every Delta table in the lake, by layer then name (rows and partitions from the log)."""
+    store = DeltaStore(str(lake_dir))
     found = []
-    for table_dir in sorted(lake_dir.glob("*/*")):
-        if not table_dir.is_dir():
+    for layer, name in store.tables():
+        table = store.open(store.uri([layer, name]))
+        if table is None:
             continue
-        parts = sorted(table_dir.glob("date=*/*.parquet"))
-        files = parts or sorted(table_dir.glob("*.parquet"))
-        if not files:
-            continue
-        rows = pl.scan_parquet(files, hive_partitioning=False).select(pl.len()).collect().item()
+        present = store.present_partitions(table)
+        rows = (
+            sum(present.values())
+            if present
+            else int(store.scan(table).select(pl.len()).collect().item())
+        )
         found.append(
             TableStatus(
-                layer=table_dir.parent.name,
-                table=table_dir.name,
-                rows=int(rows),
-                partitions=len(parts) if parts else None,
-                location=str(table_dir.relative_to(lake_dir.parent)),
+                layer=layer,
+                table=name,
+                rows=rows,
+                partitions=len(present) if present else None,
+                location=str((lake_dir / layer / name).relative_to(lake_dir.parent)),
             )
         )
     return found
@@ -80,13 +84,14 @@ QUARANTINE_SUFFIX = "_quarantine"
 
 def quarantine_frames(lake_dir: Path) -> dict[str, pl.LazyFrame]:
     """Each source's quarantine table in the lake (source name -> rows), if materialized."""
+    store = DeltaStore(str(lake_dir))
     found = {}
-    for table_dir in sorted((lake_dir / "staged").glob(f"*{QUARANTINE_SUFFIX}")):
-        # Daily sources' quarantines are partitioned by day; reference ones are one file.
-        files = sorted(table_dir.glob("date=*/*.parquet")) or sorted(table_dir.glob("*.parquet"))
-        if files:
-            source = table_dir.name.removesuffix(QUARANTINE_SUFFIX)
-            found[source] = pl.scan_parquet(files, hive_partitioning=False)
+    for layer, name in store.tables():
+        if layer != "staged" or not name.endswith(QUARANTINE_SUFFIX):
+            continue
+        table = store.open(store.uri([layer, name]))
+        if table is not None:
+            found[name.removesuffix(QUARANTINE_SUFFIX)] = store.scan(table)
     return found
 
 

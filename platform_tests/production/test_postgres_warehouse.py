@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from lakehouse.definitions import build_resources, defs
+from lakehouse.resources.partitioning import PartitionSlice, partition_slice
 from lakehouse.resources.postgres_warehouse_io import (
     PostgresWarehouseIOManager,
     WarehouseUnavailableError,
@@ -35,6 +36,12 @@ def warehouse_url(postgres: Postgres, pg_database: str, monkeypatch: pytest.Monk
     return f"postgresql://{postgres.user}@{postgres.host}:{postgres.port}/{pg_database}"
 
 
+def days_slice(days: list[date]) -> PartitionSlice:
+    """The rows of `days` of a table partitioned on `flight_date`."""
+    partitions = dg.DailyPartitionsDefinition(start_date="2013-01-01")
+    return partition_slice("marts/t", partitions, "flight_date", [d.isoformat() for d in days])
+
+
 def rows(day: date, writer: int, n: int = 3) -> pl.DataFrame:
     return pl.DataFrame(
         {"flight_date": [day] * n, "writer": [writer] * n, "seq": list(range(n))},
@@ -56,8 +63,8 @@ def test_production_storage_end_to_end_s3_lake_and_postgres_warehouse(
         later.unlink()
     expected = expected_from_files(landed.landing_dir)
     with connect(warehouse_url, postgres.password) as con:
-        mart = read_rows(con, "marts", "mart_ontime_daily", None, [])
-        fact = read_rows(con, "marts", "fct_flights", None, [])
+        mart = read_rows(con, "marts", "mart_ontime_daily", None)
+        fact = read_rows(con, "marts", "fct_flights", None)
     assert mart is not None
     assert fact is not None
     totals = (
@@ -81,7 +88,7 @@ def test_concurrent_writers_leave_each_day_whole(warehouse_url: str, postgres: P
             with connect(warehouse_url, postgres.password) as con:
                 for _ in range(3):
                     frame = pl.concat([rows(day, number) for day in days])
-                    replace_rows(con, "marts", "t", frame, "flight_date", days)
+                    replace_rows(con, "marts", "t", frame, days_slice(days))
         except BaseException as error:  # noqa: BLE001 (reported by the main thread)
             errors.append(error)
 
@@ -92,7 +99,7 @@ def test_concurrent_writers_leave_each_day_whole(warehouse_url: str, postgres: P
         thread.join()
     assert not errors, errors
     with connect(warehouse_url, postgres.password) as con:
-        table = read_rows(con, "marts", "t", None, [])
+        table = read_rows(con, "marts", "t", None)
     assert table is not None
     per_day = table.group_by("flight_date").agg(
         pl.len().alias("rows"), pl.col("writer").n_unique().alias("writers")
@@ -105,25 +112,24 @@ def test_replace_is_one_transaction_and_drift_names_the_column(
     warehouse_url: str, postgres: Postgres
 ) -> None:
     with connect(warehouse_url, postgres.password) as con:
-        replace_rows(con, "marts", "t", rows(D1, 1), "flight_date", [D1])
+        replace_rows(con, "marts", "t", rows(D1, 1), days_slice([D1]))
         # An empty output is an empty partition, and touches no other day.
-        replace_rows(con, "marts", "t", rows(D2, 2), "flight_date", [D2])
-        replace_rows(con, "marts", "t", rows(D1, 3).head(0), "flight_date", [D1])
-        assert read_rows(con, "marts", "t", "flight_date", [D1]).height == 0  # type: ignore[union-attr]
-        assert read_rows(con, "marts", "t", "flight_date", [D2]).height == 3  # type: ignore[union-attr]
+        replace_rows(con, "marts", "t", rows(D2, 2), days_slice([D2]))
+        replace_rows(con, "marts", "t", rows(D1, 3).head(0), days_slice([D1]))
+        assert read_rows(con, "marts", "t", days_slice([D1])).height == 0  # type: ignore[union-attr]
+        assert read_rows(con, "marts", "t", days_slice([D2])).height == 3  # type: ignore[union-attr]
         with pytest.raises(SchemaDriftError, match=r"marts\.t\.seq is missing"):
-            replace_rows(con, "marts", "t", rows(D2, 4).drop("seq"), "flight_date", [D2])
+            replace_rows(con, "marts", "t", rows(D2, 4).drop("seq"), days_slice([D2]))
         with pytest.raises(SchemaDriftError, match=r"marts\.t\.writer changed bigint -> text"):
             replace_rows(
                 con,
                 "marts",
                 "t",
                 rows(D2, 4).with_columns(pl.lit("x").alias("writer")),
-                "flight_date",
-                [D2],
+                days_slice([D2]),
             )
         # The failed writes rolled back: D2 still holds writer 2's rows.
-        still = read_rows(con, "marts", "t", "flight_date", [D2])
+        still = read_rows(con, "marts", "t", days_slice([D2]))
         assert still is not None
         assert still["writer"].to_list() == [2, 2, 2]
         replace_rows(
@@ -131,10 +137,9 @@ def test_replace_is_one_transaction_and_drift_names_the_column(
             "marts",
             "t",
             rows(D2, 5).with_columns(pl.lit(1.5).alias("extra")),
-            "flight_date",
-            [D2],
+            days_slice([D2]),
         )
-        added = read_rows(con, "marts", "t", "flight_date", [D2])
+        added = read_rows(con, "marts", "t", days_slice([D2]))
         assert added is not None
         assert added["extra"].to_list() == [1.5] * 3
 
@@ -179,17 +184,17 @@ def test_a_lazy_output_is_copied_in_batches_in_one_transaction(
     warehouse_url: str, postgres: Postgres
 ) -> None:
     with connect(warehouse_url, postgres.password) as con:
-        replace_rows(con, "marts", "t", rows(D1, 1), "flight_date", [D1])
+        replace_rows(con, "marts", "t", rows(D1, 1), days_slice([D1]))
         counting = FailingCopies(con, fail_at=0)
-        replace_rows(counting, "marts", "t", rows(D1, 2, n=5).lazy(), "flight_date", [D1], 2)
+        replace_rows(counting, "marts", "t", rows(D1, 2, n=5).lazy(), days_slice([D1]), 2)
         assert counting.copies == 4  # the empty typed table, then 2 + 2 + 1 rows
-        assert read_rows(con, "marts", "t", "flight_date", [D1])["writer"].to_list() == [2] * 5  # type: ignore[index]
+        assert read_rows(con, "marts", "t", days_slice([D1]))["writer"].to_list() == [2] * 5  # type: ignore[index]
         failing = FailingCopies(con, fail_at=3)
         with pytest.raises(RuntimeError, match="middle of the copies"):
-            replace_rows(failing, "marts", "t", rows(D1, 3, n=5).lazy(), "flight_date", [D1], 2)
-        still = read_rows(con, "marts", "t", "flight_date", [D1])
+            replace_rows(failing, "marts", "t", rows(D1, 3, n=5).lazy(), days_slice([D1]), 2)
+        still = read_rows(con, "marts", "t", days_slice([D1]))
         assert still is not None
         assert still["writer"].to_list() == [2] * 5
-        picked = read_rows(con, "marts", "t", "flight_date", [D1], ["seq", "writer"])
+        picked = read_rows(con, "marts", "t", days_slice([D1]), ["seq", "writer"])
         assert picked is not None
         assert picked.columns == ["seq", "writer"]

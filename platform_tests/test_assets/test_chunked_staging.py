@@ -8,8 +8,8 @@ import pytest
 from lakehouse.assets.staged import FLIGHTS_STAGING, Settled, Tally, settle, stage_rows
 from lakehouse.chunks import spilled
 from lakehouse.landing import PARTITION_COLUMN
+from lakehouse.resources.lake_io import DailyScan
 from lakehouse.resources.landing import LandingZone
-from lakehouse.resources.parquet_io import DailyScan
 from lakehouse.sources import AIRPORTS, FLIGHTS
 from lakehouse.transforms.flights import (
     STAGED_FLIGHTS,

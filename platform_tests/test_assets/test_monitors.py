@@ -9,23 +9,22 @@ import polars as pl
 from lakehouse.assets.metadata import column_schema, output_metadata
 from lakehouse.assets.staged import FLIGHTS_STAGING, row_count_result
 from lakehouse.checks.monitors import schema_change_checks
-from lakehouse.resources.parquet_io import Lake, stored_row_counts, write_partitions
+from lakehouse.resources.lake_io import Lake
 from lakehouse.transforms.spec import Column, TableSpec
+from platform_tests.factories import store_daily
 
 MONDAY = date(2013, 1, 7)
 
 
 def store_days(lake: Lake, days: list[date], rows: int) -> None:
     frame = pl.DataFrame({"flight_date": [d for d in days for _ in range(rows)]})
-    write_partitions(frame.lazy(), lake.table_dir(FLIGHTS_STAGING.key), "flight_date", days)
+    store_daily(lake.base_dir, FLIGHTS_STAGING.key.path, frame, "flight_date")
 
 
 def test_stored_counts_come_from_the_partitions_that_exist(tmp_path: Path) -> None:
     lake = Lake(base_dir=str(tmp_path))
     store_days(lake, [MONDAY, MONDAY + timedelta(days=2)], rows=3)
-    counts = stored_row_counts(
-        lake.table_dir(FLIGHTS_STAGING.key), [MONDAY + timedelta(n) for n in range(3)]
-    )
+    counts = lake.day_rows(FLIGHTS_STAGING.key, [MONDAY + timedelta(n) for n in range(3)])
     assert counts.rows() == [(MONDAY, 3), (MONDAY + timedelta(days=2), 3)]
 
 

@@ -6,12 +6,13 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pyarrow.parquet as pq
+from deltalake import DeltaTable
 from polars.testing import assert_frame_equal
 
 from lakehouse.definitions import build_resources, defs
 from lakehouse.landing import PARSE_ERROR, landing_path, write_atomic
+from lakehouse.resources.lake_io import LakeIOManager
 from lakehouse.resources.landing import LandingZone
-from lakehouse.resources.parquet_io import ParquetIOManager, partition_file, scan_partitions
 from lakehouse.runner import materialize_range
 from lakehouse.settings import Settings
 from lakehouse.sources import FLIGHTS
@@ -36,7 +37,8 @@ def run(
 
 
 def stored(settings: Settings) -> pl.DataFrame:
-    return scan_partitions(settings.lake_dir / "raw" / "flights", DAYS).collect()
+    table = pl.read_delta(str(settings.lake_dir / "raw" / "flights"))
+    return table.filter(pl.col("_partition_date").is_in(DAYS)).sort("_partition_date")
 
 
 def delivered(settings: Settings, day: date) -> Path:
@@ -68,8 +70,8 @@ def test_a_range_run_stores_every_line_and_reports_it(landed: Settings, scratch:
     assert [c.name for c in schema.columns] == expected.columns  # type: ignore[union-attr]
     assert leftovers(scratch) == []
     # Text's min/max prune nothing; a raw day's file is written without them.
-    for day in DAYS:
-        footer = pq.ParquetFile(partition_file(landed.lake_dir / "raw" / "flights", day))
+    for file in DeltaTable(str(landed.lake_dir / "raw" / "flights")).file_uris():
+        footer = pq.ParquetFile(file)
         columns = footer.metadata.row_group(0).to_dict()["columns"]
         assert not any(c["statistics"]["has_min_max"] for c in columns)
 
@@ -98,7 +100,7 @@ def test_a_day_that_fails_publishes_nothing_of_the_run(landed: Settings, scratch
     assert leftovers(scratch) == []
 
 
-class FailingLake(ParquetIOManager):
+class FailingLake(LakeIOManager):
     """A lake whose disk fills up while the run publishes."""
 
     def handle_output(self, context: dg.OutputContext, obj: object) -> None:

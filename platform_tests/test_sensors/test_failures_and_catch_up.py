@@ -16,6 +16,7 @@ from lakehouse.landing import content_hash, write_atomic
 from lakehouse.runner import materialize_range
 from lakehouse.sensors.failures import record_run_failures
 from lakehouse.settings import Settings
+from platform_tests.factories import store_daily
 from platform_tests.test_sensors.test_landing_sensor import HEADER, day_line
 
 
@@ -65,13 +66,14 @@ def test_the_catch_up_schedule_requests_what_the_raw_layer_does_not_hold(tmp_pat
                  "2013-01-06.csv"):  # fmt: skip
         os.utime(flights / name, (old, old))  # e.g. restored from a backup
     write_atomic(flights / "2013-01-04.csv", HEADER + day_line(4))  # may still be written
-    raw = settings.lake_dir / "raw" / "flights"
-    for day, frame in (
-        ("2013-01-01", pl.DataFrame({"_content_hash": [content_hash(held_body)]})),
-        ("2013-01-06", pl.DataFrame({"_content_hash": []}, schema={"_content_hash": pl.String})),
-    ):
-        (raw / f"date={day}").mkdir(parents=True)
-        frame.write_parquet(raw / f"date={day}" / "part-0.parquet")
+    held = pl.DataFrame(
+        {"_partition_date": [date(2013, 1, 1)], "_content_hash": [content_hash(held_body)]}
+    )
+    store_daily(str(settings.lake_dir), ["raw", "flights"], held, "_partition_date")
+    nothing_flew = [date(2013, 1, 6)]
+    store_daily(
+        str(settings.lake_dir), ["raw", "flights"], held.clear(), "_partition_date", nothing_flew
+    )
     [schedule] = SCHEDULES
     with (
         dg.instance_for_test() as instance,

@@ -2,6 +2,7 @@
 
 import os
 import time
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -13,6 +14,7 @@ from lakehouse.definitions import ASSETS, SENSORS, build_resources
 from lakehouse.landing import content_hash, write_atomic
 from lakehouse.settings import Settings
 from lakehouse.sources import Cadence, Source
+from platform_tests.factories import store_daily
 
 HEADER = b"year,month,day,dep_time,sched_dep_time,dep_delay,arr_time,sched_arr_time,arr_delay,carrier,flight,tailnum,origin,dest,air_time,distance,hour,minute,time_hour\n"  # noqa: E501
 RAW_FLIGHTS = dg.AssetKey(["raw", "flights"])
@@ -142,9 +144,10 @@ def test_files_already_ingested_by_make_run_start_no_run(tmp_path: Path) -> None
     body = HEADER + day_line(1)
     deliver(landing / "flights" / "2013-01-01.csv", body)
     deliver(landing / "flights" / "2013-01-02.csv", HEADER + day_line(2))
-    held = tmp_path / "lake" / "raw" / "flights" / "date=2013-01-01" / "part-0.parquet"
-    held.parent.mkdir(parents=True)
-    pl.DataFrame({"_content_hash": [content_hash(body)]}).write_parquet(held)
+    held = pl.DataFrame(
+        {"_partition_date": [date(2013, 1, 1)], "_content_hash": [content_hash(body)]}
+    )
+    store_daily(str(tmp_path / "lake"), ["raw", "flights"], held, "_partition_date")
     with dg.instance_for_test() as instance:
         result = tick(instance, landing, None)
     assert partitions(result) == ["2013-01-02"]

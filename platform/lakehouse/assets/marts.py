@@ -24,7 +24,7 @@ from lakehouse.assets.warehouse import WAREHOUSE
 from lakehouse.checks.monitors import DAILY_FRESHNESS
 from lakehouse.chunks import rows_per_day
 from lakehouse.partitions import DAILY
-from lakehouse.resources.parquet_io import PARTITION_EXPR
+from lakehouse.resources.partitioning import PARTITION_EXPR
 from lakehouse.resources.warehouse_io import COLUMNS
 from lakehouse.transforms.marts import (
     DELAY_WEATHER,

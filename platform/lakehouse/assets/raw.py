@@ -17,8 +17,8 @@ from lakehouse.assets.metadata import (
 from lakehouse.dates import keys_to_dates
 from lakehouse.landing import PARSE_ERROR, PARTITION_COLUMN, RAW_LINE, LandingFileError
 from lakehouse.partitions import DAILY
+from lakehouse.resources.lake_io import PARTITION_EXPR, PartitionStaging, StagedPartitions
 from lakehouse.resources.landing import LandingZone
-from lakehouse.resources.parquet_io import PARTITION_EXPR, PartitionStaging, StagedPartitions
 from lakehouse.sources import Cadence, Source
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
 
@@ -66,7 +66,7 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
             files = landing.daily_files(source, keys_to_dates(context.partition_keys))
             # Each day is written as soon as it is read, so the run holds a few days (those being
             # parsed and written), not the range; the IO manager then publishes them together.
-            with PartitionStaging(statistics=RAW_FILE_STATISTICS) as staging:
+            with PartitionStaging(PARTITION_COLUMN, statistics=RAW_FILE_STATISTICS) as staging:
                 unsplit = 0
                 per_day: dict[date, int] = {}
                 for file, delivery in landing.deliveries(source, files):

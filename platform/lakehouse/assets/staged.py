@@ -39,13 +39,12 @@ from lakehouse.contracts.weather import WEATHER_CONTRACT
 from lakehouse.dates import keys_to_dates
 from lakehouse.landing import PARTITION_COLUMN
 from lakehouse.partitions import DAILY
-from lakehouse.resources.parquet_io import (
+from lakehouse.resources.lake_io import (
     PARTITION_EXPR,
     DailyScan,
     Lake,
     PartitionStaging,
     StagedPartitions,
-    stored_row_counts,
 )
 from lakehouse.settings import Settings
 from lakehouse.sources import AIRLINES, AIRPORTS, FLIGHTS, PLANES, WEATHER, Source
@@ -316,13 +315,13 @@ def stage_rows(
     return Tally.combine(tallies)
 
 
-def keep_days(partitions: PartitionStaging, column: str) -> Callable[[pl.DataFrame], None]:
-    """Store valid rows as one complete partition file per day of `column` (a chunk holds
-    whole days, so each day is written once), written while the next chunk is staged.
+def keep_days(partitions: PartitionStaging) -> Callable[[pl.DataFrame], None]:
+    """Store valid rows as one complete partition file per day (a chunk holds whole days, so
+    each day is written once), written while the next chunk is staged.
     """
 
     def keep(valid: pl.DataFrame) -> None:
-        partitions.write_days(valid, column)
+        partitions.write_days(valid)
 
     return keep
 
@@ -453,7 +452,7 @@ def row_count_result(
     )
     first = min(days)
     earlier = [first - timedelta(days=n) for n in range(1, 7 * ANOMALY_WEEKS + 1)]
-    history = stored_row_counts(lake.table_dir(staging.key), earlier)
+    history = lake.day_rows(staging.key, earlier)
     found = row_count_anomalies(history, checked, weeks=ANOMALY_WEEKS, tolerance=ANOMALY_TOLERANCE)
     return dg.AssetCheckResult(
         asset_key=staging.key,
@@ -492,16 +491,16 @@ def stage_daily(
     """
     assert staging.date_column is not None  # noqa: S101  (daily sources have one)
     days = keys_to_dates(context.partition_keys)
-    with PartitionStaging() as partitions:
+    with PartitionStaging(staging.date_column) as partitions:
         tally = stage_rows(
             staging,
             raw,
-            keep_days(partitions, staging.date_column),
+            keep_days(partitions),
             settle_chunk,
             chunk_rows=Settings.from_env().chunk_rows,
         )
         partitions.write_missing(days, staging.spec.schema)
-        valid = partitions.staged()
+        valid = partitions.staged(staging.spec.schema)
         yield from staged_results(context, staging, tally, valid, **summarize(valid.scan()))
     yield row_count_result(staging, tally.day_rows, days, lake)
 

@@ -21,7 +21,7 @@ from lakehouse.checks.monitors import DAILY_FRESHNESS
 from lakehouse.chunks import Spill, day_chunks, rows_per_day, spilled
 from lakehouse.dates import keys_to_dates
 from lakehouse.partitions import DAILY
-from lakehouse.resources.parquet_io import PARTITION_EXPR, DailyScan
+from lakehouse.resources.lake_io import PARTITION_EXPR, DailyScan
 from lakehouse.settings import Settings
 from lakehouse.transforms.dimensions import (
     DIM_AIRLINE,

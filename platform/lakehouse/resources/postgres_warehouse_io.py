@@ -16,7 +16,6 @@ overlapping ranges (or adding the same column) apply one after the other, never 
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
 from typing import Any
 from urllib.parse import quote as url_quote
 from urllib.parse import urlsplit, urlunsplit
@@ -26,20 +25,22 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from lakehouse.dates import date_span, keys_to_dates
-from lakehouse.resources.parquet_io import (
-    PARTITION_EXPR,
+from lakehouse.resources.frames import as_lazy
+from lakehouse.resources.partitioning import (
     MissingPartitionError,
+    PartitionSlice,
+    context_slice,
+    numbered_placeholders,
 )
 from lakehouse.resources.warehouse_io import (
     INSERT_BATCH_ROWS,
     SchemaDriftError,
     batches,
-    check_within,
     diff_columns,
     drift_message,
     select_list,
     selected_columns,
+    warehouse_table,
 )
 from lakehouse.sql import quote, table_name
 
@@ -97,11 +98,12 @@ def _columns(cur: Any, relation: str) -> dict[str, str]:
     return dict(cur.fetchall())
 
 
-def _predicate(column: str | None, days: Sequence[date]) -> tuple[str, tuple[date, ...]]:
-    if column is None:
+def _predicate(slice_: PartitionSlice | None, schema: pl.Schema) -> tuple[str, tuple[Any, ...]]:
+    """The slice's condition with PostgreSQL placeholders, or TRUE for a whole table."""
+    if slice_ is None:
         return "TRUE", ()
-    start, end = date_span(days)
-    return f"{quote(column)} BETWEEN $1 AND $2", (start, end)
+    where, params = slice_.where(schema)
+    return numbered_placeholders(where), tuple(params)
 
 
 def replace_rows(
@@ -109,15 +111,14 @@ def replace_rows(
     schema: str,
     table: str,
     frame: pl.DataFrame | pl.LazyFrame,
-    column: str | None,
-    days: Sequence[date],
+    slice_: PartitionSlice | None,
     batch_rows: int = INSERT_BATCH_ROWS,
 ) -> None:
-    """Replace the `days` of `column` (or the whole table, if None) with `frame`, atomically;
+    """Replace the rows of `slice_` (or the whole table, if None) with `frame`, atomically;
     `frame` is copied over in batches of at most `batch_rows` rows.
     """
     qualified = table_name(schema, table)
-    where, params = _predicate(column, days)
+    where, params = _predicate(slice_, frame.collect_schema())
     cur = con.cursor()
     try:
         # Concurrent CREATE SCHEMA IF NOT EXISTS can still collide: serialize it, and commit it
@@ -152,34 +153,37 @@ def _ensure_table(cur: Any, schema: str, table: str, columns: pl.Schema) -> None
     # An all-null column has no type of its own (Arrow null -> text): it fits any type.
     incoming.update({n: '"NULL"' for n, t in columns.items() if t == pl.Null})
     existing = _columns(cur, qualified)
-    if not existing:
-        cur.execute(f"CREATE TABLE {qualified} (LIKE {quote(_INCOMING)})")
-        return
     changes = diff_columns(existing, incoming)
     problem = drift_message(f"{schema}.{table}", changes)
     if problem:
         raise SchemaDriftError(problem)
+    if not existing:
+        cur.execute(f"CREATE TABLE {qualified} (LIKE {quote(_INCOMING)})")
+        return
     for name, kind in changes.added:
         cur.execute(f"ALTER TABLE {qualified} ADD COLUMN {quote(name)} {kind}")
+    for name, kind in changes.typed:
+        cur.execute(f"ALTER TABLE {qualified} ALTER COLUMN {quote(name)} TYPE {kind}")
 
 
 def read_rows(
     con: Any,
     schema: str,
     table: str,
-    column: str | None,
-    days: Sequence[date],
+    slice_: PartitionSlice | None,
     columns: Sequence[str] | None = None,
 ) -> pl.DataFrame | None:
-    """The table (or the `days` of it; only `columns`, if given), or None if it was never
+    """The table (or the slice of it; only `columns`, if given), or None if it was never
     written.
     """
     qualified = table_name(schema, table)
-    where, params = _predicate(column, days)
     cur = con.cursor()
     try:
         if not _columns(cur, qualified):
             return None
+        cur.execute(f"SELECT * FROM {qualified} LIMIT 0")
+        existing = pl.DataFrame(cur.fetch_arrow_table()).schema
+        where, params = _predicate(slice_, existing)
         cur.execute(
             f"SELECT {select_list(columns)} FROM {qualified} WHERE {where}",
             parameters=params or None,
@@ -210,40 +214,44 @@ class PostgresWarehouseIOManager(dg.ConfigurableIOManager):
         "rows, all in the one transaction, so a LazyFrame output is never held whole.",
     )
 
-    def handle_output(
-        self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame | None
-    ) -> None:
-        """Replace the run's partitions (or the whole table) in one transaction."""
+    def handle_output(self, context: dg.OutputContext, obj: object) -> None:
+        """Replace the run's partitions (or the whole table) in one transaction; None clears
+        them, so nothing downstream reads stale rows.
+        """
+        schema, table = warehouse_table(context.asset_key)
+        slice_ = context_slice(context)
         if obj is None:
+            with connect(self.url, self.password) as con:
+                frame = read_rows(con, schema, table, None, [])
+                if frame is not None:
+                    replace_rows(con, schema, table, frame.clear(), slice_)
+            context.add_output_metadata({"table": f"{schema}.{table}", "cleared": True})
             return
-        schema, table = context.asset_key.path[0], context.asset_key.path[-1]
-        column: str | None = None
-        days: list[date] = []
-        if context.has_asset_partitions:
-            column = context.definition_metadata[PARTITION_EXPR]
-            days = keys_to_dates(context.asset_partition_keys)
-            check_within(obj, column, days, f"{schema}.{table}")
+        rows = (
+            obj
+            if isinstance(obj, pl.DataFrame)
+            else as_lazy(obj, context.asset_key.to_user_string())
+        )
+        if slice_ is not None:
+            slice_.check(rows.collect_schema())
+            slice_.refuse_outside(rows)
         with connect(self.url, self.password) as con:
-            replace_rows(con, schema, table, obj, column, days, self.insert_batch_rows)
+            replace_rows(con, schema, table, rows, slice_, self.insert_batch_rows)
         context.add_output_metadata({"table": dg.MetadataValue.text(f"{schema}.{table}")})
 
-    def load_input(self, context: dg.InputContext) -> pl.DataFrame:
-        """The table, or the run's partition range of it; only the input's `columns` if it
-        names some.
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame | None:
+        """The table, or the input's partitions of it; only the input's `columns` if it
+        names some; None for an Optional input never written.
         """
-        schema, table = context.asset_key.path[0], context.asset_key.path[-1]
-        column: str | None = None
-        days: list[date] = []
-        if context.has_asset_partitions:
-            upstream = context.upstream_output
-            column = upstream.definition_metadata[PARTITION_EXPR] if upstream else None
-            if column is None:
-                msg = f"{schema}.{table} is partitioned but has no '{PARTITION_EXPR}' metadata"
-                raise dg.DagsterInvariantViolationError(msg)
-            days = keys_to_dates(context.asset_partition_keys)
+        schema, table = warehouse_table(context.asset_key)
+        slice_ = context_slice(context)
         with connect(self.url, self.password) as con:
-            frame = read_rows(con, schema, table, column, days, selected_columns(context))
+            frame = read_rows(con, schema, table, slice_, selected_columns(context))
         if frame is None:
+            if type(None) in getattr(context.dagster_type.typing_type, "__args__", ()):
+                return None
+            if slice_ is not None and slice_.is_empty:
+                return pl.DataFrame()
             msg = (
                 f"{schema}.{table} has never been materialized in {describe(self.url)}; "
                 f"materialize {context.asset_key.to_user_string()} first"

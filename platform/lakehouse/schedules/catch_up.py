@@ -8,8 +8,8 @@ import dagster as dg
 
 from lakehouse.dates import consecutive_spans
 from lakehouse.partitions import DAILY
+from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
-from lakehouse.resources.parquet_io import Lake, ingested_content_hash, partition_file
 from lakehouse.runner import range_tags
 from lakehouse.sensors.landing import inspect_delivery
 from lakehouse.sensors.planning import QUIET_NS, missed_days
@@ -26,7 +26,6 @@ def catch_up_requests(
     requests = []
     for source in sources:
         raw = dg.AssetKey(["raw", source.name])
-        table = lake.table_dir(raw)
         deliveries = {}
         for file in landing.files(source):
             recent = now_ns - file.path.stat().st_mtime_ns < QUIET_NS  # may still be written
@@ -35,7 +34,7 @@ def catch_up_requests(
             found = inspect_delivery(source, file.path)
             if found.problem is None:  # unreadable files are the sensor's to reject
                 deliveries[file.day] = found
-        held = {day: ingested_content_hash(partition_file(table, day)) for day in deliveries}
+        held = lake.held_hashes(raw, list(deliveries))
         days = missed_days(deliveries, held.get)
         requests += [
             dg.RunRequest(

@@ -8,13 +8,8 @@ import dagster as dg
 
 from lakehouse.landing import LandingFileError, content_hash, list_landing_files, parse_rows
 from lakehouse.partitions import DAILY
+from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
-from lakehouse.resources.parquet_io import (
-    Lake,
-    ingested_content_hash,
-    ingested_snapshot_hashes,
-    partition_file,
-)
 from lakehouse.runner import range_tags
 from lakehouse.sensors.planning import (
     FileStat,
@@ -98,9 +93,10 @@ def make_landing_sensor(source: Source) -> dg.SensorDefinition:
         ]
         keys = set(DAILY.get_partition_keys())
 
-        raw_table = lake.table_dir(raw)
-        # Read the raw snapshot table only on a tick that meets a file it has not seen.
-        snapshots = functools.cache(lambda: ingested_snapshot_hashes(raw_table))
+        # Read the raw table only on a tick that meets a file it has not seen, and then once.
+        days = [stat.day for stat in listing if stat.day is not None]
+        held_days = functools.cache(lambda: lake.held_hashes(raw, days))
+        snapshots = functools.cache(lambda: lake.snapshot_hashes(raw))
         plan = plan_landing_runs(
             source.name,
             listing,
@@ -108,7 +104,7 @@ def make_landing_sensor(source: Source) -> dg.SensorDefinition:
             lambda name: inspect_delivery(source, folder / name),
             accepts=lambda day: None if not daily or day.isoformat() in keys else outside_range(),
             ingested_hash=lambda stat: (
-                ingested_content_hash(partition_file(raw_table, stat.day))
+                held_days().get(stat.day)
                 if daily and stat.day is not None
                 else snapshots().get(f"{source.name}/{stat.name}")
             ),

@@ -1,0 +1,32 @@
+"""What an IO manager accepts as an output: Polars frames, and pandas or Arrow tables."""
+
+from typing import cast
+
+import polars as pl
+
+
+class UnsupportedOutputError(TypeError):
+    """An output of a type the stores cannot hold."""
+
+
+def as_lazy(obj: object, asset: str) -> pl.LazyFrame:
+    """An output as a LazyFrame: Polars frames as they are, pandas and Arrow tables converted.
+
+    Raises:
+        UnsupportedOutputError: any other type, naming the asset and what is accepted.
+    """
+    if isinstance(obj, pl.LazyFrame):
+        return obj
+    if isinstance(obj, pl.DataFrame):
+        return obj.lazy()
+    module = type(obj).__module__
+    if module.startswith("pandas") and type(obj).__name__ == "DataFrame":
+        return pl.from_pandas(obj).lazy()
+    if module.startswith("pyarrow") and type(obj).__name__ in {"Table", "RecordBatch"}:
+        return cast("pl.DataFrame", pl.from_arrow(obj)).lazy()
+    msg = (
+        f"{asset} returned a {type(obj).__name__}; the stores hold a polars DataFrame or "
+        "LazyFrame (a pandas DataFrame or Arrow table is converted), or None to clear the run's "
+        "partitions"
+    )
+    raise UnsupportedOutputError(msg)
