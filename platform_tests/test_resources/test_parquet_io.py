@@ -133,6 +133,30 @@ def test_io_manager_stores_partitions_and_loads_the_annotated_frame_type(tmp_pat
     )
 
 
+def test_the_first_write_creates_a_fresh_lake_root_and_a_read_never_does(tmp_path: Path) -> None:
+    lake = tmp_path / "data" / "lake"  # `make clean`: no data folder at all
+    io = ParquetIOManager(base_dir=str(lake))
+    day = dg.PartitionKeyRange("2013-01-01", "2013-01-01")
+    lazy = dg.PythonObjectDagsterType(pl.LazyFrame)
+    daily = dg.build_input_context(
+        asset_key=["raw", "numbers"],
+        dagster_type=lazy,
+        asset_partitions_def=DAYS,
+        asset_partition_key_range=day,
+    )
+    whole = dg.build_input_context(asset_key=["ref", "table"], dagster_type=lazy)
+    with pytest.raises(MissingPartitionError, match=r"numbers has no data for 1 partition"):
+        io.load_input(daily)
+    with pytest.raises(MissingPartitionError, match=r"ref/table has no data at .*materialize"):
+        io.load_input(whole)
+    assert not lake.parent.exists()
+
+    assets = [numbers, reference]
+    assert dg.materialize(assets, resources={"io_manager": io}, partition_key=day.start).success
+    assert partition_file(lake / "raw" / "numbers", D1).exists()
+    assert (lake / "ref" / "table" / "data.parquet").exists()
+
+
 def test_io_manager_requires_a_partition_column(tmp_path: Path) -> None:
     @dg.asset(key=["raw", "unnamed"], partitions_def=DAYS)
     def unnamed() -> pl.DataFrame:

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -25,6 +26,7 @@ from duckdb import DuckDBPyConnection
 from pydantic import Field
 
 from lakehouse.dates import date_span, keys_to_dates
+from lakehouse.resources.folders import ensure_folder
 from lakehouse.resources.parquet_io import (
     PARTITION_EXPR,
     MissingPartitionError,
@@ -153,7 +155,13 @@ class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
 
     @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[DuckDBPyConnection]:
-        """A connection that is always closed, waiting a bounded time for a locked file."""
+        """A connection that is always closed, waiting a bounded time for a locked file.
+
+        Opening for writing creates the warehouse file, and its folder on a fresh data home
+        (DuckDB creates the file, not the folder).
+        """
+        if not read_only:
+            ensure_folder(Path(self.duckdb.database).parent)
         attempt = 0
         while True:
             try:
@@ -265,6 +273,14 @@ class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
                 msg = f"{schema}.{table} is partitioned but has no '{PARTITION_EXPR}' metadata"
                 raise dg.DagsterInvariantViolationError(msg)
             where, params = partition_predicate(column, keys_to_dates(context.asset_partition_keys))
+        never_materialized = (
+            f"{schema}.{table} has never been materialized in {self.duckdb.database}; "
+            f"materialize {context.asset_key.to_user_string()} first"
+        )
+        # Nothing was ever written (a fresh data home): DuckDB cannot open a missing file
+        # read-only, and a read must not create an empty one.
+        if not Path(self.duckdb.database).exists():
+            raise MissingPartitionError(never_materialized)
         with self.connect(read_only=True) as con:
             exists = con.execute(
                 "SELECT count(*) FROM information_schema.tables "
@@ -272,11 +288,7 @@ class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
                 [schema, table],
             ).fetchall()
             if exists != [(1,)]:
-                msg = (
-                    f"{schema}.{table} has never been materialized in {self.duckdb.database}; "
-                    f"materialize {context.asset_key.to_user_string()} first"
-                )
-                raise MissingPartitionError(msg)
+                raise MissingPartitionError(never_materialized)
             columns = select_list(selected_columns(context))
             frame = con.sql(
                 f"SELECT {columns} FROM {table_name(schema, table)} WHERE {where}", params=params
