@@ -70,9 +70,9 @@ def accepted_flights(clean: list[Step], injected: list[Injected]) -> pl.DataFram
 
 def test_every_injected_fault_is_accounted_for(settings: Settings) -> None:
     steps, injected = faulty_replay()
-    land_sample(settings.landing_dir, FIRST, LAST, ["airlines", "airports", "planes"])
     with dg.instance_for_test() as instance:
-        daemon = Daemon(instance, build_resources(settings))
+        daemon = Daemon(instance, build_resources(settings))  # from `make clean`'s state
+        land_sample(settings.landing_dir, FIRST, LAST, ["airlines", "airports", "planes"])
         for step in steps:  # each delivery flows to the marts before the next one lands
             deliver([step], settings.landing_dir)
             daemon.settle()

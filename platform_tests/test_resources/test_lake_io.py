@@ -374,3 +374,12 @@ def test_rows_outside_the_run_commit_nothing(tmp_path: Path) -> None:
     assert PartitionMismatchError.__name__ in cause.cls_name
     assert "day=2013-01-02" in cause.message
     assert table(tmp_path)["value"].to_list() == [1, 2, 3]
+
+
+def test_the_first_write_creates_a_fresh_lake_root_and_a_read_never_does(tmp_path: Path) -> None:
+    lake = tmp_path / "data" / "lake"  # `make clean`: no data folder at all
+    with pytest.raises(MissingPartitionError, match=r"raw/numbers has no table at .*materialize"):
+        load(lake, [D1])
+    assert not lake.parent.exists()
+    daily_numbers(lake)
+    assert (lake / "raw" / "numbers" / "_delta_log").is_dir()

@@ -219,16 +219,28 @@ def test_timestamps_read_back_from_duckdb_are_named_utc() -> None:
     assert as_utc(frame).schema["t"] == pl.Datetime("us", "UTC")
 
 
-def test_reading_a_table_never_materialized_says_what_to_run(tmp_path: Path) -> None:
+def test_the_first_write_on_a_fresh_data_home_creates_the_folder_and_the_file(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "data" / "w.duckdb"  # `make clean`: no data folder at all
+    assert run(daily_asset({"v": [1]}), db, D1).success
+    assert table(db) == [(D1, 1)]
+
+
+@pytest.mark.parametrize("created", [True, False], ids=["empty warehouse", "no warehouse file"])
+def test_reading_a_table_never_materialized_says_what_to_run(tmp_path: Path, created: bool) -> None:
     @dg.asset(key=["marts", "reader"], ins={"daily": dg.AssetIn(["marts", "daily"])})
     def reader(daily: pl.DataFrame) -> None:
         raise AssertionError("must not run")
 
-    db = tmp_path / "w.duckdb"
-    duckdb.connect(str(db)).close()
+    db = tmp_path / "data" / "w.duckdb"
+    if created:
+        db.parent.mkdir()
+        duckdb.connect(str(db)).close()
     source = dg.AssetSpec(["marts", "daily"]).with_io_manager_key("io_manager")
     with pytest.raises(MissingPartitionError, match=r"marts.daily has never been materialized"):
         dg.materialize([source, reader], resources={"io_manager": io_manager(db)})
+    assert db.parent.exists() is created  # a read creates no folder and no empty warehouse
 
 
 def lazy_asset(values: list[int]) -> dg.AssetsDefinition:

@@ -26,6 +26,7 @@ from duckdb import DuckDBPyConnection
 from pydantic import Field
 
 from lakehouse.resources.delta_tables import safe_parts
+from lakehouse.resources.folders import ensure_folder
 from lakehouse.resources.frames import as_lazy
 from lakehouse.resources.partitioning import (
     MissingPartitionError,
@@ -181,7 +182,13 @@ class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
 
     @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[DuckDBPyConnection]:
-        """A connection that is always closed, waiting a bounded time for a locked file."""
+        """A connection that is always closed, waiting a bounded time for a locked file.
+
+        Opening for writing creates the warehouse file, and its folder on a fresh data home
+        (DuckDB creates the file, not the folder).
+        """
+        if not read_only:
+            ensure_folder(Path(self.duckdb.database).parent)
         attempt = 0
         while True:
             try:
