@@ -24,7 +24,7 @@ export UV_SYSTEM_CERTS := 1
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help install run dev test lint typecheck bench clean
+.PHONY: help install run dev test lint typecheck defs bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -56,7 +56,10 @@ lint: install  ## ruff
 typecheck: install  ## mypy on the lakehouse package
 	$(RUN) mypy
 
-test: lint typecheck  ## Lint, type-check and run the whole test suite
+defs: install  ## dg check defs: every declared source and mart loads
+	$(RUN) dg check defs
+
+test: lint typecheck defs  ## Lint, type-check, check the definitions and run the whole test suite
 	$(RUN) pytest
 
 bench: install  ## Benchmarks (#7) at BENCH_SCALES (default 1,10,50): bench/results.{json,md}

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from lakehouse.landing import write_atomic
 from lakehouse.simulator.replay import land_sample
+from lakehouse.simulator.sample import FLIGHTS
 from lakehouse.simulator.scale import scale_delivery
-from lakehouse.sources import FLIGHTS
 
 DONE = ".complete"
 

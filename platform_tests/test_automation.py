@@ -13,7 +13,7 @@ import pytest
 from lakehouse.definitions import build_resources
 from lakehouse.landing import write_atomic
 from lakehouse.settings import Settings
-from lakehouse.sources import FLIGHTS
+from lakehouse.simulator.sample import FLIGHTS
 from platform_tests.driving import Daemon
 from platform_tests.test_end_to_end import expected_from_files, mart_totals
 

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.simulator.replay import split_by_day
-from lakehouse.simulator.sample import sample_bytes
-from lakehouse.sources import FLIGHTS
+from lakehouse.simulator.sample import FLIGHTS, sample_bytes
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ from lakehouse.landing import write_atomic
 from lakehouse.runner import materialize_range
 from lakehouse.settings import Settings
 from lakehouse.simulator.replay import land_sample
-from lakehouse.sources import FLIGHTS
+from lakehouse.simulator.sample import FLIGHTS
 from lakehouse.status import platform_status
 
 pytestmark = pytest.mark.slow

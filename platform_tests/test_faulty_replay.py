@@ -17,7 +17,7 @@ from lakehouse.resources.lake_io import Lake
 from lakehouse.settings import Settings
 from lakehouse.simulator.faults import Fault, Injected, Outcome, Step, inject
 from lakehouse.simulator.replay import daily_steps, deliver, land_sample
-from lakehouse.sources import FLIGHTS, WEATHER
+from lakehouse.simulator.sample import FLIGHTS, WEATHER
 from platform_tests.driving import Daemon
 from platform_tests.test_end_to_end import mart_totals
 

@@ -18,7 +18,7 @@ from lakehouse.landing import (
     read_delivery,
     write_atomic,
 )
-from lakehouse.sources import AIRLINES, FLIGHTS, SOURCES
+from lakehouse.simulator.sample import AIRLINES, FLIGHTS, SAMPLE_SOURCES
 from platform_tests.factories import FLIGHT_TEXT, csv_bytes
 
 HEADER = ",".join(FLIGHTS.columns)
@@ -183,7 +183,7 @@ def plain_and_exact(data: bytes) -> tuple[pl.DataFrame | None, pl.DataFrame]:
 
 
 def test_both_paths_read_every_real_sample_file_alike(landed_sample: Path) -> None:
-    for source in SOURCES.values():
+    for source in SAMPLE_SOURCES.values():
         for file in list_landing_files(landed_sample, source.name).files:
             data = file.path.read_bytes()
             plain = parse_plain(data, source, source_file=file.name)

@@ -2,8 +2,7 @@ from datetime import date
 from pathlib import Path
 
 from lakehouse.simulator.replay import land_source, split_by_day
-from lakehouse.simulator.sample import sample_bytes
-from lakehouse.sources import AIRLINES, FLIGHTS
+from lakehouse.simulator.sample import AIRLINES, FLIGHTS, sample_bytes
 
 
 def test_daily_files_hold_the_sample_lines_byte_for_byte() -> None:

@@ -12,7 +12,7 @@ from lakehouse.cli import app
 from lakehouse.landing import LandingFileError, parse_delivery
 from lakehouse.simulator.faults import Fault, Outcome, Step, damage, inject
 from lakehouse.simulator.replay import daily_steps, deliver
-from lakehouse.sources import FLIGHTS, WEATHER
+from lakehouse.simulator.sample import FLIGHTS, WEATHER
 
 D1, D2, D3 = date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 3)
 

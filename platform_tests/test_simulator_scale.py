@@ -5,9 +5,8 @@ import pytest
 
 from lakehouse.landing import parse_delivery
 from lakehouse.simulator.replay import split_by_day
-from lakehouse.simulator.sample import sample_bytes
+from lakehouse.simulator.sample import FLIGHTS, sample_bytes
 from lakehouse.simulator.scale import FLIGHT_NUMBER_STRIDE, scale_delivery
-from lakehouse.sources import FLIGHTS
 from lakehouse.transforms.flights import TYPED_FLIGHTS
 
 HEADER = b"year,month,day,carrier,flight,origin,sched_dep_time"

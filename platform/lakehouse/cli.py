@@ -22,7 +22,8 @@ from lakehouse.simulator.replay import (
     scaled_samples,
     write_manifest,
 )
-from lakehouse.sources import SOURCES, Cadence
+from lakehouse.simulator.sample import SAMPLE_SOURCES
+from lakehouse.sources import Cadence
 from lakehouse.status import platform_status, quarantine_frames, quarantine_summary
 
 app = typer.Typer(help="An asset-based data platform on Dagster.", no_args_is_help=True)
@@ -77,7 +78,7 @@ def land(
     end: EndOption = None,
     source: Annotated[
         list[str] | None,
-        typer.Option(help=f"Source(s) to land (default: all of {', '.join(SOURCES)})."),
+        typer.Option(help=f"Source(s) to land (default: all of {', '.join(SAMPLE_SOURCES)})."),
     ] = None,
     pace: Annotated[
         str | None,
@@ -101,9 +102,9 @@ def land(
     """
     settings = Settings.from_env()
     first, last = _span(settings, start, end)
-    names = source or list(SOURCES)
+    names = source or list(SAMPLE_SOURCES)
     for given, known, what in (
-        (names, list(SOURCES), "source"),
+        (names, list(SAMPLE_SOURCES), "source"),
         (fault or [], FAULT_NAMES, "fault"),
     ):
         if unknown := [n for n in given if n not in known]:
@@ -113,8 +114,8 @@ def land(
         landed = land_sample(settings.landing_dir, first, last, names, scale=scale)
         _print_landed(landed, first, last, settings)
         return
-    daily = [SOURCES[n] for n in names if SOURCES[n].cadence is Cadence.DAILY]
-    reference = [n for n in names if SOURCES[n].cadence is Cadence.SNAPSHOT]
+    daily = [SAMPLE_SOURCES[n] for n in names if SAMPLE_SOURCES[n].cadence is Cadence.DAILY]
+    reference = [n for n in names if SAMPLE_SOURCES[n].cadence is Cadence.SNAPSHOT]
     if reference:
         _print_landed(
             land_sample(settings.landing_dir, first, last, reference), first, last, settings
@@ -276,7 +277,7 @@ def quarantine_replay(source: SourceOption = "flights") -> None:
     if not spans:
         console.print(f"Nothing of {source} is quarantined.")
         return
-    if SOURCES[source].cadence is Cadence.SNAPSHOT:
+    if SAMPLE_SOURCES[source].cadence is Cadence.SNAPSHOT:
         # A reference row feeds every day's facts (through its dimension): rebuild the range.
         materialize(start=None, end=None)
         return

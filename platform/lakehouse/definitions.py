@@ -1,5 +1,7 @@
 """The one Definitions object: assets, checks, sensors and resources. No logic lives here."""
 
+from pathlib import Path
+
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -10,14 +12,6 @@ from lakehouse.assets.marts import (
     mart_routes,
     mart_routes_daily,
 )
-from lakehouse.assets.raw import build_raw_asset
-from lakehouse.assets.staged import (
-    staged_airlines,
-    staged_airports,
-    staged_flights,
-    staged_planes,
-    staged_weather,
-)
 from lakehouse.assets.warehouse import (
     dim_airline_asset,
     dim_airport_asset,
@@ -26,6 +20,7 @@ from lakehouse.assets.warehouse import (
     fct_flights_asset,
 )
 from lakehouse.checks.monitors import schema_change_checks
+from lakehouse.declarations import declared_sources
 from lakehouse.deploy.executor import build_executor
 from lakehouse.resources.lake_io import Lake, LakeIOManager
 from lakehouse.resources.landing import LandingZone
@@ -33,9 +28,7 @@ from lakehouse.resources.postgres_warehouse_io import PASSWORD_ENV, PostgresWare
 from lakehouse.resources.warehouse_io import DuckDBWarehouseIOManager
 from lakehouse.schedules.catch_up import make_catch_up_schedule
 from lakehouse.sensors.failures import FailureLog, record_run_failures
-from lakehouse.sensors.landing import make_landing_sensor
 from lakehouse.settings import Settings
-from lakehouse.sources import AIRLINES, AIRPORTS, FLIGHTS, PLANES, WEATHER
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
@@ -55,25 +48,24 @@ def build_resources(settings: Settings) -> dict[str, object]:
     }
 
 
-raw_flights = build_raw_asset(FLIGHTS)
-raw_weather = build_raw_asset(WEATHER)
-raw_airlines = build_raw_asset(AIRLINES)
-raw_airports = build_raw_asset(AIRPORTS)
-raw_planes = build_raw_asset(PLANES)
+# The declared sources (defs/sources/*/defs.yaml): raw, staged, quarantine, checks, sensors.
+_declared = dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent)
+DECLARED_ASSETS = [a for a in _declared.assets or [] if isinstance(a, dg.AssetsDefinition)]
+DECLARED_SENSORS = [s for s in _declared.sensors or [] if isinstance(s, dg.SensorDefinition)]
+del _declared  # one Definitions object at module scope, as Dagster's loaders require
 
 ASSETS = [
-    *(raw_flights, raw_weather, raw_airlines, raw_airports, raw_planes),
-    *(staged_flights, staged_weather, staged_airlines, staged_airports, staged_planes),
+    *DECLARED_ASSETS,
     *(dim_date_asset, dim_airline_asset, dim_airport_asset, dim_plane_asset, fct_flights_asset),
     *(mart_ontime_daily, mart_routes_daily, mart_routes, mart_delay_weather),
 ]
 CHECKS = schema_change_checks(ASSETS)
 SENSORS = [
-    *(make_landing_sensor(source) for source in (FLIGHTS, WEATHER, AIRLINES, AIRPORTS, PLANES)),
+    *DECLARED_SENSORS,
     AUTOMATION_SENSOR,
     record_run_failures,
 ]
-SCHEDULES = [make_catch_up_schedule([FLIGHTS, WEATHER])]
+SCHEDULES = [make_catch_up_schedule(list(declared_sources().values()))]
 
 SETTINGS = Settings.from_env()
 defs = dg.Definitions(

@@ -1,7 +1,11 @@
-"""The landing sources: what each delivery file must contain and how it is dated."""
+"""What a source's deliveries look like, as the landing zone, the raw layer and the sensors see
+them; derived from its declaration (`declarations.SourceSpec`).
+"""
 
 from dataclasses import dataclass
 from enum import Enum
+
+from lakehouse.declarations import SourceSpec, declared_sources
 
 
 class Cadence(Enum):
@@ -19,46 +23,25 @@ class Source:
         name: Folder under the landing zone and table name in every layer.
         columns: The header a delivery must carry, in the order the producer writes it.
         cadence: Daily event files or dated reference snapshots.
-        date_columns: For daily sources, the (year, month, day) columns that date a row.
+        null_values: Texts meaning "no value" in its files.
     """
 
     name: str
     columns: tuple[str, ...]
     cadence: Cadence
-    date_columns: tuple[str, str, str] | None = None
+    null_values: tuple[str, ...] = ("NA", "")
 
 
-FLIGHTS = Source(
-    name="flights",
-    columns=(
-        "year", "month", "day", "dep_time", "sched_dep_time", "dep_delay", "arr_time",
-        "sched_arr_time", "arr_delay", "carrier", "flight", "tailnum", "origin", "dest",
-        "air_time", "distance", "hour", "minute", "time_hour",
-    ),
-    cadence=Cadence.DAILY,
-    date_columns=("year", "month", "day"),
-)  # fmt: skip
-WEATHER = Source(
-    name="weather",
-    columns=(
-        "origin", "year", "month", "day", "hour", "temp", "dewp", "humid", "wind_dir",
-        "wind_speed", "wind_gust", "precip", "pressure", "visib", "time_hour",
-    ),
-    cadence=Cadence.DAILY,
-    date_columns=("year", "month", "day"),
-)  # fmt: skip
-AIRLINES = Source(name="airlines", columns=("carrier", "name"), cadence=Cadence.SNAPSHOT)
-AIRPORTS = Source(
-    name="airports",
-    columns=("faa", "name", "lat", "lon", "alt", "tz", "dst", "tzone"),
-    cadence=Cadence.SNAPSHOT,
-)
-PLANES = Source(
-    name="planes",
-    columns=(
-        "tailnum", "year", "type", "manufacturer", "model", "engines", "seats", "speed", "engine",
-    ),
-    cadence=Cadence.SNAPSHOT,
-)  # fmt: skip
+def landing_source(spec: SourceSpec) -> Source:
+    """The landing view of a declared source."""
+    return Source(
+        name=spec.name,
+        columns=tuple(spec.landing.header),
+        cadence=Cadence.DAILY if spec.daily else Cadence.SNAPSHOT,
+        null_values=tuple(spec.landing.null_values),
+    )
 
-SOURCES: dict[str, Source] = {s.name: s for s in (FLIGHTS, WEATHER, AIRLINES, AIRPORTS, PLANES)}
+
+def sources() -> dict[str, Source]:
+    """Every declared source's landing view, by name."""
+    return {name: landing_source(spec) for name, spec in declared_sources().items()}

@@ -5,12 +5,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from lakehouse.assets.staged import FLIGHTS_STAGING, Settled, Tally, settle, stage_rows
+from lakehouse.assets.staged import Settled, Staging, Tally, settle, stage_rows
 from lakehouse.chunks import spilled
+from lakehouse.declarations import declared
 from lakehouse.landing import PARTITION_COLUMN
 from lakehouse.resources.lake_io import DailyScan
 from lakehouse.resources.landing import LandingZone
-from lakehouse.sources import AIRPORTS, FLIGHTS
+from lakehouse.simulator.sample import AIRPORTS, FLIGHTS
 from lakehouse.transforms.flights import (
     STAGED_FLIGHTS,
     add_arrival_utc,
@@ -19,6 +20,8 @@ from lakehouse.transforms.flights import (
 )
 from lakehouse.transforms.reference import current_airports, stage_airports
 from platform_tests.factories import daily_scan
+
+FLIGHTS_STAGING = Staging(declared("flights"))
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,15 @@ import dagster as dg
 import polars as pl
 
 from lakehouse.assets.metadata import column_schema, output_metadata
-from lakehouse.assets.staged import FLIGHTS_STAGING, row_count_result
+from lakehouse.assets.staged import Staging, row_count_result
 from lakehouse.checks.monitors import schema_change_checks
+from lakehouse.declarations import declared
 from lakehouse.resources.lake_io import Lake
 from lakehouse.transforms.spec import Column, TableSpec
 from platform_tests.factories import store_daily
+
+FLIGHTS_STAGING = Staging(declared("flights"))
+
 
 MONDAY = date(2013, 1, 7)
 

@@ -15,7 +15,7 @@ from lakehouse.resources.lake_io import LakeIOManager
 from lakehouse.resources.landing import LandingZone
 from lakehouse.runner import materialize_range
 from lakehouse.settings import Settings
-from lakehouse.sources import FLIGHTS
+from lakehouse.simulator.sample import FLIGHTS
 
 RAW = dg.AssetKey(["raw", "flights"])
 DAYS = [date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 3)]

@@ -4,13 +4,16 @@ from datetime import date
 
 import polars as pl
 
-from lakehouse.assets.staged import WEATHER_STAGING, settle
+from lakehouse.assets.staged import Staging, settle
 from lakehouse.checks.logic import reconcile
 from lakehouse.contracts.quarantine import csv_field
 from lakehouse.dates import consecutive_spans
+from lakehouse.declarations import declared
 from lakehouse.landing import PARTITION_COLUMN
 from lakehouse.transforms.weather import dedupe_weather, stage_weather
 from platform_tests.test_transforms.test_weather import LINE, raw
+
+WEATHER_STAGING = Staging(declared("weather"))
 
 
 def run(*lines: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:

@@ -6,11 +6,15 @@ from datetime import date
 
 import polars as pl
 
-from lakehouse.assets.staged import AIRPORTS_STAGING, settle
+from lakehouse.assets.staged import Staging, settle
 from lakehouse.checks.logic import reconcile
-from lakehouse.sources import AIRPORTS
+from lakehouse.declarations import declared
+from lakehouse.simulator.sample import AIRPORTS
 from lakehouse.transforms.reference import current_airports, stage_airports
 from platform_tests.factories import raw_rows
+
+AIRPORTS_STAGING = Staging(declared("airports"))
+
 
 JFK = {"faa": "JFK", "name": "John F Kennedy Intl", "lat": "40.639751", "lon": "-73.778925",
        "alt": "13", "tz": "-5", "dst": "A", "tzone": "America/New_York"}  # fmt: skip

@@ -4,10 +4,12 @@ import polars as pl
 import pytest
 
 from lakehouse.contracts.base import FAILED_CHECKS, ContractSchemaError, split_by_contract
-from lakehouse.contracts.flights import FLIGHTS_CONTRACT
+from lakehouse.contracts.declared import contract_of
 from lakehouse.transforms.flights import add_arrival_utc, stage_flights
 from lakehouse.transforms.parsing import ROW_ERRORS
 from platform_tests.factories import raw_flights
+
+FLIGHTS_CONTRACT = contract_of("flights")
 
 AIRPORTS = pl.LazyFrame({"faa": ["IAH"], "tzone": ["America/Chicago"]})
 

@@ -18,7 +18,8 @@ from lakehouse.landing import (
 )
 from lakehouse.resources import landing as landing_resource
 from lakehouse.resources.landing import LandingZone
-from lakehouse.sources import FLIGHTS, Source
+from lakehouse.simulator.sample import FLIGHTS
+from lakehouse.sources import Source
 
 DAYS = [date(2013, 1, 1) + timedelta(days=i) for i in range(7)]
 

@@ -116,7 +116,7 @@ def test_bad_files_are_rejected_with_the_reason_once_and_visible_on_the_raw_asse
             "flights/2013-01-02.csv",
         }
         assert "not named as a delivery day" in reasons["flights/notes.txt"]
-        assert "outside the partition range" in reasons["flights/2015-01-01.csv"]
+        assert "outside the partitions of" in reasons["flights/2015-01-01.csv"]
         assert "missing column(s) day, dep_time" in reasons["flights/2013-01-02.csv"]
         assert "flights/2013-01-02.csv:1" in reasons["flights/2013-01-02.csv"]
         assert all(e.asset_key == RAW_FLIGHTS for e in result.asset_events)

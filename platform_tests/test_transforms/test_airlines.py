@@ -3,7 +3,7 @@ from datetime import date
 import polars as pl
 
 from lakehouse.landing import PARSE_ERROR
-from lakehouse.sources import AIRLINES
+from lakehouse.simulator.sample import AIRLINES
 from lakehouse.transforms.airlines import stage_airlines
 from lakehouse.transforms.parsing import ROW_ERRORS
 from platform_tests.factories import raw_rows

@@ -3,11 +3,13 @@ from datetime import date
 import polars as pl
 
 from lakehouse.contracts.base import FAILED_CHECKS, split_by_contract
-from lakehouse.contracts.weather import WEATHER_CONTRACT
-from lakehouse.sources import WEATHER
+from lakehouse.contracts.declared import contract_of
+from lakehouse.simulator.sample import WEATHER
 from lakehouse.transforms.parsing import ROW_ERRORS
 from lakehouse.transforms.weather import dedupe_weather, stage_weather
 from platform_tests.factories import raw_rows
+
+WEATHER_CONTRACT = contract_of("weather")
 
 LINE = "EWR,2013,11,3,1,39.02,26.06,59.37,270,10.35702,NA,0,1012,10,2013-11-03T05:00:00Z"
 

@@ -8,18 +8,18 @@ import dagster as dg
 import polars as pl
 
 from lakehouse.assets.metadata import (
-    OWNERS,
     add_daily_row_counts,
     definition_metadata,
     output_metadata,
     text_schema,
 )
 from lakehouse.dates import keys_to_dates
+from lakehouse.declarations import SourceSpec
 from lakehouse.landing import PARSE_ERROR, PARTITION_COLUMN, RAW_LINE, LandingFileError
-from lakehouse.partitions import DAILY
+from lakehouse.partitions import daily_partitions
 from lakehouse.resources.lake_io import PARTITION_EXPR, PartitionStaging, StagedPartitions
 from lakehouse.resources.landing import LandingZone
-from lakehouse.sources import Cadence, Source
+from lakehouse.sources import landing_source
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
 
 RAW_EXTRA = TableSpec(
@@ -37,26 +37,28 @@ RAW_PARTITION = Column(PARTITION_COLUMN, pl.Date(), "day of the file the row was
 RAW_FILE_STATISTICS = {"min": False, "max": False, "distinct_count": False, "null_count": True}
 
 
-def build_raw_asset(source: Source) -> dg.AssetsDefinition:
-    """The raw asset of a landing source: daily-partitioned for daily sources, else the newest
-    snapshot.
+def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
+    """The raw asset of a declared source: daily-partitioned for daily sources, else every
+    snapshot delivered.
     """
+    source = landing_source(spec)
     common: dict[str, Any] = {
         "key": ["raw", source.name],
         "group_name": "raw",
-        "kinds": {"polars", "parquet"},
-        "owners": OWNERS,
+        "kinds": {"polars", "delta"},
+        "owners": spec.owners,
+        "tags": spec.tags,
         "io_manager_key": "lake_io_manager",
         "code_version": "1",
         "description": f"Every delivered {source.name} line, as text, with its file and line.",
     }
-    if source.cadence is Cadence.DAILY:
+    if spec.daily:
         extra = TableSpec(columns=(*RAW_EXTRA.columns, RAW_PARTITION))
         schema = text_schema(source.columns, extra)
 
         @dg.asset(
             **common,
-            partitions_def=DAILY,
+            partitions_def=daily_partitions(spec),
             backfill_policy=dg.BackfillPolicy.single_run(),
             metadata=definition_metadata(schema, **{PARTITION_EXPR: PARTITION_COLUMN}),
         )

@@ -1,9 +1,10 @@
 """Staged layer: typed, deduplicated tables; rows that cannot be staged fail the run by name."""
 
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import dagster as dg
 import pandera.polars as pa
@@ -11,7 +12,6 @@ import polars as pl
 
 from lakehouse.assets.automation import PROPAGATE
 from lakehouse.assets.metadata import (
-    OWNERS,
     add_daily_row_counts,
     column_schema,
     definition_metadata,
@@ -25,20 +25,15 @@ from lakehouse.checks.logic import (
     reconcile,
     row_count_anomalies,
 )
-from lakehouse.checks.monitors import DAILY_FRESHNESS
+from lakehouse.checks.monitors import freshness_policy
 from lakehouse.chunks import day_chunks, rows_per_day, spilled
 from lakehouse.contracts.base import FAILED_CHECKS, split_by_contract
-from lakehouse.contracts.flights import FLIGHTS_CONTRACT
+from lakehouse.contracts.declared import contract_of
 from lakehouse.contracts.quarantine import QUARANTINE, quarantine_records
-from lakehouse.contracts.reference import (
-    AIRLINES_CONTRACT,
-    AIRPORTS_CONTRACT,
-    PLANES_CONTRACT,
-)
-from lakehouse.contracts.weather import WEATHER_CONTRACT
 from lakehouse.dates import keys_to_dates
+from lakehouse.declarations import SourceSpec, source_inputs
 from lakehouse.landing import PARTITION_COLUMN
-from lakehouse.partitions import DAILY
+from lakehouse.partitions import daily_partitions
 from lakehouse.resources.lake_io import (
     PARTITION_EXPR,
     DailyScan,
@@ -47,36 +42,19 @@ from lakehouse.resources.lake_io import (
     StagedPartitions,
 )
 from lakehouse.settings import Settings
-from lakehouse.sources import AIRLINES, AIRPORTS, FLIGHTS, PLANES, WEATHER, Source
-from lakehouse.transforms.airlines import STAGED_AIRLINES, current_airlines, stage_airlines
-from lakehouse.transforms.flights import (
-    STAGED_FLIGHTS,
-    add_arrival_utc,
-    dedupe_flights,
-    stage_flights,
-)
+from lakehouse.sources import Source, landing_source
+from lakehouse.transforms.declared import keep_latest, stage_declared
 from lakehouse.transforms.parsing import ROW_ERRORS
-from lakehouse.transforms.reference import (
-    STAGED_AIRPORTS,
-    STAGED_PLANES,
-    current_airports,
-    every_planes_snapshot,
-    stage_airports,
-    stage_planes,
-)
 from lakehouse.transforms.spec import TableSpec
-from lakehouse.transforms.weather import STAGED_WEATHER, dedupe_weather, stage_weather
 
 STAGED: dict[str, Any] = {
     "group_name": "staged",
-    "kinds": {"polars", "parquet"},
-    "owners": OWNERS,
+    "kinds": {"polars", "delta"},
     "io_manager_key": "lake_io_manager",
 }
 
 
 LINE_KEY = ["_source_file", "_line_number"]
-MIN_PASS_RATE = Settings.from_env().min_pass_rate
 ANOMALY_WEEKS = 4
 ANOMALY_TOLERANCE = 0.3
 # Typing joins the few rows with a problem back to all rows by row number, which Polars'
@@ -87,18 +65,49 @@ TYPING_ENGINE: Final = "in-memory"
 
 @dataclass(frozen=True)
 class Staging:
-    """How a source is staged: its table, contract, and (for a daily source) the Date column
-    its partitions are split on.
+    """How a declared source is staged: its table, contract, and (for a daily source) the Date
+    column its partitions are split on.
     """
 
-    source: Source
-    spec: TableSpec
-    contract: pa.DataFrameSchema
-    description: str
-    date_column: str | None = None  # None for a reference table (unpartitioned)
-    # Every business key lies within one delivery day (its date is part of the key and a row
-    # must be dated its file's day), so a long range can be staged a chunk of days at a time.
-    key_within_day: bool = False
+    declared: SourceSpec
+
+    @property
+    def source(self) -> Source:
+        """What its deliveries look like."""
+        return landing_source(self.declared)
+
+    @property
+    def spec(self) -> TableSpec:
+        """The staged table's columns and business key."""
+        return self.declared.staged_spec
+
+    @property
+    def contract(self) -> pa.DataFrameSchema:
+        """The rules its rows keep."""
+        return contract_of(self.declared)
+
+    @property
+    def description(self) -> str:
+        """What a row is."""
+        return self.declared.description
+
+    @property
+    def date_column(self) -> str | None:
+        """The Date column of a daily source's partitions; None for a reference table."""
+        return self.declared.partitions.column if self.declared.daily else None
+
+    @property
+    def key_within_day(self) -> bool:
+        """Every business key lies within one delivery day (its date is part of the key and a
+        row must be dated its file's day), so a long range can be staged a chunk of days at a
+        time.
+        """
+        return self.declared.key_within_day
+
+    @property
+    def min_pass_rate(self) -> float:
+        """The share of each file's rows that must keep the contract."""
+        return self.declared.min_pass_rate
 
     @property
     def key(self) -> dg.AssetKey:
@@ -121,8 +130,10 @@ class Staging:
                     column_schema(self.spec),
                     **({PARTITION_EXPR: self.date_column} if daily else {}),
                 ),
-                freshness_policy=DAILY_FRESHNESS if daily else None,
+                freshness_policy=freshness_policy(self.declared),
                 automation_condition=PROPAGATE,
+                owners=self.declared.owners,
+                tags=self.declared.tags,
                 **STAGED,
             ),
             "quarantine": dg.AssetOut(
@@ -135,6 +146,8 @@ class Staging:
                     **({PARTITION_EXPR: PARTITION_COLUMN} if daily else {}),
                 ),
                 automation_condition=PROPAGATE,
+                owners=self.declared.owners,
+                tags=self.declared.tags,
                 **STAGED,
             ),
         }
@@ -146,8 +159,8 @@ class Staging:
             "business_key_unique": "The rows written hold one row per ("
             + ", ".join(self.spec.key)
             + "): no join or deduplication defect doubled a row.",
-            "contract_pass_rate": f"In every delivered file, at least {MIN_PASS_RATE:.0%} of "
-            "the rows keep the contract (LAKEHOUSE_MIN_PASS_RATE); below it nothing of the run "
+            "contract_pass_rate": f"In every delivered file, at least {self.min_pass_rate:.0%} "
+            "of the rows keep the contract (min_pass_rate); below it nothing of the run "
             "is published.",
             "reconciliation": "Per delivered file: raw rows = staged + quarantined + "
             f"duplicates removed{superseded}, exactly.",
@@ -352,7 +365,8 @@ def staged_results(
     quarantine, duplicates, balance = tally.quarantine, tally.duplicates, tally.balance
     rates = balance.pass_rates()
     worst = rates.sort("pass_rate", "delivery").row(0, named=True) if rates.height else None
-    below = rates.filter(pl.col("pass_rate") < MIN_PASS_RATE)
+    threshold = staging.min_pass_rate
+    below = rates.filter(pl.col("pass_rate") < threshold)
     where = f"{staging.quarantine_key.to_user_string()} ({quarantine.height} rows)"
     checks = [
         dg.AssetCheckResult(
@@ -373,7 +387,7 @@ def staged_results(
                 "lowest_pass_rate": worst["pass_rate"] if worst else 1.0,
                 "lowest_file": str(worst["delivery"]) if worst else "",
                 "files_below_threshold": below.height,
-                "threshold": MIN_PASS_RATE,
+                "threshold": threshold,
                 "quarantined": quarantine.height,
                 "sample": markdown_preview(
                     quarantine.select(*LINE_KEY, "stage", "reason"), rows=20
@@ -431,7 +445,7 @@ def staged_results(
         msg = (
             f"{staging.key.to_user_string()} was not updated: blocking check(s) "
             f"{', '.join(failed)} failed"
-            + (f"; below the {MIN_PASS_RATE:.0%} pass rate: {files}" if files else "")
+            + (f"; below the {threshold:.0%} pass rate: {files}" if files else "")
             + f". Every day keeps its previous version. See {where}, fix the file(s) and "
             "deliver them again."
         )
@@ -505,136 +519,97 @@ def stage_daily(
     yield row_count_result(staging, tally.day_rows, days, lake)
 
 
-FLIGHTS_STAGING = Staging(
-    source=FLIGHTS,
-    spec=STAGED_FLIGHTS,
-    contract=FLIGHTS_CONTRACT,
-    date_column="flight_date",
-    key_within_day=True,
-    description="Typed flights: departures in New York time and UTC, arrivals in the "
-    "destination's zone and UTC, the cancelled flag; one row per business key; only rows that "
-    "keep the flights contract.",
-)
-FLIGHTS_KEY = FLIGHTS_STAGING.key
+def stage_step(staging: Staging) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
+    """The source's `stage` step, or typing from its declared columns."""
+    declared_step = staging.declared.step("stage")
+    if declared_step is not None:
+        return cast("Callable[[pl.LazyFrame], pl.LazyFrame]", declared_step)
+    return functools.partial(stage_declared, staging.declared)
 
 
-@dg.multi_asset(
-    outs=FLIGHTS_STAGING.outs(),
-    ins={"raw": dg.AssetIn(["raw", "flights"]), "airports": dg.AssetIn(["staged", "airports"])},
-    check_specs=FLIGHTS_STAGING.checks(),
-    partitions_def=DAILY,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    code_version="3",
-)
-def staged_flights(
-    context: dg.AssetExecutionContext, raw: DailyScan, airports: pl.DataFrame, lake: Lake
-) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
-    """Stage flights; rows that cannot be staged or break the contract go to quarantine."""
-    zones = airports["tzone"].drop_nulls().unique().sort().to_list()
-
-    def settle_chunk(delivered: pl.DataFrame) -> Settled:
-        return settle(
-            FLIGHTS_STAGING,
-            delivered,
-            stage_flights(delivered.lazy()).collect(engine=TYPING_ENGINE),
-            prepare=lambda clean: add_arrival_utc(clean, airports.lazy(), zones),
-            dedupe=dedupe_flights,
-            run_id=context.run.run_id,
-        )
-
-    def summarize(valid: pl.LazyFrame) -> dict[str, Any]:
-        summary = valid.select(
-            cancelled=pl.col("cancelled").sum(),
-            no_zone=pl.col("dest_tzone").is_null().sum(),
-            no_zone_dests=pl.col("dest")
-            .filter(pl.col("dest_tzone").is_null())
-            .unique()
-            .sort()
-            .str.join(", "),
-        ).collect()
-        return {
-            "cancelled": summary["cancelled"].item() or 0,
-            "arrivals_without_time_zone": summary["no_zone"].item() or 0,
-            "destinations_without_time_zone": summary["no_zone_dests"].item() or "",
-        }
-
-    yield from stage_daily(context, FLIGHTS_STAGING, raw, lake, settle_chunk, summarize)
+def keep_step(staging: Staging) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
+    """The source's `keep` step, or the last delivery of each business key."""
+    declared_step = staging.declared.step("keep")
+    if declared_step is not None:
+        return cast("Callable[[pl.LazyFrame], pl.LazyFrame]", declared_step)
+    return functools.partial(keep_latest, staging.declared)
 
 
-WEATHER_STAGING = Staging(
-    source=WEATHER,
-    spec=STAGED_WEATHER,
-    contract=WEATHER_CONTRACT,
-    date_column="weather_date",
-    description="Hourly weather per New York airport, keyed by the UTC hour; hours that repeat "
-    "on the local clock when daylight saving ends are kept and marked.",
-)
+def settler(
+    staging: Staging, inputs: Mapping[str, Any], run_id: str
+) -> Callable[[pl.DataFrame], Settled]:
+    """Settles a chunk of a source's delivered rows with its declared steps."""
+    stage, keep = stage_step(staging), keep_step(staging)
+    prepare_step = staging.declared.step("prepare")
+    # Declared inputs are small reference tables: read once, handed to every chunk.
+    inputs = {
+        name: frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+        for name, frame in inputs.items()
+    }
 
-
-@dg.multi_asset(
-    outs=WEATHER_STAGING.outs(),
-    ins={"raw": dg.AssetIn(["raw", "weather"])},
-    check_specs=WEATHER_STAGING.checks(),
-    partitions_def=DAILY,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    code_version="2",
-)
-def staged_weather(
-    context: dg.AssetExecutionContext, raw: DailyScan, lake: Lake
-) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
-    """Stage weather; rows that cannot be staged or break the contract go to quarantine."""
+    def prepare(clean: pl.LazyFrame) -> pl.LazyFrame:
+        return clean if prepare_step is None else prepare_step(clean, **inputs)
 
     def settle_chunk(delivered: pl.DataFrame) -> Settled:
-        return settle(
-            WEATHER_STAGING,
-            delivered,
-            stage_weather(delivered.lazy()).collect(engine=TYPING_ENGINE),
-            prepare=lambda clean: clean,
-            dedupe=dedupe_weather,
-            run_id=context.run.run_id,
-        )
+        typed = stage(delivered.lazy()).collect(engine=TYPING_ENGINE)
+        return settle(staging, delivered, typed, prepare=prepare, dedupe=keep, run_id=run_id)
 
-    def summarize(valid: pl.LazyFrame) -> dict[str, Any]:
-        repeated = valid.select(pl.col("repeated_local_hour").sum()).collect().item()
-        return {"repeated_local_hours": int(repeated or 0)}
-
-    yield from stage_daily(context, WEATHER_STAGING, raw, lake, settle_chunk, summarize)
+    return settle_chunk
 
 
-def build_staged_reference(
-    staging: Staging,
-    stage: Callable[[pl.LazyFrame], pl.LazyFrame],
-    keep: Callable[[pl.LazyFrame], pl.LazyFrame],
-) -> dg.AssetsDefinition:
-    """A staged reference table and its quarantine, from every raw snapshot.
+def summarizer(staging: Staging) -> Callable[[pl.LazyFrame], dict[str, Any]]:
+    """The source's `summarize` step (extra materialization metadata), or nothing extra."""
+    declared_step = staging.declared.step("summarize")
+    return cast("Callable[[pl.LazyFrame], dict[str, Any]]", declared_step or (lambda _: {}))
 
-    Args:
-        staging: The source, its table and contract.
-        stage: Types every snapshot's rows, with `_row_errors`.
-        keep: The valid rows the table holds (e.g. the newest snapshot, one row per key); the
-            others are counted as superseded.
+
+def staged_ins(staging: Staging) -> dict[str, dg.AssetIn]:
+    """The raw table and the declared inputs of the source's steps."""
+    return {
+        "raw": dg.AssetIn(["raw", staging.declared.name]),
+        **{name: dg.AssetIn(key) for name, key in source_inputs(staging.declared).items()},
+    }
+
+
+def build_staged_daily(staging: Staging) -> dg.AssetsDefinition:
+    """The staged table of a daily source and its quarantine, staged a chunk of days at a
+    time, with the blocking checks and the volume check.
     """
 
     @dg.multi_asset(
-        name=f"staged_{staging.source.name}",
+        name=f"staged_{staging.declared.name}",
         outs=staging.outs(),
-        ins={"raw": dg.AssetIn(["raw", staging.source.name])},
+        ins=staged_ins(staging),
         check_specs=staging.checks(),
-        code_version="3",
+        partitions_def=daily_partitions(staging.declared),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        code_version="4",
     )
     def _staged(
-        context: dg.AssetExecutionContext, raw: pl.LazyFrame
+        context: dg.AssetExecutionContext, raw: DailyScan, lake: Lake, **inputs: Any
     ) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
-        def settle_all(delivered: pl.DataFrame) -> Settled:
-            return settle(
-                staging,
-                delivered,
-                stage(delivered.lazy()).collect(engine=TYPING_ENGINE),
-                prepare=lambda clean: clean,
-                dedupe=keep,
-                run_id=context.run.run_id,
-            )
+        settle_chunk = settler(staging, inputs, context.run.run_id)
+        yield from stage_daily(context, staging, raw, lake, settle_chunk, summarizer(staging))
 
+    return _staged
+
+
+def build_staged_reference(staging: Staging) -> dg.AssetsDefinition:
+    """A staged reference table and its quarantine, from every raw snapshot: `keep` decides
+    which valid rows the table holds (e.g. the newest snapshot); the others are superseded.
+    """
+
+    @dg.multi_asset(
+        name=f"staged_{staging.declared.name}",
+        outs=staging.outs(),
+        ins=staged_ins(staging),
+        check_specs=staging.checks(),
+        code_version="4",
+    )
+    def _staged(
+        context: dg.AssetExecutionContext, raw: pl.LazyFrame, **inputs: Any
+    ) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
+        settle_all = settler(staging, inputs, context.run.run_id)
         with spilled() as spill:
             # One chunk: a reference table's keys span its snapshots.
             tally = stage_rows(staging, raw, spill.add, settle_all, chunk_rows=1)
@@ -643,18 +618,7 @@ def build_staged_reference(
     return _staged
 
 
-AIRLINES_STAGING = Staging(
-    AIRLINES, STAGED_AIRLINES, AIRLINES_CONTRACT, "One row per carrier, from the newest snapshot."
-)
-AIRPORTS_STAGING = Staging(
-    AIRPORTS, STAGED_AIRPORTS, AIRPORTS_CONTRACT, "One row per airport, from the newest snapshot."
-)
-PLANES_STAGING = Staging(
-    PLANES,
-    STAGED_PLANES,
-    PLANES_CONTRACT,
-    "Every planes snapshot: one row per plane per snapshot day.",
-)
-staged_airlines = build_staged_reference(AIRLINES_STAGING, stage_airlines, current_airlines)
-staged_airports = build_staged_reference(AIRPORTS_STAGING, stage_airports, current_airports)
-staged_planes = build_staged_reference(PLANES_STAGING, stage_planes, every_planes_snapshot)
+def build_staged(spec: SourceSpec) -> dg.AssetsDefinition:
+    """The staged layer of a declared source."""
+    staging = Staging(spec)
+    return build_staged_daily(staging) if spec.daily else build_staged_reference(staging)

@@ -6,11 +6,23 @@ from datetime import timedelta
 
 import dagster as dg
 
+from lakehouse.declarations import SourceSpec
+
 # A daily table is overdue when no partition has landed for a day and a half (warn) or two
 # days (fail): one missed delivery warns, two fail.
 DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(
     fail_window=timedelta(hours=48), warn_window=timedelta(hours=36)
 )
+
+
+def freshness_policy(spec: SourceSpec) -> dg.FreshnessPolicy | None:
+    """The freshness a source declares for its staged table (none if it declares none)."""
+    if spec.freshness is None:
+        return None
+    return dg.FreshnessPolicy.time_window(
+        fail_window=timedelta(hours=spec.freshness.fail_after_hours),
+        warn_window=timedelta(hours=spec.freshness.warn_after_hours),
+    )
 
 
 def schema_change_checks(

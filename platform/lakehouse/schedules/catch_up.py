@@ -7,24 +7,26 @@ import time
 import dagster as dg
 
 from lakehouse.dates import consecutive_spans
-from lakehouse.partitions import DAILY
+from lakehouse.declarations import SourceSpec
+from lakehouse.partitions import daily_partitions
 from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
 from lakehouse.runner import range_tags
 from lakehouse.sensors.landing import inspect_delivery
 from lakehouse.sensors.planning import QUIET_NS, missed_days
-from lakehouse.sources import Cadence, Source
+from lakehouse.sources import landing_source
 
 
 def catch_up_requests(
-    sources: list[Source], landing: LandingZone, lake: Lake, tick: str, now_ns: int
+    specs: list[SourceSpec], landing: LandingZone, lake: Lake, tick: str, now_ns: int
 ) -> list[dg.RunRequest]:
-    """One raw run per source and span of consecutive days whose readable delivery differs
-    from what the raw layer holds; automation carries them on downstream.
+    """One raw run per daily source and span of consecutive days whose readable delivery
+    differs from what the raw layer holds; automation carries them on downstream.
     """
-    keys = set(DAILY.get_partition_keys())
     requests = []
-    for source in sources:
+    for spec in specs:
+        source = landing_source(spec)
+        keys = set(daily_partitions(spec).get_partition_keys())
         raw = dg.AssetKey(["raw", source.name])
         deliveries = {}
         for file in landing.files(source):
@@ -47,9 +49,9 @@ def catch_up_requests(
     return requests
 
 
-def make_catch_up_schedule(sources: list[Source]) -> dg.ScheduleDefinition:
-    """Every morning, request the raw runs for deliveries not yet ingested."""
-    daily = [s for s in sources if s.cadence is Cadence.DAILY]
+def make_catch_up_schedule(specs: list[SourceSpec]) -> dg.ScheduleDefinition:
+    """Every morning, request the raw runs for the daily sources' deliveries not yet ingested."""
+    daily = [s for s in specs if s.daily]
 
     @dg.schedule(
         name="daily_catch_up",

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from lakehouse.declarations import SourceSpec
 from lakehouse.landing import LandingFileError, content_hash, list_landing_files, parse_rows
-from lakehouse.partitions import DAILY
+from lakehouse.partitions import daily_partitions
 from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
 from lakehouse.runner import range_tags
@@ -19,7 +20,7 @@ from lakehouse.sensors.planning import (
     PlannedRun,
     plan_landing_runs,
 )
-from lakehouse.sources import Cadence, Source
+from lakehouse.sources import Source, landing_source
 
 REDELIVER = "deliver a fixed file under the same name: a changed file is looked at again"
 
@@ -42,11 +43,13 @@ def snapshot_request(plan: Plan, raw: dg.AssetKey) -> list[dg.RunRequest]:
     return [dg.RunRequest(run_key="+".join(r.run_key for r in plan.runs), asset_selection=[raw])]
 
 
-def outside_range() -> str:
-    """Why a day that is not a partition cannot be ingested."""
+def outside_range(spec: SourceSpec) -> str:
+    """Why a day that is not a partition of the source cannot be ingested."""
+    partitions = spec.partitions
+    span = f"{partitions.start}..{partitions.end or ''}"
     return (
-        f"day outside the partition range {DAILY.start:%Y-%m-%d}..{DAILY.end:%Y-%m-%d} "
-        "(exclusive end); widen LAKEHOUSE_START/END or remove the file"
+        f"day outside the partitions of {spec.name} ({span}); widen `partitions` in its "
+        "declaration or remove the file"
     )
 
 
@@ -62,12 +65,13 @@ def inspect_delivery(source: Source, path: Path) -> Inspection:
     return Inspection(content_hash(data), rows=rows.height)
 
 
-def make_landing_sensor(source: Source) -> dg.SensorDefinition:
-    """A sensor that requests the raw asset of `source` for its complete new deliveries;
-    declarative automation carries them on downstream.
+def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
+    """A sensor that requests the raw asset of a declared source for its complete new
+    deliveries; declarative automation carries them on downstream.
     """
+    source = landing_source(spec)
     raw = dg.AssetKey(["raw", source.name])
-    daily = source.cadence is Cadence.DAILY
+    daily = spec.daily
 
     @dg.sensor(
         name=f"{source.name}_landing",
@@ -91,7 +95,7 @@ def make_landing_sensor(source: Source) -> dg.SensorDefinition:
             for name in found.unrecognized
             if (stat := (folder / name).stat())
         ]
-        keys = set(DAILY.get_partition_keys())
+        keys = set(daily_partitions(spec).get_partition_keys()) if daily else set()
 
         # Read the raw table only on a tick that meets a file it has not seen, and then once.
         days = [stat.day for stat in listing if stat.day is not None]
@@ -102,7 +106,9 @@ def make_landing_sensor(source: Source) -> dg.SensorDefinition:
             listing,
             LandingCursor.from_json(context.cursor),
             lambda name: inspect_delivery(source, folder / name),
-            accepts=lambda day: None if not daily or day.isoformat() in keys else outside_range(),
+            accepts=lambda day: (
+                None if not daily or day.isoformat() in keys else outside_range(spec)
+            ),
             ingested_hash=lambda stat: (
                 held_days().get(stat.day)
                 if daily and stat.day is not None

