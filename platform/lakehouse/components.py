@@ -6,14 +6,17 @@ files. Its attributes are a `declarations.SourceSpec` (the schema `dg` checks th
 and the UI documents); the machinery lives in the asset, sensor and resource modules.
 """
 
+from pathlib import Path
 from typing import Self
 
 import dagster as dg
 from pydantic import BaseModel
 
+from lakehouse.assets.declared_marts import build_mart
 from lakehouse.assets.raw import build_raw_asset
 from lakehouse.assets.staged import build_staged
-from lakehouse.declarations import SourceSpec
+from lakehouse.declarations import MartSpec, SourceSpec
+from lakehouse.schedules.catch_up import make_catch_up_schedule
 from lakehouse.sensors.landing import make_landing_sensor
 
 
@@ -44,4 +47,32 @@ class LandingSource(dg.Component):
         return dg.Definitions(
             assets=[build_raw_asset(self.spec), build_staged(self.spec)],
             sensors=[make_landing_sensor(self.spec)],
+            schedules=[make_catch_up_schedule(self.spec)] if self.spec.daily else [],
         )
+
+
+class Mart(dg.Component):
+    """A mart declared in YAML (`defs/marts/<name>/defs.yaml`): a DuckDB SQL file beside it, or
+    a Polars function, over its inputs, with its grain, partitions and described columns.
+    """
+
+    def __init__(self, spec: MartSpec, folder: Path) -> None:
+        self.spec = spec
+        self.folder = folder
+
+    @classmethod
+    def get_model_cls(cls) -> type[BaseModel]:
+        """The schema of the YAML attributes."""
+        return MartSpec
+
+    @classmethod
+    def load(cls, attributes: BaseModel | None, context: dg.ComponentLoadContext) -> Self:
+        """The component of a declaration's attributes (its SQL file is read from its folder)."""
+        if not isinstance(attributes, MartSpec):
+            msg = f"{context.path}: a Mart needs its attributes (a MartSpec)"
+            raise TypeError(msg)
+        return cls(attributes, Path(context.path))
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        """The mart's warehouse asset."""
+        return dg.Definitions(assets=[build_mart(self.spec, self.folder)])

@@ -332,6 +332,7 @@ class MartSpec(Declared):
         partitions: `monthly` or `daily` (the mart's own partitions) or none.
         partition_column: The Date column holding a row's partition.
         start: The first partition.
+        end: The last partition, inclusive (open-ended when absent).
         columns: Its columns, described (the result must have exactly these).
         owners: Who answers for it.
     """
@@ -345,6 +346,7 @@ class MartSpec(Declared):
     partitions: Literal["daily", "monthly"] | None = None
     partition_column: str | None = None
     start: date | None = None
+    end: date | None = None
     columns: list[ColumnDecl]
     owners: list[str] = Field(default_factory=lambda: ["team:data-platform"])
 

@@ -20,13 +20,11 @@ from lakehouse.assets.warehouse import (
     fct_flights_asset,
 )
 from lakehouse.checks.monitors import schema_change_checks
-from lakehouse.declarations import declared_sources
 from lakehouse.deploy.executor import build_executor
 from lakehouse.resources.lake_io import Lake, LakeIOManager
 from lakehouse.resources.landing import LandingZone
 from lakehouse.resources.postgres_warehouse_io import PASSWORD_ENV, PostgresWarehouseIOManager
 from lakehouse.resources.warehouse_io import DuckDBWarehouseIOManager
-from lakehouse.schedules.catch_up import make_catch_up_schedule
 from lakehouse.sensors.failures import FailureLog, record_run_failures
 from lakehouse.settings import Settings
 
@@ -52,6 +50,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
 _declared = dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent)
 DECLARED_ASSETS = [a for a in _declared.assets or [] if isinstance(a, dg.AssetsDefinition)]
 DECLARED_SENSORS = [s for s in _declared.sensors or [] if isinstance(s, dg.SensorDefinition)]
+SCHEDULES = [s for s in _declared.schedules or [] if isinstance(s, dg.ScheduleDefinition)]
 del _declared  # one Definitions object at module scope, as Dagster's loaders require
 
 ASSETS = [
@@ -65,7 +64,6 @@ SENSORS = [
     AUTOMATION_SENSOR,
     record_run_failures,
 ]
-SCHEDULES = [make_catch_up_schedule(list(declared_sources().values()))]
 
 SETTINGS = Settings.from_env()
 defs = dg.Definitions(

@@ -1,6 +1,12 @@
-"""Materialize the whole graph for a range of days in one in-process run."""
+"""Materialize a selection of the graph in process: one run per partitions definition.
+
+Each declared source has its own partitions (the flights days of 2013, Seattle's days of
+2012-2015, ...), and one Dagster run covers assets of one partitions definition (plus
+unpartitioned ones), so a selection spanning several sources is planned as one run each.
+"""
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 
 import dagster as dg
@@ -16,6 +22,75 @@ def range_tags(start: date, end: date) -> dict[str, str]:
     return {RANGE_START: start.isoformat(), RANGE_END: end.isoformat()}
 
 
+@dataclass(frozen=True)
+class PlannedRun:
+    """One in-process run of a selection: assets sharing one partitions definition, with the
+    unpartitioned assets connected to them.
+
+    Attributes:
+        partitions: Their partitions definition (None: unpartitioned assets only).
+        keys: The assets the run materializes (their checks come with them).
+    """
+
+    partitions: dg.PartitionsDefinition | None
+    keys: tuple[dg.AssetKey, ...]
+
+    def span(self, start: date | None, end: date | None) -> tuple[str, str] | None:
+        """The first and last partition keys of the run within [start, end] (by default its
+        whole range); None when none of its partitions falls inside.
+        """
+        if self.partitions is None:
+            return None
+        keys = self.partitions.get_partition_keys()
+        if isinstance(self.partitions, dg.TimeWindowPartitionsDefinition):
+            windows = {k: self.partitions.time_window_for_partition_key(k) for k in keys}
+            keys = [
+                k
+                for k in keys
+                if (start is None or windows[k].end.date() > start)
+                and (end is None or windows[k].start.date() <= end)
+            ]
+        return (keys[0], keys[-1]) if keys else None
+
+
+def plan_runs(defs: dg.Definitions, selection: dg.AssetSelection | None = None) -> list[PlannedRun]:
+    """The runs that materialize `selection` (default: everything): one per partitions
+    definition, the flights calendar's first; an unpartitioned asset runs with the first
+    partitioned group it feeds or is fed by, or alone.
+    """
+    graph = defs.resolve_asset_graph()
+    chosen = (selection or dg.AssetSelection.all()).resolve(graph)
+    rank = {key: n for n, key in enumerate(graph.toposorted_asset_keys)}
+    # A multi-asset's outputs (a staged table and its quarantine) always run together.
+    units = sorted(
+        (
+            sorted(keys, key=rank.__getitem__)
+            for a in defs.assets or []
+            if isinstance(a, dg.AssetsDefinition) and a.is_materializable
+            if (keys := [k for k in a.keys if k in chosen])
+        ),
+        key=lambda keys: rank[keys[0]],
+    )
+    groups: dict[dg.PartitionsDefinition, list[dg.AssetKey]] = {}
+    unpartitioned: list[list[dg.AssetKey]] = []
+    for keys in units:
+        partitions = graph.get(keys[0]).partitions_def
+        if partitions is None:
+            unpartitioned.append(keys)
+        else:
+            groups.setdefault(partitions, []).extend(keys)
+    order = sorted(groups, key=lambda p: p != DAILY)
+    runs = {p: list(groups[p]) for p in order}
+    alone: list[dg.AssetKey] = []
+    for keys in unpartitioned:
+        these = dg.AssetSelection.assets(*keys)
+        connected = these.upstream().resolve(graph) | these.downstream().resolve(graph)
+        home = next((p for p in order if connected & set(groups[p])), None)
+        (runs[home] if home is not None else alone).extend(keys)
+    planned = [PlannedRun(p, tuple(keys)) for p, keys in runs.items()]
+    return planned + ([PlannedRun(None, tuple(alone))] if alone else [])
+
+
 def materialize_range(
     defs: dg.Definitions,
     start: date,
@@ -25,23 +100,51 @@ def materialize_range(
     selection: dg.AssetSelection | None = None,
     log_level: str = "INFO",
 ) -> dg.ExecuteInProcessResult:
-    """Run every asset (and its checks) of `defs` once over [start, end].
+    """Run the selected assets (and their checks) once over [start, end]: by default every
+    asset on the flights calendar and the unpartitioned ones connected to it.
 
-    Unpartitioned reference assets run in the same run, before what depends on them.
+    Raises:
+        ValueError: the range is outside the calendar, or the selection spans several
+            partitions definitions (plan those with `plan_runs`).
     """
-    keys = DAILY.get_partition_keys()
-    if not keys or not (keys[0] <= start.isoformat() <= end.isoformat() <= keys[-1]):
-        span = f"{keys[0]}..{keys[-1]}" if keys else "empty"
-        msg = f"{start}..{end} is outside the partition range ({span}); set LAKEHOUSE_START/END"
+    runs = [r for r in plan_runs(defs, selection) if selection is not None or r.partitions == DAILY]
+    if len(runs) != 1:
+        msg = "the selection spans several partitions definitions: plan one run each (plan_runs)"
         raise ValueError(msg)
+    return run_planned(defs, runs[0], start, end, instance, resources, log_level)
+
+
+def run_planned(
+    defs: dg.Definitions,
+    run: PlannedRun,
+    start: date | None,
+    end: date | None,
+    instance: dg.DagsterInstance,
+    resources: Mapping[str, object] | None = None,
+    log_level: str = "INFO",
+) -> dg.ExecuteInProcessResult:
+    """One planned run over its partitions within [start, end] (its whole range by default).
+
+    Raises:
+        ValueError: none of its partitions lies within [start, end].
+    """
+    tags: dict[str, str] = {}
+    if run.partitions is not None:
+        span = run.span(start, end)
+        if span is None:
+            keys = run.partitions.get_partition_keys()
+            shown = f"{keys[0]}..{keys[-1]}" if keys else "none"
+            msg = f"{start}..{end} is outside the partitions of these assets ({shown})"
+            raise ValueError(msg)
+        tags = {RANGE_START: span[0], RANGE_END: span[1]}
     assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
     checks = list(defs.asset_checks or [])
     return dg.materialize(
         [*assets, *checks],
         instance=instance,
         resources=resources if resources is not None else dict(defs.resources or {}),
-        tags=range_tags(start, end),
-        selection=selection,
+        tags=tags,
+        selection=dg.AssetSelection.assets(*run.keys),
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         raise_on_error=False,
     )

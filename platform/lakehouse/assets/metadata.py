@@ -99,6 +99,24 @@ def add_daily_row_counts(
         )
 
 
+def add_row_counts(context: dg.AssetExecutionContext, frame: pl.DataFrame, column: str) -> None:
+    """Give each time partition of a run its own `dagster/row_count`: the rows whose `column`
+    (a Date) falls in its window.
+    """
+    partitions = context.assets_def.partitions_def
+    if not isinstance(partitions, dg.TimeWindowPartitionsDefinition):
+        return
+    for key in context.partition_keys:
+        window = partitions.time_window_for_partition_key(key)
+        inside = pl.col(column).is_between(window.start.date(), window.end.date(), closed="left")
+        rows = frame.filter(inside).height
+        context.add_asset_metadata(
+            {"dagster/row_count": dg.MetadataValue.int(rows)},
+            asset_key=context.asset_key,
+            partition_key=key,
+        )
+
+
 def column_lineage(
     lineage: Mapping[str, Mapping[str, list[str]]], inputs: Mapping[str, dg.AssetKey]
 ) -> dg.TableColumnLineage:

@@ -49,7 +49,11 @@ from lakehouse.resources.partitioning import (
     partition_values,
 )
 
+ALLOW_MISSING = "allow_missing_partitions"
+"""Input metadata: read the mapped partitions that exist instead of failing on the others."""
+
 __all__ = [
+    "ALLOW_MISSING",
     "PARTITION_EXPR",
     "DailyScan",
     "Lake",
@@ -449,7 +453,8 @@ class LakeIOManager(dg.ConfigurableIOManager):
             return self._daily_scan(table, slice_, asset)
         frame = self.store.scan(table)
         if slice_ is not None:
-            self._require_partitions(table, slice_, asset)
+            if not (context.definition_metadata or {}).get(ALLOW_MISSING):
+                self._require_partitions(table, slice_, asset)
             frame = frame.filter(slice_.filter(frame.collect_schema()))
         if wanted is pl.DataFrame or _optional_of(wanted) is pl.DataFrame:
             return frame.collect()

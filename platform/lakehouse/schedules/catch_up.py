@@ -49,24 +49,23 @@ def catch_up_requests(
     return requests
 
 
-def make_catch_up_schedule(specs: list[SourceSpec]) -> dg.ScheduleDefinition:
-    """Every morning, request the raw runs for the daily sources' deliveries not yet ingested."""
-    daily = [s for s in specs if s.daily]
+def make_catch_up_schedule(spec: SourceSpec) -> dg.ScheduleDefinition:
+    """Every morning, request the raw runs for a daily source's deliveries not yet ingested."""
 
     @dg.schedule(
-        name="daily_catch_up",
+        name=f"{spec.name}_catch_up",
         cron_schedule="0 6 * * *",
         execution_timezone="America/New_York",
-        target=[dg.AssetKey(["raw", s.name]) for s in daily],
+        target=[dg.AssetKey(["raw", spec.name])],
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Safety net: at 06:00 New York time, ingest every delivery whose content the "
-        "raw layer does not hold yet.",
+        description=f"Safety net: at 06:00 New York time, ingest every {spec.name} delivery "
+        "whose content the raw layer does not hold yet.",
     )
     def _schedule(
         context: dg.ScheduleEvaluationContext, landing: LandingZone, lake: Lake
     ) -> list[dg.RunRequest] | dg.SkipReason:
         tick = context.scheduled_execution_time.date().isoformat()
-        requests = catch_up_requests(daily, landing, lake, tick, time.time_ns())
+        requests = catch_up_requests([spec], landing, lake, tick, time.time_ns())
         return requests or dg.SkipReason("every delivery is ingested")
 
     return _schedule
