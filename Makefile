@@ -41,6 +41,7 @@ install: $(UV)  ## Install the locked environment into .venv and set up .dagster
 run: install  ## Land the samples, materialize everything (one run per source calendar), print a summary
 	$(RUN) lakehouse land
 	$(RUN) lakehouse land --from vega:seattle-weather.csv --source seattle_weather
+	$(RUN) lakehouse land --from vega:stocks.csv --source stocks
 	$(RUN) lakehouse materialize
 
 dev: install  ## Dagster UI and daemon on http://127.0.0.1:3000

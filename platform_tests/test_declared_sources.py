@@ -3,6 +3,8 @@ through `lakehouse land --from` and `lakehouse materialize --source`, checked ag
 independent computation on the published CSV; and a source written only as YAML in a test.
 """
 
+import os
+
 import dagster as dg
 import duckdb
 import polars as pl
@@ -100,3 +102,97 @@ def test_a_source_declared_in_yaml_alone_is_built_and_materialized(settings: Set
     assert checks["reconciliation"]
     assert checks["business_key_unique"]
     assert checks["contract_pass_rate"]  # 1 of 2 rows kept: the declared 50 %
+
+
+def test_stocks_by_month_and_symbol_land_from_their_csv_and_the_mart_matches_it(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(settings.home))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    runner = CliRunner()
+    landed = runner.invoke(app, ["land", "--from", "vega:stocks.csv", "--source", "stocks"])
+    assert landed.exit_code == 0, landed.output
+    files = sorted(p.name for p in (settings.landing_dir / "stocks").glob("*.csv"))
+    assert len(files) == 560  # GOOG from 2004-08 only: no filler files for the months before
+    assert files[0] == "2000-01-01_AAPL.csv"
+    result = runner.invoke(app, ["materialize", "--source", "stocks"])
+    assert result.exit_code == 0, result.output
+
+    with duckdb.connect() as con:
+        expected = con.sql(
+            f"""
+            SELECT strptime(date, '%b %d %Y')::DATE AS month, count(*) AS symbols,
+                   round(sum(price), 6) AS basket, max(price) AS highest,
+                   arg_max(symbol, price) AS highest_symbol
+            FROM read_csv('{vega_file("stocks.csv")}', types = {{'date': 'VARCHAR'}})
+            GROUP BY 1 ORDER BY 1
+            """
+        ).pl()
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        mart = con.sql(
+            "SELECT month, symbols, round(basket, 6) AS basket, highest, highest_symbol "
+            "FROM marts.stock_prices_monthly ORDER BY month"
+        ).pl()
+    assert mart.height == 123
+    assert mart.equals(expected.cast(mart.schema)), (mart, expected)
+
+
+def test_a_row_filed_under_another_symbol_or_month_is_quarantined(settings: Settings) -> None:
+    spec = declared_sources()["stocks"]
+    folder = settings.landing_dir / "stocks"
+    folder.mkdir(parents=True)
+    (folder / "2000-01-01_MSFT.csv").write_text(
+        "symbol,date,price\nMSFT,Jan 1 2000,39.81\nIBM,Jan 1 2000,100.52\nMSFT,Feb 1 2000,36.35\n"
+    )
+    built = dg.component_defs(component=LandingSource(spec))
+    assets = [a for a in built.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    result = dg.materialize(
+        assets, resources=build_resources(settings), partition_key="2000-01-01|MSFT",
+        raise_on_error=False,
+    )  # fmt: skip
+    quarantine = pl.read_delta(str(settings.lake_dir / "staged" / "stocks_quarantine"))
+    reasons = dict(zip(quarantine["_line_number"], quarantine["reason"], strict=True))
+    assert reasons == {
+        3: "row is for IBM but was delivered in the file for MSFT",
+        4: "row is dated 2000-02-01 but was delivered in the file for 2000-01-01",
+    }
+    assert quarantine["_partition_key"].unique().to_list() == ["MSFT"]
+    # 1 of 3 rows kept: below the 95 % pass rate, so nothing of the run was published.
+    assert not result.success
+    assert not (settings.lake_dir / "staged" / "stocks" / "_delta_log").exists()
+
+
+def test_the_sensor_of_a_keyed_source_requests_one_partition_per_new_file(
+    settings: Settings,
+) -> None:
+    spec = declared_sources()["stocks"]
+    folder = settings.landing_dir / "stocks"
+    folder.mkdir(parents=True)
+    header = "symbol,date,price\n"
+    (folder / "2000-01-01_MSFT.csv").write_text(header + "MSFT,Jan 1 2000,39.81\n")
+    (folder / "2000-02-01_IBM.csv").write_text(header + "IBM,Feb 1 2000,110.0\n")
+    (folder / "2000-01-01_TSLA.csv").write_text(header + "TSLA,Jan 1 2000,1.0\n")
+    (folder / "notes.csv").write_text("a file that is no partition\n")
+    built = dg.component_defs(component=LandingSource(spec))
+    sensor = next(s for s in built.sensors or [] if isinstance(s, dg.SensorDefinition))
+    old = 1_700_000_000
+    for path in folder.iterdir():
+        os.utime(path, (old, old))  # long untouched: complete
+    resources = build_resources(settings)
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_sensor_context(
+            instance=instance,
+            resources=resources,
+            definitions=dg.Definitions(assets=built.assets, sensors=[sensor], resources=resources),
+        ) as context,
+    ):
+        result = sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    keys = sorted(str(r.partition_key) for r in result.run_requests or [])
+    assert keys == ["2000-01-01|MSFT", "2000-02-01|IBM"]
+    rejected = {
+        e.metadata["rejected_file"].value: e.metadata["reason"].value for e in result.asset_events
+    }
+    assert "not one of stocks's symbols" in str(rejected["stocks/2000-01-01_TSLA.csv"])
+    assert "stocks/notes.csv" in rejected

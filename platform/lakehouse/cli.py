@@ -11,10 +11,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lakehouse import tables
 from lakehouse.dates import consecutive_spans
 from lakehouse.declarations import declared_sources
 from lakehouse.failures import read_failures
-from lakehouse.landing import LandingFileError, landing_path, write_atomic
+from lakehouse.landing import LandingFileError, write_atomic
+from lakehouse.resources.delta_tables import DEFAULT_RETENTION_HOURS, DeltaStore, TableStoreError
 from lakehouse.settings import Settings
 from lakehouse.simulator.faults import Fault, Step, inject
 from lakehouse.simulator.replay import (
@@ -27,7 +29,7 @@ from lakehouse.simulator.replay import (
 )
 from lakehouse.simulator.sample import SAMPLE_SOURCES
 from lakehouse.sources import Cadence
-from lakehouse.splitting import split_daily
+from lakehouse.splitting import split_deliveries
 from lakehouse.status import platform_status, quarantine_frames, quarantine_summary
 from lakehouse.vega import vega_file
 
@@ -160,7 +162,7 @@ VEGA = "vega:"
 
 
 def _land_file(settings: Settings, file: Path, names: list[str]) -> None:
-    """Split `file` into the deliveries of one declared daily source and land each atomically."""
+    """Split `file` into the deliveries of one declared source and land each atomically."""
     sources = declared_sources()
     if len(names) != 1 or names[0] not in sources:
         msg = f"--from needs one --source, one of {', '.join(sources)}"
@@ -169,20 +171,17 @@ def _land_file(settings: Settings, file: Path, names: list[str]) -> None:
     if str(file).startswith(VEGA):
         file = vega_file(str(file).removeprefix(VEGA))
     try:
-        split = split_daily(file.read_bytes(), spec, source_file=str(file))
+        split = split_deliveries(file.read_bytes(), spec, source_file=str(file))
     except (LandingFileError, OSError) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from error
-    written = sum(
-        write_atomic(landing_path(settings.landing_dir, spec.name, day), body)
-        for day, body in split.deliveries.items()
-    )
-    days = list(split.deliveries)
-    span = f"{days[0]} .. {days[-1]}" if days else "no day"
+    folder = settings.landing_dir / spec.name
+    written = sum(write_atomic(folder / name, body) for name, body in split.deliveries.items())
+    names = list(split.deliveries)
+    span = f"{names[0]} .. {names[-1]}" if names else "no file"
     console.print(
-        f"{file}: {split.lines:,} line(s) into {len(days)} daily file(s) of {spec.name} "
-        f"({span}); {written} written, {len(days) - written} unchanged, in "
-        f"{settings.landing_dir / spec.name}"
+        f"{file}: {split.lines:,} line(s) into {len(names)} file(s) of {spec.name} ({span}); "
+        f"{written} written, {len(names) - written} unchanged, in {folder}"
     )
 
 
@@ -283,6 +282,123 @@ def _selection(sources: list[str] | None, select: str | None) -> dg.AssetSelecti
     for part in parts[1:]:
         combined = combined | part
     return combined
+
+
+TableArgument = Annotated[str, typer.Argument(help="A lake table, layer/table: staged/flights.")]
+
+
+@app.command()
+def history(
+    table: TableArgument,
+    limit: Annotated[int, typer.Option(help="Newest versions to show.")] = 20,
+) -> None:
+    """List a lake table's versions: when, what, the run and partitions each wrote."""
+    settings = Settings.from_env()
+    store = DeltaStore(settings.lake_location)
+    try:
+        versions = tables.history(store, table, limit)
+    except TableStoreError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from error
+    shown = Table(title=f"{table}: {len(versions)} newest version(s)")
+    for column in ("version", "at (UTC)", "operation", "run", "partitions", "rows"):
+        shown.add_column(column, justify="right" if column in ("version", "rows") else "left")
+    for v in versions:
+        shown.add_row(
+            str(v.version), f"{v.at:%Y-%m-%d %H:%M:%S}", v.operation, v.run_id[:8],
+            v.partitions, v.rows,
+        )  # fmt: skip
+    console.print(shown)
+    console.print(
+        f"Read a version: pl.read_delta('{tables.table_uri(store, table)}', version=N); "
+        f"restore one: lakehouse restore {table} --to N"
+    )
+
+
+@app.command()
+def restore(
+    table: TableArgument,
+    to: Annotated[str, typer.Option(help="A version number, or a time (2026-12-06T12:00, UTC).")],
+) -> None:
+    """Bring a lake table back to an earlier version (as a new version; history is kept) and
+    tell Dagster, so automation rebuilds what is built from the partitions it changed.
+    """
+    settings = Settings.from_env()
+    store = DeltaStore(settings.lake_location)
+    try:
+        target = tables.parse_target(to)
+        version, changed = tables.restore(store, table, target, f"lakehouse restore --to {to}")
+    except (TableStoreError, ValueError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from error
+    key = dg.AssetKey(table.strip("/").split("/"))
+    reported = _report_restored(settings, key, changed, version)
+    console.print(
+        f"{table} restored to {to}: now version {version}; {len(changed)} partition(s) changed, "
+        f"{reported} reported to Dagster for automation"
+    )
+
+
+def _report_restored(
+    settings: Settings, key: dg.AssetKey, changed: list[tuple[str, ...]], version: int
+) -> int:
+    """Record a materialization of each changed partition (a day, or the whole table), so
+    declarative automation sees the new data and rebuilds downstream.
+    """
+    events = [
+        dg.AssetMaterialization(
+            asset_key=key,
+            partition=values[0] if values else None,
+            metadata={"restored": True, "table_version": version},
+        )
+        for values in changed
+        if len(values) <= 1
+    ]
+    with _instance(settings) as instance:
+        for event in events:
+            instance.report_runless_asset_event(event)
+    if len(events) < len(changed):
+        console.print(
+            "[yellow]Partitions of several columns are not reported: materialize what is built "
+            "from this table yourself.[/yellow]"
+        )
+    return len(events)
+
+
+@app.command()
+def vacuum(
+    table: TableArgument,
+    retention_hours: Annotated[
+        int, typer.Option(help="Keep files that versions this recent still need.")
+    ] = DEFAULT_RETENTION_HOURS,
+) -> None:
+    """Delete the files no version within the retention period needs: superseded ones, and
+    those of writes that died before their commit.
+    """
+    settings = Settings.from_env()
+    store = DeltaStore(settings.lake_location)
+    try:
+        removed = store.vacuum(tables.table_uri(store, table), retention_hours)
+    except TableStoreError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from error
+    console.print(f"{table}: {len(removed)} file(s) removed (retention {retention_hours} h)")
+
+
+@app.command()
+def optimize(table: TableArgument) -> None:
+    """Compact a lake table's small files into larger ones (a new version; same rows)."""
+    settings = Settings.from_env()
+    store = DeltaStore(settings.lake_location)
+    try:
+        metrics = store.optimize(tables.table_uri(store, table))
+    except TableStoreError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from error
+    console.print(
+        f"{table}: {metrics.get('numFilesRemoved', 0)} file(s) compacted into "
+        f"{metrics.get('numFilesAdded', 0)}"
+    )
 
 
 @app.command()

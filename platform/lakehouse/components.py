@@ -18,6 +18,7 @@ from lakehouse.assets.staged import build_staged
 from lakehouse.declarations import MartSpec, SourceSpec
 from lakehouse.schedules.catch_up import make_catch_up_schedule
 from lakehouse.sensors.landing import make_landing_sensor
+from lakehouse.sensors.periods import make_period_sensor
 
 
 class LandingSource(dg.Component):
@@ -46,7 +47,11 @@ class LandingSource(dg.Component):
         """The source's raw and staged assets (with the quarantine and checks) and its sensor."""
         return dg.Definitions(
             assets=[build_raw_asset(self.spec), build_staged(self.spec)],
-            sensors=[make_landing_sensor(self.spec)],
+            sensors=[
+                make_landing_sensor(self.spec)
+                if self.spec.daily or self.spec.snapshot
+                else make_period_sensor(self.spec)
+            ],
             schedules=[make_catch_up_schedule(self.spec)] if self.spec.daily else [],
         )
 

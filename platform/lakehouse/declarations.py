@@ -149,32 +149,69 @@ class Landing(Declared):
     delimiter: str = ","
 
 
-class Partitions(Declared):
-    """How a source is partitioned.
+class KeyDimension(Declared):
+    """Static partition keys (one file per key, or per key and period).
 
     Attributes:
-        kind: `daily` (one file per day, named `YYYY-MM-DD.csv`) or `snapshot` (each file a
-            full reference table, named by the day it was taken; the table keeps them all).
-        start: The first partition (daily).
-        end: The last partition, inclusive (daily; open-ended when absent).
-        column: The staged Date column a row's day is in (daily); a row dated another day
-            than its file is quarantined.
+        name: The dimension's name (`symbol`).
+        values: Its keys.
+        column: The staged column holding a row's key; a row filed under another key than its
+            file's is quarantined.
     """
 
-    kind: Literal["daily", "snapshot"]
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    values: list[str] = Field(min_length=1)
+    column: str
+
+    @field_validator("values")
+    @classmethod
+    def _file_safe(cls, values: list[str]) -> list[str]:
+        bad = [v for v in values if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*", v)]
+        if bad:
+            msg = f"keys {bad} cannot name files: use letters, digits, '.' and '-'"
+            raise ValueError(msg)
+        return values
+
+
+class Partitions(Declared):
+    """How a source is partitioned, and so how its files are named.
+
+    Attributes:
+        kind: `daily` (`YYYY-MM-DD.csv`), `monthly` (`YYYY-MM-DD.csv`, the month's first day),
+            or `snapshot` (each file a full reference table, named by the day it was taken; the
+            table keeps them all). With `keys`, a daily or monthly source is partitioned by
+            period and key (`<period>_<key>.csv`).
+        start: The first period (daily, monthly).
+        end: The last period, inclusive (open-ended when absent).
+        column: The staged Date column a row's period is read from; a row dated in another
+            period than its file's is quarantined.
+        keys: Static keys, the second dimension of a daily or monthly source.
+    """
+
+    kind: Literal["daily", "monthly", "snapshot"]
     start: date | None = None
     end: date | None = None
     column: str | None = None
+    keys: KeyDimension | None = None
 
     @model_validator(mode="after")
-    def _daily_needs_a_start(self) -> "Partitions":
-        if self.kind == "daily" and (self.start is None or self.column is None):
-            msg = "daily partitions need a start and the staged Date column (column)"
+    def _consistent(self) -> "Partitions":
+        periodic = self.kind in {"daily", "monthly"}
+        if periodic and (self.start is None or self.column is None):
+            msg = f"{self.kind} partitions need a start and the staged Date column (column)"
+            raise ValueError(msg)
+        if self.kind == "snapshot" and self.keys is not None:
+            msg = "snapshot sources have no keys: every snapshot is a whole table"
             raise ValueError(msg)
         if self.start and self.end and self.end < self.start:
             msg = f"partitions end {self.end} is before their start {self.start}"
             raise ValueError(msg)
         return self
+
+    @property
+    def periodic(self) -> bool:
+        """Partitioned by time (daily or monthly)."""
+        return self.kind in {"daily", "monthly"}
 
 
 class Freshness(Declared):
@@ -239,6 +276,8 @@ class SourceSpec(Declared):
         unknown = [k for k in self.key if k not in names]
         if self.partitions.column and self.partitions.column not in names:
             unknown.append(self.partitions.column)
+        if self.partitions.keys and self.partitions.keys.column not in names:
+            unknown.append(self.partitions.keys.column)
         if unknown:
             msg = f"{self.name}: key or partition column(s) {unknown} are not declared columns"
             raise ValueError(msg)
@@ -264,8 +303,13 @@ class SourceSpec(Declared):
 
     @property
     def daily(self) -> bool:
-        """A daily source (else dated snapshots)."""
-        return self.partitions.kind == "daily"
+        """A source of one file per day and nothing else: staged a chunk of days at a time."""
+        return self.partitions.kind == "daily" and self.partitions.keys is None
+
+    @property
+    def snapshot(self) -> bool:
+        """A reference source of dated full snapshots."""
+        return self.partitions.kind == "snapshot"
 
     def columns_added_by(self, *steps: str) -> list[ColumnDecl]:
         """The declared columns the given steps add, in table order."""

@@ -21,6 +21,7 @@ from lakehouse.sources import Source
 CSV_SUFFIX = ".csv"
 LINEAGE_COLUMNS = ("_source_file", "_line_number", "_ingested_at", "_content_hash")
 PARTITION_COLUMN = "_partition_date"
+PARTITION_KEY = "_partition_key"  # a keyed source's file key (a stock symbol, say)
 # What the raw layer reports as the delivery it holds for a day whose partition has no rows
 # (a header-only delivery leaves no row to carry its hash).
 EMPTY_PARTITION = "<empty>"

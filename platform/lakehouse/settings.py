@@ -16,13 +16,10 @@ class Settings:
 
     Attributes:
         home: Root of all data: `landing/`, `lake/` and `warehouse.duckdb` live under it.
-        partition_start: First daily partition (inclusive).
-        partition_end: Last daily partition (inclusive).
+        partition_start: First day the sample commands (`lakehouse land`) cover by default.
+        partition_end: Last such day (inclusive). Each source's partitions are its own, declared
+            in its YAML file.
         dagster_home: The Dagster instance folder (`DAGSTER_HOME`), if one is configured.
-        min_pass_rate: Share of each day's rows that must reach the staged table; below it the
-            blocking `contract_pass_rate` check fails and the marts are not built. Checked per
-            day, so 0.95 lets one bad reading of a 72-row weather day through (1.4 %) but not a
-            day that is mostly broken.
         executor: How a run executes its steps: `in_process` (the default: steps are short,
             and runs, not steps, are what run side by side), `multiprocess` (one process per
             step), or `celery` (steps on Celery workers; the broker URL is read from
@@ -41,7 +38,6 @@ class Settings:
     partition_start: date
     partition_end: date
     dagster_home: Path | None = None
-    min_pass_rate: float = 0.95
     executor: str = "in_process"
     lake_uri: str | None = None
     warehouse_url: str | None = None
@@ -87,7 +83,6 @@ class Settings:
             partition_start=date.fromisoformat(env.get("LAKEHOUSE_START", "2013-01-01")),
             partition_end=date.fromisoformat(env.get("LAKEHOUSE_END", "2013-12-31")),
             dagster_home=Path(env["DAGSTER_HOME"]) if env.get("DAGSTER_HOME") else None,
-            min_pass_rate=float(env.get("LAKEHOUSE_MIN_PASS_RATE", "0.95")),
             executor=env.get("LAKEHOUSE_EXECUTOR", "in_process"),
             lake_uri=env.get("LAKEHOUSE_LAKE_URI") or None,
             warehouse_url=env.get("LAKEHOUSE_WAREHOUSE_URL") or None,

@@ -1,42 +1,45 @@
-"""Splitting an outside CSV into a daily source's deliveries: `lakehouse land --from FILE`.
+"""Splitting an outside CSV into a source's deliveries: `lakehouse land --from FILE`.
 
-A data engineer's feed often arrives as one file covering many days. Each line goes, byte for
-byte, into the delivery of the day its partition column names (with the file's header), so the
-raw layer records the same lines it would have received day by day. Nothing is written unless
-every line's day can be read and lies in the source's declared partitions.
+A data engineer's feed often arrives as one file covering many periods (and keys). Each line
+goes, byte for byte, into the delivery of the partition its columns name (with the file's
+header), so the raw layer records the same lines it would have received one file at a time.
+Nothing is written unless every line's partition can be read and is one of the source's.
 """
 
 import csv
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from lakehouse.declarations import SourceSpec
 from lakehouse.landing import LandingFileError
+from lakehouse.periods import FilePartition, file_name, period_start, refusal
 
 SHOWN_PROBLEMS = 5
 
 
 @dataclass(frozen=True)
 class Split:
-    """The deliveries of an outside file, one per day, each its header and lines as bytes."""
+    """The deliveries of an outside file, one per partition (file name -> header and lines as
+    bytes, in partition order).
+    """
 
-    deliveries: dict[date, bytes]
+    deliveries: dict[str, bytes]
     lines: int
 
 
-def split_daily(data: bytes, spec: SourceSpec, *, source_file: str) -> Split:
-    """Split a CSV holding many days of a daily source into one delivery per day.
+def split_deliveries(data: bytes, spec: SourceSpec, *, source_file: str) -> Split:
+    """Split a CSV holding many periods (and keys) of a source into one delivery each.
 
     Raises:
-        LandingFileError: the source is not daily, the header is not the declared one, or a
-            line's day cannot be read or lies outside the declared partitions (the first few
-            are named with their line numbers; nothing is split).
+        LandingFileError: the source is not partitioned by period, the header is not the
+            declared one, or a line's partition cannot be read or is not one of the source's
+            (the first few are named with their line numbers; nothing is split).
     """
     partitions = spec.partitions
     column = partitions.column
-    if not spec.daily or column is None:
-        msg = f"{spec.name} is not a daily source; only daily sources are split by day"
+    if not partitions.periodic or column is None:
+        msg = f"{spec.name} is not partitioned by period; its files are delivered whole"
         raise LandingFileError(source_file, msg)
     text = data.decode("utf-8-sig")
     lines = text.splitlines(keepends=False)
@@ -48,7 +51,9 @@ def split_daily(data: bytes, spec: SourceSpec, *, source_file: str) -> Split:
         raise LandingFileError(source_file, msg, line=1)
     declared = next(c for c in spec.columns if c.name == column)
     position = header.index(column)
-    by_day: dict[date, list[str]] = defaultdict(list)
+    keys = partitions.keys
+    key_position = header.index(keys.column) if keys is not None else None
+    by_partition: dict[FilePartition, list[str]] = defaultdict(list)
     problems: list[tuple[int, str]] = []
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
@@ -60,10 +65,14 @@ def split_daily(data: bytes, spec: SourceSpec, *, source_file: str) -> Split:
         except ValueError:
             problems.append((number, f"{column}={value!r} is not a date like {declared.format}"))
             continue
-        if day < (partitions.start or day) or day > (partitions.end or day):
-            problems.append((number, f"{day} is outside {spec.name}'s partitions"))
+        key = None
+        if key_position is not None:
+            key = fields[key_position].strip() if key_position < len(fields) else ""
+        partition = FilePartition(period_start(spec, day), key)
+        if (why := refusal(spec, partition)) is not None:
+            problems.append((number, why))
             continue
-        by_day[day].append(line)
+        by_partition[partition].append(line)
     if problems:
         shown = "; ".join(f"line {n}: {what}" for n, what in problems[:SHOWN_PROBLEMS])
         more = (
@@ -76,7 +85,9 @@ def split_daily(data: bytes, spec: SourceSpec, *, source_file: str) -> Split:
             "widen the source's partitions; nothing was landed"
         )
         raise LandingFileError(source_file, msg)
+    ordered = sorted(by_partition.items(), key=lambda item: (item[0].period, item[0].key or ""))
     deliveries = {
-        day: ("\n".join([lines[0], *body]) + "\n").encode() for day, body in sorted(by_day.items())
+        file_name(spec, partition): ("\n".join([lines[0], *body]) + "\n").encode()
+        for partition, body in ordered
     }
-    return Split(deliveries=deliveries, lines=sum(len(b) for b in by_day.values()))
+    return Split(deliveries=deliveries, lines=sum(len(b) for b in by_partition.values()))

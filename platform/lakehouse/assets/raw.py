@@ -15,8 +15,15 @@ from lakehouse.assets.metadata import (
 )
 from lakehouse.dates import keys_to_dates
 from lakehouse.declarations import SourceSpec
-from lakehouse.landing import PARSE_ERROR, PARTITION_COLUMN, RAW_LINE, LandingFileError
-from lakehouse.partitions import daily_partitions
+from lakehouse.landing import (
+    PARSE_ERROR,
+    PARTITION_COLUMN,
+    PARTITION_KEY,
+    RAW_LINE,
+    LandingFileError,
+)
+from lakehouse.partitions import PERIOD, daily_partitions, source_partitions
+from lakehouse.periods import FilePartition
 from lakehouse.resources.lake_io import PARTITION_EXPR, PartitionStaging, StagedPartitions
 from lakehouse.resources.landing import LandingZone
 from lakehouse.sources import landing_source
@@ -89,6 +96,8 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
 
         return _daily
 
+    if spec.partitions.periodic:
+        return _build_raw_periods(spec, common)
     snapshot_day = Column(
         PARTITION_COLUMN, pl.Date(), "day of the snapshot the row was delivered in"
     )
@@ -126,3 +135,68 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         )
 
     return _snapshots
+
+
+RAW_KEY = Column(PARTITION_KEY, pl.String(), "key of the file the row was delivered in")
+
+
+def file_partition(
+    spec: SourceSpec, partitions_def: dg.PartitionsDefinition, key: str
+) -> FilePartition:
+    """The landing file partition a Dagster partition key names."""
+    if isinstance(partitions_def, dg.MultiPartitionsDefinition):
+        by_dimension = partitions_def.get_partition_key_from_str(key).keys_by_dimension
+        period = by_dimension[PERIOD]
+        static = by_dimension[spec.partitions.keys.name] if spec.partitions.keys else None
+    else:
+        period, static = key, None
+    return FilePartition(date.fromisoformat(period[:10]), static)
+
+
+def _build_raw_periods(spec: SourceSpec, common: dict[str, Any]) -> dg.AssetsDefinition:
+    """The raw asset of a monthly or keyed source: the run's files, read whole (such files are
+    small), one partition per period (and key).
+    """
+    source = landing_source(spec)
+    partitions_def = source_partitions(spec)
+    keyed = spec.partitions.keys is not None
+    extra = TableSpec(columns=(*RAW_EXTRA.columns, RAW_PARTITION, *((RAW_KEY,) if keyed else ())))
+    expr: object = (
+        {PERIOD: PARTITION_COLUMN, spec.partitions.keys.name: PARTITION_KEY}
+        if spec.partitions.keys
+        else PARTITION_COLUMN
+    )
+
+    @dg.asset(
+        **common,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        metadata=definition_metadata(text_schema(source.columns, extra), **{PARTITION_EXPR: expr}),
+    )
+    def _periods(
+        context: dg.AssetExecutionContext, landing: LandingZone
+    ) -> dg.Output[pl.DataFrame]:
+        assert partitions_def is not None  # noqa: S101  (periodic sources are partitioned)
+        wanted = [file_partition(spec, partitions_def, k) for k in context.partition_keys]
+        found = landing.partition_files(spec, wanted)
+        files = list(found.values())
+        parts = []
+        for (_, rows), partition in zip(landing.deliveries(source, files), found, strict=True):
+            if keyed:
+                rows = rows.with_columns(
+                    pl.lit(partition.key, dtype=pl.String).alias(PARTITION_KEY)
+                )
+            parts.append(rows)
+        schema = text_schema(source.columns, extra)
+        empty = pl.DataFrame(schema={c.name: pl.String() for c in schema.columns}).with_columns(
+            pl.col(c.name).cast(c.dtype) for c in extra.columns
+        )
+        rows = pl.concat(parts, how="vertical") if parts else empty
+        return dg.Output(
+            rows,
+            metadata=output_metadata(
+                rows, schema, files=len(files), partitions_without_delivery=len(wanted) - len(files)
+            ),
+        )
+
+    return _periods

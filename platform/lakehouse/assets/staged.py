@@ -32,8 +32,8 @@ from lakehouse.contracts.declared import contract_of
 from lakehouse.contracts.quarantine import QUARANTINE, quarantine_records
 from lakehouse.dates import keys_to_dates
 from lakehouse.declarations import SourceSpec, source_inputs
-from lakehouse.landing import PARTITION_COLUMN
-from lakehouse.partitions import daily_partitions
+from lakehouse.landing import PARTITION_COLUMN, PARTITION_KEY
+from lakehouse.partitions import PERIOD, daily_partitions, source_partitions
 from lakehouse.resources.lake_io import (
     PARTITION_EXPR,
     DailyScan,
@@ -97,6 +97,22 @@ class Staging:
         return self.declared.partitions.column if self.declared.daily else None
 
     @property
+    def partition_exprs(self) -> tuple[object, object] | None:
+        """The `partition_expr` of the staged table and of its quarantine (None: a reference
+        table): the declared period column, and the key column of a keyed source.
+        """
+        partitions = self.declared.partitions
+        if not partitions.periodic:
+            return None
+        if partitions.keys is None:
+            return partitions.column, PARTITION_COLUMN
+        name = partitions.keys.name
+        return (
+            {PERIOD: partitions.column, name: partitions.keys.column},
+            {PERIOD: PARTITION_COLUMN, name: PARTITION_KEY},
+        )
+
+    @property
     def key_within_day(self) -> bool:
         """Every business key lies within one delivery day (its date is part of the key and a
         row must be dated its file's day), so a long range can be staged a chunk of days at a
@@ -121,14 +137,14 @@ class Staging:
 
     def outs(self) -> dict[str, dg.AssetOut]:
         """The staged table and its quarantine, both in the lake."""
-        daily = self.date_column is not None
+        exprs = self.partition_exprs
         return {
             "staged": dg.AssetOut(
                 key=self.key,
                 description=self.description,
                 metadata=definition_metadata(
                     column_schema(self.spec),
-                    **({PARTITION_EXPR: self.date_column} if daily else {}),
+                    **({PARTITION_EXPR: exprs[0]} if exprs else {}),
                 ),
                 freshness_policy=freshness_policy(self.declared),
                 automation_condition=PROPAGATE,
@@ -143,7 +159,7 @@ class Staging:
                 "with the reason.",
                 metadata=definition_metadata(
                     column_schema(QUARANTINE),
-                    **({PARTITION_EXPR: PARTITION_COLUMN} if daily else {}),
+                    **({PARTITION_EXPR: exprs[1]} if exprs else {}),
                 ),
                 automation_condition=PROPAGATE,
                 owners=self.declared.owners,
@@ -618,7 +634,37 @@ def build_staged_reference(staging: Staging) -> dg.AssetsDefinition:
     return _staged
 
 
+def build_staged_periods(staging: Staging) -> dg.AssetsDefinition:
+    """The staged table of a monthly or keyed source (a stock symbol by month, say) and its
+    quarantine: the run's partitions staged at once (such sources are small per partition).
+    """
+
+    @dg.multi_asset(
+        name=f"staged_{staging.declared.name}",
+        outs=staging.outs(),
+        ins=staged_ins(staging),
+        check_specs=staging.checks(),
+        partitions_def=source_partitions(staging.declared),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        code_version="1",
+    )
+    def _staged(
+        context: dg.AssetExecutionContext, raw: pl.LazyFrame, **inputs: Any
+    ) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
+        settle_all = settler(staging, inputs, context.run.run_id)
+        with spilled() as spill:
+            tally = stage_rows(staging, raw, spill.add, settle_all, chunk_rows=1)
+            valid = spill.scan(staging.spec.schema).collect()
+            yield from staged_results(context, staging, tally, valid.lazy())
+
+    return _staged
+
+
 def build_staged(spec: SourceSpec) -> dg.AssetsDefinition:
     """The staged layer of a declared source."""
     staging = Staging(spec)
-    return build_staged_daily(staging) if spec.daily else build_staged_reference(staging)
+    if spec.daily:
+        return build_staged_daily(staging)
+    if spec.snapshot:
+        return build_staged_reference(staging)
+    return build_staged_periods(staging)

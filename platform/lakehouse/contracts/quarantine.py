@@ -2,12 +2,15 @@
 
 import polars as pl
 
-from lakehouse.landing import PARSE_ERROR, PARTITION_COLUMN, RAW_LINE
+from lakehouse.landing import PARSE_ERROR, PARTITION_COLUMN, PARTITION_KEY, RAW_LINE
 from lakehouse.transforms.spec import Column, TableSpec
 
 QUARANTINE = TableSpec(
     columns=(
-        Column(PARTITION_COLUMN, pl.Date(), "day of the file the row was delivered in"),
+        Column(PARTITION_COLUMN, pl.Date(), "day (period) of the file the row was delivered in"),
+        Column(
+            PARTITION_KEY, pl.String(), "key of the file the row was delivered in (keyed sources)"
+        ),
         Column("_source_file", pl.String(), "landing file the row was delivered in"),
         Column("_line_number", pl.Int32(), "line of the row in that file"),
         Column("stage", pl.String(), "where it was rejected: parse, staging or contract"),
@@ -38,9 +41,12 @@ def quarantine_records(
     split into fields is stage `parse`.
     """
     # Only the rejected lines are rebuilt as text: a semi join first, not a string per row.
+    if PARTITION_KEY not in raw.columns:
+        raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(PARTITION_KEY))
     delivered = raw.join(rejected.select(_KEY), on=_KEY, how="semi").select(
         *_KEY,
         PARTITION_COLUMN,
+        PARTITION_KEY,
         PARSE_ERROR,
         "_ingested_at",
         record=pl.coalesce(

@@ -198,6 +198,23 @@ class DeltaStore:
         counts = keyed.group_by(columns).agg(pl.col("num_records").sum())
         return {tuple(row[:-1]): int(row[-1]) for row in counts.iter_rows()}
 
+    def files_by_partition(self, table: DeltaTable) -> dict[tuple[str, ...], frozenset[str]]:
+        """Partition values -> the files that hold them (one entry `()` when unpartitioned)."""
+        columns = table.metadata().partition_columns
+        actions = pl.DataFrame(table.get_add_actions(flatten=True))
+        if actions.is_empty():
+            return {}
+        if not columns:
+            return {(): frozenset(actions["path"].to_list())}
+        grouped = (
+            actions.select(
+                *(pl.col(f"partition.{c}").cast(pl.String).alias(c) for c in columns), "path"
+            )
+            .group_by(columns)
+            .agg("path")
+        )
+        return {tuple(row[:-1]): frozenset(row[-1]) for row in grouped.iter_rows()}
+
     def commit_partition_files(
         self,
         uri: str,

@@ -11,6 +11,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from lakehouse.declarations import SourceSpec
 from lakehouse.landing import (
     LandingFile,
     LandingFileError,
@@ -18,6 +19,7 @@ from lakehouse.landing import (
     list_landing_files,
     read_delivery,
 )
+from lakehouse.periods import FilePartition, file_name
 from lakehouse.sources import Source
 
 
@@ -55,6 +57,35 @@ class LandingZone(dg.ConfigurableResource):
                 "run only the days that arrived"
             )
             raise LandingFileError(source.name, msg)
+        return files
+
+    def partition_files(
+        self, spec: SourceSpec, partitions: Sequence[FilePartition]
+    ) -> dict[FilePartition, LandingFile]:
+        """The delivery of each partition of a monthly or keyed source that has one.
+
+        A keyed source is sparse by nature (a stock not yet listed, a meter not yet installed):
+        its partitions without a delivery are left out. A monthly source without keys needs
+        every one.
+
+        Raises:
+            LandingFileError: a monthly partition has no delivery; the message names the files.
+        """
+        files = {
+            p: LandingFile(spec.name, p.period, self.path / spec.name / file_name(spec, p))
+            for p in partitions
+        }
+        missing = [f for f in files.values() if not f.path.exists()]
+        if spec.partitions.keys is not None:
+            return {p: f for p, f in files.items() if f.path.exists()}
+        if missing:
+            shown = ", ".join(str(f.path) for f in missing[:3])
+            msg = (
+                f"no delivery for {len(missing)} partition(s) of this run; expected {shown}"
+                f"{' and more' if len(missing) > 3 else ''}. Land them (`lakehouse land --from`) "
+                "or run only the partitions that arrived"
+            )
+            raise LandingFileError(spec.name, msg)
         return files
 
     def snapshots(self, source: Source) -> list[LandingFile]:

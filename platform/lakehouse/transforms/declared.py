@@ -6,11 +6,12 @@ cannot be declared names its own `stage` step instead.
 import polars as pl
 
 from lakehouse.declarations import ColumnDecl, SourceSpec
-from lakehouse.landing import PARTITION_COLUMN
+from lakehouse.landing import PARTITION_COLUMN, PARTITION_KEY
 from lakehouse.transforms.parsing import (
     ROW_ERRORS,
     dedupe_latest,
     misdated,
+    misfiled,
     missing,
     parse_fields,
     parse_text,
@@ -45,8 +46,13 @@ def stage_declared(spec: SourceSpec, raw: pl.LazyFrame) -> pl.LazyFrame:
     plain = {c.name: c.dtype for c in delivered if c.type not in {"date", "datetime", "string"}}
     typed = parse_fields(raw, parsers, quick=quick_casts(plain))
     problems = [type_error(), *missing(*(c.name for c in delivered if not c.nullable))]
-    if spec.daily and spec.partitions.column is not None:
-        problems.append(misdated(pl.col(spec.partitions.column), pl.col(PARTITION_COLUMN)))
+    partitions = spec.partitions
+    if partitions.periodic and partitions.column is not None:
+        day = pl.col(partitions.column)
+        period = day.dt.truncate("1mo") if partitions.kind == "monthly" else day
+        problems.append(misdated(period, pl.col(PARTITION_COLUMN)))
+    if partitions.keys is not None:
+        problems.append(misfiled(pl.col(partitions.keys.column), pl.col(PARTITION_KEY)))
     staged = with_staging_errors(typed, problems)
     return staged.select(*spec.typed_spec.exprs(), ROW_ERRORS)
 

@@ -252,6 +252,14 @@ def misdated(day: pl.Expr, delivered_for: pl.Expr) -> Problem:
     )
 
 
+def misfiled(key: pl.Expr, delivered_for: pl.Expr) -> Problem:
+    """A row's own key (a stock symbol, say) is not the key of the file it was delivered in."""
+    return Problem(
+        found=key != delivered_for,
+        text=describe("row is for ", key, " but was delivered in the file for ", delivered_for),
+    )
+
+
 SNAPSHOT_DATE = "snapshot_date"
 
 

@@ -1,0 +1,71 @@
+"""Periods and file names of partitioned sources: which file holds which partition.
+
+A daily source's file is `YYYY-MM-DD.csv`; a monthly source's is named by the month's first
+day; with static keys (a stock symbol, a meter) the key follows the period:
+`2000-01-01_AAPL.csv`. Pure: the sensors, the raw layer and `lakehouse land --from` agree here.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+from lakehouse.declarations import SourceSpec
+
+CSV = ".csv"
+
+
+@dataclass(frozen=True)
+class FilePartition:
+    """The partition a landing file holds: its period's first day, and its key if keyed."""
+
+    period: date
+    key: str | None = None
+
+
+def period_start(spec: SourceSpec, day: date) -> date:
+    """The first day of the period `day` falls in (the day itself for a daily source)."""
+    return day.replace(day=1) if spec.partitions.kind == "monthly" else day
+
+
+def file_name(spec: SourceSpec, partition: FilePartition) -> str:
+    """The landing file name of a partition."""
+    period = partition.period.isoformat()
+    return f"{period}_{partition.key}{CSV}" if partition.key is not None else f"{period}{CSV}"
+
+
+def partition_of(spec: SourceSpec, name: str) -> FilePartition | None:
+    """The partition a file name holds, or None if it is not named as one of the source's."""
+    if not name.endswith(CSV):
+        return None
+    stem = name.removesuffix(CSV)
+    token, _, key = stem.partition("_")
+    try:
+        period = date.fromisoformat(token) if len(token) == len("YYYY-MM-DD") else None
+    except ValueError:
+        return None
+    keys = spec.partitions.keys
+    if period is None or period_start(spec, period) != period:
+        return None
+    if keys is None:
+        return FilePartition(period) if not key else None
+    return FilePartition(period, key) if key else None
+
+
+def refusal(spec: SourceSpec, partition: FilePartition) -> str | None:
+    """Why a file's partition is not one of the source's (None when it is)."""
+    partitions = spec.partitions
+    if partitions.start and partition.period < period_start(spec, partitions.start):
+        return f"period {partition.period} is before {spec.name}'s start {partitions.start}"
+    if partitions.end and partition.period > partitions.end:
+        return f"period {partition.period} is after {spec.name}'s end {partitions.end}"
+    keys = partitions.keys
+    if keys is not None and partition.key not in keys.values:
+        known = ", ".join(keys.values)
+        return f"key {partition.key!r} is not one of {spec.name}'s {keys.name}s ({known})"
+    return None
+
+
+def expected_names(spec: SourceSpec) -> str:
+    """How the source's files are named, for messages."""
+    keys = spec.partitions.keys
+    period = "YYYY-MM-01" if spec.partitions.kind == "monthly" else "YYYY-MM-DD"
+    return f"{period}_<{keys.name}>{CSV}" if keys else f"{period}{CSV}"

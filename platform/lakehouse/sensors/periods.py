@@ -1,0 +1,92 @@
+"""The landing sensor of a monthly or keyed source: a run of its raw asset for each complete,
+new or changed file, one partition (period, and key) each.
+"""
+
+import time
+
+import dagster as dg
+
+from lakehouse.declarations import SourceSpec
+from lakehouse.partitions import PERIOD
+from lakehouse.periods import FilePartition, expected_names, partition_of, refusal
+from lakehouse.resources.landing import LandingZone
+from lakehouse.sensors.landing import REDELIVER, inspect_delivery
+from lakehouse.sensors.planning import FileStat, LandingCursor, plan_landing_runs
+from lakehouse.sources import landing_source
+
+
+def partition_key(spec: SourceSpec, partition: FilePartition) -> str:
+    """The Dagster partition key of a file's partition."""
+    period = partition.period.isoformat()
+    keys = spec.partitions.keys
+    if keys is None or partition.key is None:
+        return period
+    return dg.MultiPartitionKey({PERIOD: period, keys.name: partition.key})
+
+
+def make_period_sensor(spec: SourceSpec) -> dg.SensorDefinition:
+    """A sensor that requests the raw asset of a monthly or keyed source for its complete new
+    deliveries, one run per file; automation carries them on downstream.
+    """
+    source = landing_source(spec)
+    raw = dg.AssetKey(["raw", spec.name])
+
+    @dg.sensor(
+        name=f"{spec.name}_landing",
+        description=f"Starts a run of raw/{spec.name} for each complete new or changed file in "
+        f"landing/{spec.name}/ (named {expected_names(spec)}); other files are rejected with the "
+        "reason.",
+        target=[raw],
+        minimum_interval_seconds=10,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+    def _sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
+        folder = landing.path / spec.name
+        entries = sorted(folder.iterdir()) if folder.is_dir() else []
+        partitions: dict[str, FilePartition] = {}
+        refused: dict[str, str] = {}
+        listing = []
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_file():
+                continue
+            stat = entry.stat()
+            found = partition_of(spec, entry.name)
+            why = refusal(spec, found) if found is not None else None
+            if found is not None and why is None:
+                partitions[entry.name] = found
+            elif why is not None:
+                refused[entry.name] = why
+            day = found.period if found is not None and why is None else None
+            listing.append(FileStat(entry.name, day, stat.st_size, stat.st_mtime_ns))
+        plan = plan_landing_runs(
+            spec.name,
+            listing,
+            LandingCursor.from_json(context.cursor),
+            lambda name: inspect_delivery(source, folder / name),
+            now_ns=time.time_ns(),
+        )
+        rejected = {name: refused.get(name, reason) for name, reason in plan.rejected.items()}
+        for name, reason in rejected.items():
+            context.log.warning(f"rejected {spec.name}/{name}: {reason} ({REDELIVER})")
+        requests = [
+            dg.RunRequest(
+                run_key=f"{run.run_key}:{name}",
+                partition_key=partition_key(spec, partitions[name]),
+                asset_selection=[raw],
+            )
+            for run in plan.runs
+            for name in run.files
+        ]
+        return dg.SensorResult(
+            run_requests=requests,
+            cursor=plan.cursor.to_json(),
+            asset_events=[
+                dg.AssetObservation(
+                    asset_key=raw,
+                    metadata={"rejected_file": f"{spec.name}/{name}", "reason": reason},
+                )
+                for name, reason in rejected.items()
+            ],
+        )
+
+    return _sensor
