@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import dagster as dg
+import duckdb
 import polars as pl
 import typer
 from rich.console import Console
@@ -399,6 +400,34 @@ def optimize(table: TableArgument) -> None:
         f"{table}: {metrics.get('numFilesRemoved', 0)} file(s) compacted into "
         f"{metrics.get('numFilesAdded', 0)}"
     )
+
+
+@app.command()
+def sql(
+    query: Annotated[str | None, typer.Argument(help="A SQL query over the catalog.")] = None,
+) -> None:
+    """Query the read side: `warehouse.duckdb`, views of every lake table's published version
+    (`marts.*`, `staged.*`, `raw.*`). Without a query, say how to open it in other tools.
+    """
+    settings = Settings.from_env()
+    catalog = settings.warehouse_path
+    if not catalog.exists():
+        console.print(f"[red]{catalog} does not exist yet: materialize something first[/red]")
+        raise typer.Exit(1)
+    if query is None:
+        console.print(
+            f"The read side is {catalog}: open it read-only, e.g. `duckdb -readonly {catalog}`, "
+            f"or duckdb.connect('{catalog}', read_only=True) in Python; readers never block the "
+            "platform's writes. Tables: marts.*, staged.*, raw.*"
+        )
+        return
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        result = con.sql(query)
+        if result is None:
+            return
+        frame = result.pl()
+    with pl.Config(tbl_rows=50, tbl_cols=20, fmt_str_lengths=40):
+        console.print(str(frame))
 
 
 @app.command()

@@ -30,19 +30,29 @@ from lakehouse.settings import Settings
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
-    """The resources for a settings' data home (tests pass a temporary one)."""
+    """The resources for a settings' data home (tests pass a temporary one).
+
+    Every table is a Delta table in the lake, marts included, and `warehouse.duckdb` is the
+    read side: a catalog of views over the published versions, rebuilt after each commit. A
+    `LAKEHOUSE_WAREHOUSE_URL` of `postgresql://...` puts the marts in a shared PostgreSQL
+    warehouse, one of `duckdb:///path` in a DuckDB file's own tables.
+    """
+    # DuckDB reads no object store here (no extensions), so an S3 lake has no catalog.
+    catalog = None if settings.lake_uri else str(settings.warehouse_path)
+    lake = LakeIOManager(base_dir=settings.lake_location, catalog_path=catalog)
+    url = settings.warehouse_url or ""
+    warehouse: dg.ConfigurableIOManager = lake
+    if url.startswith("duckdb://"):
+        database = url.removeprefix("duckdb://")
+        warehouse = DuckDBWarehouseIOManager(duckdb=DuckDBResource(database=database))
+    elif url:
+        warehouse = PostgresWarehouseIOManager(url=url, password=dg.EnvVar(PASSWORD_ENV))
     return {
         "landing": LandingZone(root=str(settings.landing_dir)),
         "lake": Lake(base_dir=settings.lake_location),
         "failure_log": FailureLog(path=str(settings.run_failures_path)),
-        "lake_io_manager": LakeIOManager(base_dir=settings.lake_location),
-        "warehouse_io_manager": (
-            PostgresWarehouseIOManager(url=settings.warehouse_url, password=dg.EnvVar(PASSWORD_ENV))
-            if settings.warehouse_url
-            else DuckDBWarehouseIOManager(
-                duckdb=DuckDBResource(database=str(settings.warehouse_path))
-            )
-        ),
+        "lake_io_manager": lake,
+        "warehouse_io_manager": warehouse,
     }
 
 

@@ -157,7 +157,7 @@ def test_celery_workers_match_the_in_process_run_and_survive_a_killed_worker(
                 workers.add(str(worker).split("@")[0])
         assert workers == {"w1", "w2"}, "steps ran on both workers"
 
-        # The worker writing the fact dies mid-transaction, after deleting the table's rows.
+        # The worker writing the fact dies after placing its files, before its Delta commit.
         kill_flag.touch()
         second = celery_run(instance, only=FACT)
         assert not second.success

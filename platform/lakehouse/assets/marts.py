@@ -24,8 +24,9 @@ from lakehouse.assets.warehouse import WAREHOUSE
 from lakehouse.checks.monitors import DAILY_FRESHNESS
 from lakehouse.chunks import rows_per_day
 from lakehouse.partitions import DAILY
+from lakehouse.resources.frames import COLUMNS
+from lakehouse.resources.lake_io import ALLOW_MISSING
 from lakehouse.resources.partitioning import PARTITION_EXPR
-from lakehouse.resources.warehouse_io import COLUMNS
 from lakehouse.transforms.marts import (
     DELAY_WEATHER,
     DELAY_WEATHER_LINEAGE,
@@ -68,11 +69,17 @@ def reading(
     reads: Mapping[str, Sequence[str]],
     **mappings: dg.PartitionMapping,
 ) -> dict[str, dg.AssetIn]:
-    """The asset's inputs, each warehouse input loading only the columns the mart reads."""
+    """The asset's inputs, each warehouse input loading only the columns the mart reads; an
+    input mapped to every partition reads the days present (days arrive one by one).
+    """
     return {
         name: dg.AssetIn(
             key,
-            metadata={COLUMNS: list(reads[name])} if name in reads else None,
+            metadata={
+                **({COLUMNS: list(reads[name])} if name in reads else {}),
+                **({ALLOW_MISSING: True} if name in mappings else {}),
+            }
+            or None,
             partition_mapping=mappings.get(name),
         )
         for name, key in inputs.items()

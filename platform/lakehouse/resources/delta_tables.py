@@ -495,6 +495,32 @@ def table_schema(table: DeltaTable) -> pl.Schema:
     return pl.Schema(schema)
 
 
+# Delta has no unsigned integers: each is kept in the next wider signed type, never narrowed.
+_SIGNED: dict[type[pl.DataType], pl.DataType] = {
+    pl.UInt8: pl.Int16(),
+    pl.UInt16: pl.Int32(),
+    pl.UInt32: pl.Int64(),
+    pl.UInt64: pl.Int64(),
+}
+
+
+def delta_compatible(schema: pl.Schema) -> pl.Schema:
+    """The types a frame is written with so its files match its Delta table: unsigned integers
+    widened to signed ones, times in microseconds, categoricals as text.
+    """
+
+    def fit(dtype: pl.DataType) -> pl.DataType:
+        if type(dtype) in _SIGNED:
+            return _SIGNED[type(dtype)]
+        if isinstance(dtype, pl.Datetime):
+            return pl.Datetime("us", dtype.time_zone)
+        if isinstance(dtype, pl.Categorical | pl.Enum):
+            return pl.String()
+        return dtype
+
+    return pl.Schema({name: fit(dtype) for name, dtype in schema.items()})
+
+
 def storable(schema: pl.Schema) -> pl.Schema:
     """The types a Delta table stores a schema's columns as: instants in UTC (Delta has no
     other zone), microseconds (its only time unit).

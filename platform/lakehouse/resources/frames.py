@@ -1,8 +1,14 @@
-"""What an IO manager accepts as an output: Polars frames, and pandas or Arrow tables."""
+"""What the IO managers accept as an output (Polars frames, pandas or Arrow tables) and the
+columns an input asks for.
+"""
 
 from typing import cast
 
+import dagster as dg
 import polars as pl
+
+COLUMNS = "columns"
+"""Input metadata naming the only columns to load (the stock dagster-duckdb convention)."""
 
 
 class UnsupportedOutputError(TypeError):
@@ -30,3 +36,14 @@ def as_lazy(obj: object, asset: str) -> pl.LazyFrame:
         "partitions"
     )
     raise UnsupportedOutputError(msg)
+
+
+def selected_columns(context: dg.InputContext) -> list[str] | None:
+    """The columns an input asked for in its `columns` metadata; None means every column."""
+    columns = (context.definition_metadata or {}).get(COLUMNS)
+    if columns is None:
+        return None
+    if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
+        msg = f"input {context.name!r}: '{COLUMNS}' metadata must be a list of column names"
+        raise dg.DagsterInvariantViolationError(msg)
+    return list(columns)

@@ -26,6 +26,7 @@ from pydantic import Field
 
 from lakehouse.dates import missing_partitions_message, shown_days
 from lakehouse.landing import EMPTY_PARTITION
+from lakehouse.resources.catalog import Catalog
 from lakehouse.resources.delta_tables import (
     PARTITIONS,
     ROWS,
@@ -33,10 +34,11 @@ from lakehouse.resources.delta_tables import (
     DeltaStore,
     PartitionFile,
     SchemaDriftError,
+    delta_compatible,
     read_partition_dir,
     table_schema,
 )
-from lakehouse.resources.frames import as_lazy
+from lakehouse.resources.frames import as_lazy, selected_columns
 from lakehouse.resources.partitioning import (
     PARTITION_EXPR,
     KeyValues,
@@ -285,11 +287,20 @@ class LakeIOManager(dg.ConfigurableIOManager):
     """
 
     base_dir: str = Field(description="Root folder or object-store URI of the lake.")
+    catalog_path: str | None = Field(
+        default=None,
+        description="The DuckDB catalog readers open (warehouse.duckdb): after each commit its "
+        "view of the table is pointed at the new version. None: no catalog.",
+    )
 
     @property
     def store(self) -> DeltaStore:
         """The Delta tables under the lake's root."""
         return DeltaStore(self.base_dir)
+
+    def _publish(self, asset_key: dg.AssetKey) -> None:
+        if self.catalog_path is not None:
+            Catalog(Path(self.catalog_path), self.store).publish([asset_key.path])
 
     def table_uri(self, asset_key: dg.AssetKey) -> str:
         """Where one asset's table lives."""
@@ -305,6 +316,7 @@ class LakeIOManager(dg.ConfigurableIOManager):
         metadata = _run_metadata(context, slice_)
         if obj is None:
             version = self._clear(uri, slice_, metadata)
+            self._publish(context.asset_key)
             context.add_output_metadata({"uri": uri, "cleared": True, "table_version": version})
             return
         if isinstance(obj, StagedPartitions):
@@ -312,6 +324,7 @@ class LakeIOManager(dg.ConfigurableIOManager):
         else:
             frame = as_lazy(obj, asset)
             version = self._write(uri, frame, slice_, metadata)
+        self._publish(context.asset_key)
         context.add_output_metadata(
             {"uri": dg.MetadataValue.path(uri), "table_version": dg.MetadataValue.int(version)}
         )
@@ -367,6 +380,9 @@ class LakeIOManager(dg.ConfigurableIOManager):
         slice_: PartitionSlice | None,
         metadata: dict[str, str],
     ) -> int:
+        fitted = delta_compatible(frame.collect_schema())
+        if fitted != frame.collect_schema():
+            frame = frame.cast(fitted)
         schema = frame.collect_schema()
         table = self.store.open(uri)
         if slice_ is None:
@@ -456,6 +472,8 @@ class LakeIOManager(dg.ConfigurableIOManager):
             if not (context.definition_metadata or {}).get(ALLOW_MISSING):
                 self._require_partitions(table, slice_, asset)
             frame = frame.filter(slice_.filter(frame.collect_schema()))
+        if (columns := selected_columns(context)) is not None:
+            frame = frame.select(columns)
         if wanted is pl.DataFrame or _optional_of(wanted) is pl.DataFrame:
             return frame.collect()
         return frame

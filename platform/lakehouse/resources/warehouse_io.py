@@ -27,7 +27,7 @@ from pydantic import Field
 
 from lakehouse.resources.delta_tables import safe_parts
 from lakehouse.resources.folders import ensure_folder
-from lakehouse.resources.frames import as_lazy
+from lakehouse.resources.frames import as_lazy, selected_columns
 from lakehouse.resources.partitioning import (
     MissingPartitionError,
     PartitionSlice,
@@ -38,8 +38,6 @@ from lakehouse.sql import quote, table_name
 _INCOMING = "_lakehouse_incoming"
 # ~100 MB of fact rows per Arrow batch fed to the one INSERT (Postgres: per bulk copy).
 INSERT_BATCH_ROWS = 500_000
-COLUMNS = "columns"
-"""Input metadata naming the only columns to load (the stock dagster-duckdb convention)."""
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?)(?: \(PID (\d+)\))?(?:\.\s|\.?$)")
 
 
@@ -127,17 +125,6 @@ def arrow_stream(frame: pl.DataFrame | pl.LazyFrame, rows: int) -> pa.RecordBatc
     schema = pl.DataFrame(schema=frame.collect_schema()).to_arrow().schema
     stream = (b for batch in batches(frame, rows) for b in batch.to_arrow().to_batches())
     return pa.RecordBatchReader.from_batches(schema, stream)
-
-
-def selected_columns(context: dg.InputContext) -> list[str] | None:
-    """The columns an input asked for in its `columns` metadata; None means every column."""
-    columns = (context.definition_metadata or {}).get(COLUMNS)
-    if columns is None:
-        return None
-    if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
-        msg = f"input {context.name!r}: '{COLUMNS}' metadata must be a list of column names"
-        raise dg.DagsterInvariantViolationError(msg)
-    return list(columns)
 
 
 def select_list(columns: Sequence[str] | None) -> str:
