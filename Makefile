@@ -24,7 +24,7 @@ export UV_SYSTEM_CERTS := 1
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help install run dev test lint typecheck defs bench clean
+.PHONY: help install run dev test lint typecheck defs crash bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -63,6 +63,9 @@ defs: install  ## dg check defs: every declared source and mart loads
 
 test: lint typecheck defs  ## Lint, type-check, check the definitions and run the whole test suite
 	$(RUN) pytest
+
+crash: install  ## 20 runs killed at random moments: nothing lost, mixed or partial (#17)
+	LAKEHOUSE_CRASH_TRIALS=20 $(RUN) pytest platform_tests/test_crash.py
 
 bench: install  ## Benchmarks (#7) at BENCH_SCALES (default 1,10,50): bench/results.{json,md}
 	$(RUN) python -m bench
