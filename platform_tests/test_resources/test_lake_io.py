@@ -1,5 +1,6 @@
 """The lake's Delta tables: one commit per run, nothing partial visible, pruning, history."""
 
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -383,3 +384,37 @@ def test_the_first_write_creates_a_fresh_lake_root_and_a_read_never_does(tmp_pat
     assert not lake.parent.exists()
     daily_numbers(lake)
     assert (lake / "raw" / "numbers" / "_delta_log").is_dir()
+
+
+def test_a_foreign_file_in_a_table_folder_is_not_read_and_vacuum_removes_it(
+    tmp_path: Path,
+) -> None:
+    folder = daily_numbers(tmp_path)
+    foreign = folder / "day=2013-01-01" / "someone-elses.parquet"
+    pl.DataFrame({"value": [999]}).write_parquet(foreign)
+    assert 999 not in pl.read_delta(str(folder))["value"].to_list()
+    assert load(tmp_path, [D1]).collect()["value"].to_list() == [1]
+    store = DeltaStore(str(tmp_path))
+    assert any("someone-elses" in f for f in store.vacuum(str(folder), retention_hours=0))
+    assert not foreign.exists()
+
+
+def test_a_damaged_newest_log_entry_is_named_with_what_to_do(tmp_path: Path) -> None:
+    folder = daily_numbers(tmp_path)
+    daily_numbers(tmp_path)  # a second version
+    (folder / "_delta_log" / "00000000000000000001.json").write_text("{cut short")
+    with pytest.raises(delta_tables.TableStoreError, match="raw/numbers is not a readable") as e:
+        DeltaStore(str(tmp_path)).open(str(folder))
+    assert "move that entry away" in str(e.value)
+
+
+def test_a_table_of_a_newer_protocol_is_refused_by_name(tmp_path: Path) -> None:
+    folder = daily_numbers(tmp_path)
+    first = folder / "_delta_log" / "00000000000000000000.json"
+    entries = [json.loads(line) for line in first.read_text().splitlines()]
+    for entry in entries:
+        if "protocol" in entry:
+            entry["protocol"] = {"minReaderVersion": 4, "minWriterVersion": 8}
+    first.write_text("\n".join(json.dumps(e) for e in entries) + "\n")
+    with pytest.raises(delta_tables.TableStoreError, match="newer Delta protocol"):
+        DeltaStore(str(tmp_path)).open(str(folder))

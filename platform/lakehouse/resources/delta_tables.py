@@ -161,11 +161,7 @@ class DeltaStore:
         except TableNotFoundError:
             return None
         except (DeltaError, OSError) as error:
-            msg = (
-                f"{uri} is not a readable Delta table ({error}); if its newest log entry is "
-                f"damaged, restore the table to an earlier version (`lakehouse restore`)"
-            )
-            raise TableStoreError(msg) from error
+            raise TableStoreError(unreadable(uri, error)) from error
         check_protocol(table, uri)
         return table
 
@@ -483,6 +479,21 @@ class DeltaStore:
         root = Path(self.root)
         for log in sorted(root.glob("*/*/_delta_log")):
             yield log.parent.parent.name, log.parent.name
+
+
+def unreadable(uri: str, error: Exception) -> str:
+    """What to say, and to do, about a table delta-rs cannot open."""
+    reason = str(error).splitlines()[0]
+    if "Unsupported" in reason and "version" in reason:
+        return (
+            f"{uri} was written by a newer Delta protocol than this platform reads ({reason}); "
+            "upgrade deltalake, or leave the table to the engine that wrote it"
+        )
+    return (
+        f"{uri} is not a readable Delta table ({reason}); if its newest _delta_log entry is "
+        "damaged (a commit cut short by a disk fault), move that entry away to read the version "
+        "before it, or restore the folder from a backup"
+    )
 
 
 def table_schema(table: DeltaTable) -> pl.Schema:
