@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from lakehouse.cli import app
 from lakehouse.components import LandingSource
-from lakehouse.declarations import SourceSpec, declared_marts, declared_sources
+from lakehouse.declarations import DEFS_DIR, SourceSpec, declared_marts, declared_sources
 from lakehouse.definitions import build_resources
 from lakehouse.settings import Settings
 from lakehouse.vega import vega_file
@@ -61,10 +61,18 @@ def test_seattle_weather_lands_from_its_csv_and_its_monthly_mart_matches_the_csv
     assert mart.equals(expected.cast(mart.schema)), (mart, expected)
 
 
-def test_the_declared_mart_and_source_are_in_the_registry() -> None:
+def test_a_new_daily_source_with_its_mart_is_two_files_and_under_80_lines() -> None:
+    # The issue's bar for "sources as data": Seattle's weather, contract and mart included.
     assert "seattle_weather" in declared_sources()
     folder, spec = declared_marts()["seattle_weather_monthly"]
-    assert (folder / (spec.sql or "")).exists()
+    assert spec.query is not None
+    files = [
+        *DEFS_DIR.joinpath("sources", "seattle_weather").iterdir(),
+        *folder.iterdir(),
+    ]
+    files = [f for f in files if f.is_file()]
+    assert len(files) == 2
+    assert sum(len(f.read_text().splitlines()) for f in files) <= 80
 
 
 TINY = """

@@ -369,7 +369,8 @@ class MartSpec(Declared):
     Attributes:
         name: The mart's table (`marts/<name>`).
         description: What a row is.
-        sql: A SQL file beside the YAML; each input is a table named by its input name.
+        query: The SQL (DuckDB) itself; each input is a table named by its input name.
+        sql: Or a SQL file beside the YAML holding it.
         function: Or a Polars function (`module:function`) taking the inputs as LazyFrames.
         inputs: Input name -> asset key (`staged/seattle_weather`).
         grain: The columns one row is unique on.
@@ -383,6 +384,7 @@ class MartSpec(Declared):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str
+    query: str | None = None
     sql: str | None = None
     function: str | None = None
     inputs: dict[str, str]
@@ -396,8 +398,9 @@ class MartSpec(Declared):
 
     @model_validator(mode="after")
     def _one_body(self) -> "MartSpec":
-        if (self.sql is None) == (self.function is None):
-            msg = f"mart {self.name}: give exactly one of sql (a file) or function"
+        bodies = [b for b in (self.query, self.sql, self.function) if b is not None]
+        if len(bodies) != 1:
+            msg = f"mart {self.name}: give exactly one of query (SQL), sql (a file) or function"
             raise ValueError(msg)
         if self.partitions and (self.partition_column is None or self.start is None):
             msg = f"mart {self.name}: partitions need a partition_column and a start"

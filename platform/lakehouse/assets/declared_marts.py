@@ -79,7 +79,7 @@ def build_mart(spec: MartSpec, folder: Path) -> dg.AssetsDefinition:
     Raises:
         FileNotFoundError: its SQL file does not exist.
     """
-    sql = (folder / spec.sql).read_text() if spec.sql else None
+    sql = spec.query or ((folder / spec.sql).read_text() if spec.sql else None)
     function = resolve(spec.function, f"marts/{spec.name}.function") if spec.function else None
     partitions = mart_partitions(spec)
     table = spec.spec
