@@ -52,12 +52,40 @@ def test_quoted_fields_with_commas_are_split_correctly() -> None:
     assert rows["_line_number"].to_list() == [2, 3]
 
 
-def test_an_unterminated_quote_reports_every_line_it_swallows() -> None:
+def test_an_unbalanced_quote_costs_only_its_own_line() -> None:
     data = csv_bytes("carrier,name", "UA,United", 'AA,"American', "DL,Delta", "B6,JetBlue")
     delivery = parse_delivery(data, AIRLINES, source_file="airlines/x.csv")
-    assert delivery.rows["_line_number"].to_list() == [2]
-    assert [m.line_number for m in delivery.malformed] == [3, 4, 5]
-    assert "starting on line 3" in delivery.malformed[0].reason
+    assert delivery.rows["_line_number"].to_list() == [2, 4, 5]
+    assert delivery.rows["carrier"].to_list() == ["UA", "DL", "B6"]
+    [broken] = delivery.malformed
+    assert (broken.line_number, broken.text) == (3, 'AA,"American')
+    assert broken.reason.startswith("unbalanced quote: a quoted field runs past the end of")
+
+
+@pytest.mark.parametrize(
+    ("closing", "rows", "malformed"),
+    [
+        # The quote closes two lines on with a third field: the record is too wide.
+        ('B6",JetBlue', [3, 4, 5], [2]),
+        # The quote closes two lines on before a letter: the csv module refuses the record.
+        ('B6,Jet"Blue,x', [3, 5], [2, 4]),
+    ],
+)
+def test_a_stray_quote_closed_lines_later_costs_only_its_own_line(
+    closing: str, rows: list[int], malformed: list[int]
+) -> None:
+    data = csv_bytes("carrier,name", 'AA,"American', "DL,Delta", closing, "UA,United")
+    delivery = parse_delivery(data, AIRLINES, source_file="airlines/x.csv")
+    assert delivery.rows["_line_number"].to_list() == rows
+    assert [m.line_number for m in delivery.malformed] == malformed
+    assert delivery.malformed[0].reason.startswith("unbalanced quote")
+
+
+def test_a_quoted_field_that_spans_lines_is_still_one_record() -> None:
+    data = csv_bytes("carrier,name", 'AA,"American', 'Airlines"', "DL,Delta")
+    delivery = parse_delivery(data, AIRLINES, source_file="airlines/x.csv")
+    assert delivery.rows.rows() == [("AA", "American\nAirlines", 2), ("DL", "Delta", 4)]
+    assert delivery.malformed == []
 
 
 @pytest.mark.parametrize("quoted", [False, True])

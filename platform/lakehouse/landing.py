@@ -4,10 +4,11 @@ Deliveries are never modified here. Parsing keeps every field as the text that w
 typing belongs to the staged layer.
 """
 
+import _csv
 import codecs
 import csv
 import hashlib
-import io
+import itertools
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -411,12 +412,14 @@ def _split_quoted(
 ) -> tuple[pl.DataFrame, list[MalformedLine]]:
     """Exact path for files with quoting: the csv module follows records across quoted newlines.
 
-    Every physical line ends up in a row or in `malformed`: a record the csv module cannot read
-    (an unterminated quote swallows the lines after it) is reported line by line.
+    Every physical line ends up in a row or in `malformed`. A record that spans lines but does
+    not read as one (an unbalanced quote opens a field that runs on into the next lines, and
+    the csv module either reaches the end of the file or ends the record with the wrong number
+    of fields) is not taken whole: its first line, where the quote opened, is reported alone
+    and the lines after it are read again from the next line on, so one stray quote costs one
+    line, not the rest of the file.
     """
     width = len(header)
-    # The final newline keeps a trailing blank line visible, as on the plain path.
-    reader = csv.reader(io.StringIO("\n".join(lines[1:]) + "\n"), strict=True)
     columns: list[list[str]] = [[] for _ in header]
     numbers: list[int] = []
     malformed: list[MalformedLine] = []
@@ -427,21 +430,31 @@ def _split_quoted(
         )
 
     start = 2  # file line where the next record begins (line 1 is the header)
+    reader, offset = _reader_from(lines, start)
     while True:
+        problem = None
         try:
             record = next(reader)
         except StopIteration:
             break
         except csv.Error as error:
-            end = reader.line_num + 1
-            report(start, end, f"unreadable CSV record starting on line {start}: {error}")
-            start = end + 1
+            record, problem = [], f"unreadable CSV record: {error}"
+        end = offset + reader.line_num
+        if problem is None and len(record) != width:
+            problem = _field_count_reason(lines[start - 1], len(record), width)
+        if problem is not None and end > start:
+            report(
+                start,
+                start,
+                f"unbalanced quote: a quoted field runs past the end of the line ({problem})",
+            )
+            start += 1
+            reader, offset = _reader_from(lines, start)
             continue
-        end = reader.line_num + 1
-        if any(n in skip for n in range(start, end + 1)):
+        if problem is not None:
+            report(start, end, problem)
+        elif any(n in skip for n in range(start, end + 1)):
             report(start, end, "part of a record with a line that is not valid UTF-8")
-        elif len(record) != width:
-            report(start, end, _field_count_reason(lines[start - 1], len(record), width))
         else:
             numbers.append(start)
             for column, value in zip(columns, record, strict=True):
@@ -455,6 +468,15 @@ def _split_quoted(
         },
     }
     return pl.DataFrame(data), malformed
+
+
+def _reader_from(lines: list[str], first: int) -> tuple[_csv.Reader, int]:
+    """A strict csv reader over the file's lines from line `first` (1-based) on, and the offset
+    that turns its `line_num` into a file line number. Each line gets back its newline, so a
+    blank line reads as an empty record, as on the plain path.
+    """
+    rest = (line + "\n" for line in itertools.islice(lines, first - 1, None))
+    return csv.reader(rest, strict=True), first - 1
 
 
 def _field_count_reason(line: str, found: int, expected: int) -> str:
