@@ -12,6 +12,7 @@ from lakehouse.landing import (
     LandingFileError,
     day_of,
     list_landing_files,
+    marker_path,
     parse_delivery,
     parse_exact,
     parse_plain,
@@ -187,7 +188,15 @@ def test_write_atomic_replaces_whole_files_and_leaves_no_temp(tmp_path: Path) ->
     assert write_atomic(target, b"one") is False
     assert write_atomic(target, b"two") is True
     assert target.read_bytes() == b"two"
-    assert [p.name for p in target.parent.iterdir()] == ["2013-01-01.csv"]
+    # Only the file and its completion marker, written after it.
+    assert sorted(p.name for p in target.parent.iterdir()) == [
+        "2013-01-01.csv",
+        "2013-01-01.csv.done",
+    ]
+    assert marker_path(target).stat().st_mtime_ns >= target.stat().st_mtime_ns
+    assert list_landing_files(tmp_path, "flights").unrecognized == []
+    write_atomic(tmp_path / "manifest.json", b"{}", mark=False)
+    assert not marker_path(tmp_path / "manifest.json").exists()
 
 
 def test_a_delivery_keeps_unsplit_lines_as_raw_rows(tmp_path: Path) -> None:
