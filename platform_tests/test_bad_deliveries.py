@@ -7,15 +7,18 @@ from datetime import date
 import dagster as dg
 import polars as pl
 import pytest
+from typer.testing import CliRunner
 
+from lakehouse.cli import app
+from lakehouse.failures import read_failures
 from lakehouse.landing import write_atomic
 from lakehouse.settings import Settings
 from lakehouse.sources import FLIGHTS
 from lakehouse.status import quarantine_frames
-from platform_tests.test_end_to_end import mart_totals, run
+from platform_tests.test_end_to_end import cli_env, mart_totals, run
 
 pytestmark = pytest.mark.slow
-D1 = date(2013, 1, 1)
+D1, D3 = date(2013, 1, 1), date(2013, 1, 3)
 MONTH = FLIGHTS.columns.index("month")
 CARRIER = FLIGHTS.columns.index("carrier")
 
@@ -75,3 +78,47 @@ def test_a_stray_quote_quarantines_its_own_line_only(landed: Settings) -> None:
         assert balance.metadata["quarantined"].value == 6
         assert balance.metadata["staged"].value == len(lines) - 6
         assert int(mart_totals(landed)["flights"].sum()) == len(lines) - 6
+
+
+def test_replay_goes_on_past_a_failing_day_and_reports_each(landed: Settings) -> None:
+    """Days 1 and 3 have quarantined rows; before the replay day 1 is re-delivered broken and
+    day 3 fixed: the replay fails day 1, still replays day 3, and both failures and successes
+    are reported; the failed CLI run is in `lakehouse failures`.
+    """
+    flights = landed.landing_dir / "flights"
+    originals = {}
+    for day in (D1, D3):
+        path = flights / f"{day}.csv"
+        originals[day] = path.read_text()
+        header, *lines = originals[day].splitlines()
+        lines[5] = with_field(lines[5], MONTH, "13")
+        write_atomic(path, ("\n".join([header, *lines]) + "\n").encode())
+    cli = CliRunner()
+    env = cli_env(landed)
+    made = cli.invoke(app, ["materialize", "--start", f"{D1}", "--end", f"{D3}"], env=env)
+    assert made.exit_code == 0, made.output
+    quarantine = quarantine_frames(landed.lake_dir)["flights"].collect()
+    assert sorted(quarantine["_partition_date"].unique()) == [D1, D3]
+
+    write_atomic(flights / f"{D1}.csv", b"not,a,flights,header\n1,2,3,4\n")
+    write_atomic(flights / f"{D3}.csv", originals[D3].encode())
+    replayed = cli.invoke(app, ["quarantine", "replay"], env=env)
+    assert replayed.exit_code == 1, replayed.output
+    assert f"Replaying flights {D1} .. {D1}" in replayed.output
+    assert f"Replaying flights {D3} .. {D3}" in replayed.output
+    assert "1 of 2 replay run(s) failed" in replayed.output
+    assert "flights/2013-01-01.csv:1: header does not match" in replayed.output
+    report = replayed.output[replayed.output.index("Replay of flights") :]
+    assert report.index(str(D1)) < report.index("FAILED") < report.index(str(D3))
+    assert report.index(str(D3)) < report.index("succeeded")
+    after = quarantine_frames(landed.lake_dir)["flights"].collect()
+    assert sorted(after["_partition_date"].unique()) == [D1]  # day 3 left the quarantine
+
+    [failure] = read_failures(landed.run_failures_path)
+    assert failure.partitions == f"{D1}..{D1}"
+    assert failure.failed_steps == ["raw__flights"]
+    assert "header does not match" in failure.message
+    listed = cli.invoke(app, ["failures"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert failure.run_id[:8] in listed.output
+    assert f"{D1}..{D1}" in listed.output

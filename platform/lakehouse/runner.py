@@ -5,12 +5,14 @@ Each declared source has its own partitions (the flights days of 2013, Seattle's
 unpartitioned ones), so a selection spanning several sources is planned as one run each.
 """
 
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
 import dagster as dg
 
+from lakehouse.failures import RunFailure
 from lakehouse.partitions import DAILY
 
 RANGE_START = "dagster/asset_partition_range_start"
@@ -147,4 +149,39 @@ def run_planned(
         selection=dg.AssetSelection.assets(*run.keys),
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         raise_on_error=False,
+    )
+
+
+def run_partitions(tags: Mapping[str, str]) -> str:
+    """The days a run covered, from its tags: a day, a range `first..last`, or "" for an
+    unpartitioned run.
+    """
+    if RANGE_START in tags:
+        return f"{tags[RANGE_START]}..{tags[RANGE_END]}"
+    return tags.get("dagster/partition", "")
+
+
+def step_failures(events: Iterable[dg.DagsterEvent]) -> list[tuple[str, str]]:
+    """Each failed step of a run with its error: the user's exception, not Dagster's wrapper."""
+    failures = []
+    for event in events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            error = event.step_failure_data.error
+            cause = error.cause if error is not None and error.cause is not None else error
+            failures.append((event.step_key or "?", cause.message.strip() if cause else "unknown"))
+    return failures
+
+
+def run_failure(run: dg.DagsterRun, events: Iterable[dg.DagsterEvent], fallback: str) -> RunFailure:
+    """What to record about a failed run: its days, failed steps and first error (`fallback`
+    when no step failed, e.g. a run that failed to start).
+    """
+    steps = step_failures(events)
+    return RunFailure(
+        run_id=run.run_id,
+        job=run.job_name,
+        failed_at=time.time(),
+        partitions=run_partitions(run.tags),
+        failed_steps=[step for step, _ in steps],
+        message=steps[0][1] if steps else fallback,
     )
