@@ -13,7 +13,7 @@ from lakehouse.cli import app
 from lakehouse.failures import read_failures
 from lakehouse.landing import write_atomic
 from lakehouse.settings import Settings
-from lakehouse.sources import FLIGHTS
+from lakehouse.simulator.sample import FLIGHTS
 from lakehouse.status import quarantine_frames
 from platform_tests.test_end_to_end import cli_env, mart_totals, run
 
@@ -122,3 +122,43 @@ def test_replay_goes_on_past_a_failing_day_and_reports_each(landed: Settings) ->
     assert listed.exit_code == 0, listed.output
     assert failure.run_id[:8] in listed.output
     assert f"{D1}..{D1}" in listed.output
+
+
+def test_bad_identifiers_are_quarantined_with_a_clear_reason(landed: Settings) -> None:
+    """A NUL byte and non-ASCII letters in tail numbers and codes, and an otherwise valid row
+    with a 10 MB tail number, in a real day: those rows are quarantined, the rest staged.
+    """
+    day = landed.landing_dir / "flights" / f"{D1}.csv"
+    header, *lines = day.read_text().splitlines()
+    tail = FLIGHTS.columns.index("tailnum")
+    dest = FLIGHTS.columns.index("dest")
+    broken = {
+        3: with_field(lines[3], tail, "N1\x0023"),
+        50: with_field(lines[50], tail, "NÜ123"),
+        100: with_field(lines[100], CARRIER, "U\x00"),
+        150: with_field(lines[150], dest, "ÄTL"),
+        200: with_field(lines[200], tail, "N" * 10_000_000),
+    }
+    for index, line in broken.items():
+        lines[index] = line
+    write_atomic(day, ("\n".join([header, *lines]) + "\n").encode())
+
+    with dg.instance_for_test() as instance:
+        result = run(landed, instance, D1, D1)
+        assert result.success
+        quarantine = quarantined(landed)
+        tail_rule = "tailnum: matches([A-Z0-9][A-Z0-9-]{1,6})"
+        assert quarantine.select("_line_number", "stage", "reason").rows() == [
+            (5, "contract", f"{tail_rule} = N1\\x0023"),
+            (52, "contract", f"{tail_rule} = NÜ123"),
+            (102, "contract", "carrier: printable_ascii = U\\x00"),
+            (152, "contract", "dest: printable_ascii = ÄTL"),
+            (202, "contract", f"{tail_rule} = {'N' * 40}... (10,000,000 characters)"),
+        ]
+        # Nothing delivered is lost: the quarantine keeps each line as it came.
+        assert quarantine["record"].to_list() == [broken[i] for i in sorted(broken)]
+        balance = reconciliation(result)
+        assert balance.passed
+        assert balance.metadata["quarantined"].value == len(broken)
+        assert balance.metadata["staged"].value == len(lines) - len(broken)
+        assert int(mart_totals(landed)["flights"].sum()) == len(lines) - len(broken)

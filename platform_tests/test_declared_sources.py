@@ -16,6 +16,7 @@ from lakehouse.cli import app
 from lakehouse.components import LandingSource
 from lakehouse.declarations import DEFS_DIR, SourceSpec, declared_marts, declared_sources
 from lakehouse.definitions import build_resources
+from lakehouse.landing import write_atomic
 from lakehouse.settings import Settings
 from lakehouse.vega import vega_file
 
@@ -92,9 +93,8 @@ columns:
 def test_a_source_declared_in_yaml_alone_is_built_and_materialized(settings: Settings) -> None:
     spec = SourceSpec.model_validate(yaml.safe_load(TINY))
     built = dg.component_defs(component=LandingSource(spec))
-    folder = settings.landing_dir / "readings"
-    folder.mkdir(parents=True)
-    (folder / "2024-01-01.csv").write_text("day,meter,kwh\n2024-01-01,M1,3.5\n2024-01-01,X9,2\n")
+    delivery = b"day,meter,kwh\n2024-01-01,M1,3.5\n2024-01-01,X9,2\n"
+    write_atomic(settings.landing_dir / "readings" / "2024-01-01.csv", delivery)  # and its marker
     assets = [a for a in built.assets or [] if isinstance(a, dg.AssetsDefinition)]
     result = dg.materialize(
         assets,

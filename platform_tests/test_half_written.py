@@ -20,7 +20,7 @@ from lakehouse.definitions import build_resources
 from lakehouse.landing import LandingFile, LandingFileError, marker_path, read_delivery
 from lakehouse.runner import RANGE_END, RANGE_START
 from lakehouse.settings import Settings
-from lakehouse.sources import FLIGHTS
+from lakehouse.simulator.sample import FLIGHTS
 from platform_tests.driving import Daemon
 from platform_tests.test_end_to_end import failure_message, rows, run
 
