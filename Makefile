@@ -24,7 +24,7 @@ export UV_SYSTEM_CERTS := 1
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help install run dev test lint typecheck defs crash bench clean
+.PHONY: help install run dev test fuzz lint typecheck defs crash bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -66,6 +66,9 @@ test: lint typecheck defs  ## Lint, type-check, check the definitions and run th
 
 crash: install  ## 20 runs killed at random moments: nothing lost, mixed or partial (#17)
 	LAKEHOUSE_CRASH_TRIALS=20 $(RUN) pytest platform_tests/test_crash.py
+
+fuzz: install  ## Fuzz real deliveries long (2,000 examples; make test runs 150): FUZZ_ARGS for more
+	$(RUN) pytest platform_tests/test_fuzz_deliveries.py --hypothesis-profile=fuzz --hypothesis-show-statistics $(FUZZ_ARGS)
 
 bench: install  ## Benchmarks (#7) at BENCH_SCALES (default 1,10,50): bench/results.{json,md}
 	$(RUN) python -m bench

@@ -16,6 +16,7 @@ from lakehouse.landing import (
     parse_delivery,
     parse_exact,
     parse_plain,
+    parse_rows,
     read_delivery,
     write_atomic,
 )
@@ -303,3 +304,9 @@ def test_a_file_of_one_blank_line_is_reported_as_empty_not_as_a_wrong_header(
     file = LandingFile("flights", date(2013, 1, 1), path)
     with pytest.raises(LandingFileError, match="file is empty; expected a CSV header"):
         read_delivery(file, FLIGHTS, ingested_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_a_header_that_is_not_a_csv_line_is_rejected_by_name() -> None:
+    """Found by the fuzz test: a carriage return inside the header crashed the csv module."""
+    with pytest.raises(LandingFileError, match=r"flights/2013-01-01.csv:1: header is not a CSV"):
+        parse_rows(b"\r" + csv_bytes(HEADER, LINE), FLIGHTS, source_file="flights/2013-01-01.csv")

@@ -439,7 +439,14 @@ def _split_lines(data: bytes) -> tuple[list[str], dict[int, str]]:
 
 
 def _check_header(line: str, source: Source, source_file: str) -> list[str]:
-    header = next(csv.reader([line]))
+    try:
+        header = next(csv.reader([line], strict=True))
+    except csv.Error as error:  # e.g. a carriage return inside the line
+        msg = (
+            f"header is not a CSV line ({error}); expected: {','.join(source.columns)}. "
+            "Fix the file and deliver it again."
+        )
+        raise LandingFileError(source_file, msg, line=1) from error
     expected = set(source.columns)
     missing = [c for c in source.columns if c not in header]
     extra = [c for c in header if c not in expected]
