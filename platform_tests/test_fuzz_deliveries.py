@@ -9,7 +9,6 @@ rejected).
 platform_tests/conftest.py); `make fuzz` runs many more (the `fuzz` profile).
 """
 
-import hashlib
 import io
 import shutil
 from collections import Counter
@@ -22,11 +21,13 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from lakehouse.assets.staged import LINE_KEY, Staging, settler
 from lakehouse.declarations import declared
 from lakehouse.definitions import build_resources, defs
 from lakehouse.landing import RAW_LINE, LandingFile, LandingFileError, read_delivery, write_atomic
+from lakehouse.resources.delta_tables import DeltaStore
 from lakehouse.runner import materialize_range
 from lakehouse.settings import Settings
 from lakehouse.simulator.sample import AIRPORTS, FLIGHTS, sample_bytes
@@ -34,7 +35,6 @@ from platform_tests.conftest import SAMPLE_END, SAMPLE_START
 
 DAY = date(2013, 1, 2)
 NAME = f"flights/{DAY}.csv"
-PARTITION = f"date={DAY}"
 
 # One mutation: what it does, where (a fraction of the file or of its lines), and with what.
 INSERTS = [b'"', b",", b"\n", b"\r", b"\x00", b"\xff", "\ufeff".encode(), "é".encode(), b'""']
@@ -171,13 +171,23 @@ def test_every_line_of_a_mutated_delivery_is_accounted_for_or_the_file_rejected(
     assert set(placed.values()) <= {1}
 
 
-def fingerprint(lake: Path) -> dict[str, str]:
-    """Every published lake file (temporary ones left out) and its content hash."""
-    return {
-        str(path.relative_to(lake)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(lake.rglob("*"))
-        if path.is_file() and not path.name.startswith(".")
-    }
+def published_rows(lake: Path) -> dict[str, pl.DataFrame]:
+    """Every lake table's rows as readers see them (the published versions), in a fixed order."""
+    store = DeltaStore(str(lake))
+    tables = {}
+    for layer, name in store.tables():
+        table = store.open(store.uri([layer, name]))
+        if table is not None:
+            frame = store.scan(table).collect()
+            tables[f"{layer}/{name}"] = frame.sort(frame.columns)
+    return tables
+
+
+def not_from(frame: pl.DataFrame, delivery: str) -> pl.DataFrame:
+    """The rows that did not come from `delivery` (all of them in a table without lineage)."""
+    if "_source_file" not in frame.columns:
+        return frame
+    return frame.filter(pl.col("_source_file") != delivery)
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +215,7 @@ def test_a_run_over_a_mutated_delivery_changes_nothing_already_published(
     published: Settings, landed_sample: Path, mutations: list[tuple[Any, ...]]
 ) -> None:
     lake = published.lake_dir
-    before = fingerprint(lake)
+    before = published_rows(lake)
     clean = (landed_sample / "flights" / f"{DAY}.csv").read_bytes()
     write_atomic(published.landing_dir / "flights" / f"{DAY}.csv", mutate(clean, mutations))
     selection = dg.AssetSelection.assets(
@@ -215,20 +225,20 @@ def test_a_run_over_a_mutated_delivery_changes_nothing_already_published(
         result = materialize_range(
             defs, DAY, DAY, instance, resources=build_resources(published), selection=selection
         )
-    after = fingerprint(lake)
-    other_days = {k: v for k, v in before.items() if PARTITION not in k}
-    assert {k: v for k, v in after.items() if PARTITION not in k} == other_days
+    after = published_rows(lake)
+    assert set(after) == set(before)
+    for table, rows in before.items():  # every row of another delivery is as it was
+        assert_frame_equal(not_from(after[table], NAME), not_from(rows, NAME), check_exact=True)
     failed = {e.step_key: e for e in result.all_events if e.is_step_failure}
     if "raw__flights" in failed:
         error = failed["raw__flights"].step_failure_data.error  # type: ignore[union-attr]
         assert NAME in str(error)
-        assert after == before  # a rejected file changes nothing, its own day included
+        for table, rows in before.items():  # a rejected file changes nothing, its day included
+            assert_frame_equal(after[table], rows, check_exact=True)
         return
-    staged = sorted({*before, *after} - set(other_days))
-    staged = [k for k in staged if k.startswith("staged/flights/")]
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     if failed or not checks["contract_pass_rate"].passed:
         # A day the blocking checks refuse is not published: the old staged day stays.
-        assert {k: after.get(k) for k in staged} == {k: before.get(k) for k in staged}
+        assert_frame_equal(after["staged/flights"], before["staged/flights"], check_exact=True)
     if checks:
         assert checks["reconciliation"].passed
