@@ -285,3 +285,25 @@ def test_a_one_partition_materialization_launched_from_the_ui_succeeds(
     assert "Success" in status, status
     assert "raw / flights" in status
     assert "partition: 2013-01-02" in status
+
+
+def test_a_mart_page_shows_its_column_lineage_and_whose_row_count_it_is(
+    ui: str, browser_page: Any
+) -> None:
+    """The open-source UI does not draw `dagster/column_lineage`; the table beside it shows."""
+    page = browser_page
+    mart = dg.AssetKey(["marts", "mart_routes"])
+    lineage = defs.resolve_asset_graph().get(mart).metadata["dagster/column_lineage"]
+    open_page(page, f"{ui}/assets/marts/mart_routes")
+    page.get_by_text("computed from", exact=True).wait_for()
+    for column, deps in lineage.deps_by_column.items():
+        for dep in deps:
+            upstream = f"{dep.asset_key.to_user_string()}.{dep.column_name}"
+            assert page.get_by_text(upstream, exact=True).count() >= 1, (column, upstream)
+    page.get_by_text("computed from", exact=True).scroll_into_view_if_needed()
+    page.screenshot(path=ARTIFACTS / "mart-column-lineage.png")
+
+    # The asset's "Row count" is its latest partition's (the UI does not say so); this does.
+    open_page(page, f"{ui}/assets/raw/flights")
+    whose = r"^partition 2013-01-0[1-3] only; the table's total: `lakehouse status`$"
+    page.get_by_text(re.compile(whose)).wait_for()

@@ -468,6 +468,47 @@ def failures(limit: Annotated[int, typer.Option(help="Newest failures to show.")
 
 
 @app.command()
+def lineage(
+    target: Annotated[
+        str, typer.Argument(help="A table (mart_routes, or marts/mart_routes), or TABLE.COLUMN.")
+    ],
+) -> None:
+    """Column lineage: which upstream table columns each column of a table is computed from,
+    or, for one column, its whole chain upstream.
+    """
+    from lakehouse.assets.metadata import trace_column  # noqa: PLC0415  (slow import)
+    from lakehouse.definitions import defs  # noqa: PLC0415
+
+    lineages = {
+        node.key: node.metadata["dagster/column_lineage"]
+        for node in defs.resolve_asset_graph().asset_nodes
+        if "dagster/column_lineage" in node.metadata
+    }
+    table, _, column = target.partition(".")
+    matches = [key for key in lineages if table in (key.path[-1], key.to_user_string())]
+    if len(matches) != 1:
+        known = ", ".join(sorted(key.to_user_string() for key in lineages))
+        problem = "is ambiguous" if matches else "has no column lineage"
+        msg = f"{table!r} {problem}; tables with column lineage: {known}"
+        raise typer.BadParameter(msg)
+    [key] = matches
+    declared = lineages[key].deps_by_column
+    if column and column not in declared:
+        msg = f"{key.to_user_string()} has no column {column!r}; its columns: {', '.join(declared)}"
+        raise typer.BadParameter(msg)
+    shown = Table(title=f"Column lineage of {key.to_user_string()}")
+    shown.add_column("column")
+    shown.add_column("computed from")
+    for name in [column] if column else list(declared):
+        chain = trace_column(lineages, key, name)[1:]
+        steps = "\n".join(
+            f"{'  ' * (s.depth - 1)}<- {s.table.to_user_string()}.{s.column}" for s in chain
+        )
+        shown.add_row(name, steps)
+    console.print(shown)
+
+
+@app.command()
 def doctor() -> None:
     """Check the configuration and the services it names; say in plain words what to fix."""
     from lakehouse.deploy.doctor import diagnose, render  # noqa: PLC0415  (service clients)
