@@ -1,6 +1,7 @@
 """The `lakehouse` command: land sample data, materialize, and report status."""
 
 import random
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -252,9 +253,13 @@ def _run_selection(
     from lakehouse.definitions import build_resources, defs  # noqa: PLC0415  (slow import)
     from lakehouse.runner import plan_runs, run_failure, run_planned  # noqa: PLC0415
 
+    try:
+        planned_runs = plan_runs(defs, selection)
+    except ValueError as error:  # a selection that splits a staged table from its quarantine
+        raise typer.BadParameter(str(error)) from error
     results = []
     with _instance(settings) as instance:
-        for planned in plan_runs(defs, selection):
+        for planned in planned_runs:
             span = planned.span(first, last)
             if planned.partitions is not None and span is None:
                 console.print(f"skipped {len(planned.keys)} asset(s): no partition in the range")
@@ -506,6 +511,37 @@ def lineage(
         )
         shown.add_row(name, steps)
     console.print(shown)
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="Port of the UI on 127.0.0.1.")] = 3000,
+    workspace: Annotated[Path, typer.Option(help="Dagster workspace file.")] = Path(
+        "workspace.yaml"
+    ),
+    grace: Annotated[
+        float, typer.Option(help="Seconds Dagster gets to stop before what is left is killed.")
+    ] = 30.0,
+) -> None:
+    """Dagster UI and daemon (`dagster dev`) on 127.0.0.1 until Ctrl-C or SIGTERM, which stop
+    every process it started (also when started in the background, where Ctrl-C arrives
+    ignored).
+    """
+    from lakehouse.supervise import run_supervised  # noqa: PLC0415
+
+    settings = Settings.from_env()
+    if settings.dagster_home is None:
+        msg = "DAGSTER_HOME is not set; use `make dev`, or export DAGSTER_HOME=$PWD/.dagster"
+        raise typer.BadParameter(msg)
+    if not workspace.is_file():
+        msg = f"no workspace file {workspace}; run from the repository root or pass --workspace"
+        raise typer.BadParameter(msg)
+    dagster = Path(sys.executable).parent / "dagster"
+    argv = [str(dagster), "dev", "-w", str(workspace.resolve()), "-h", "127.0.0.1", "-p", str(port)]
+    # From inside DAGSTER_HOME, so a dagster.yaml beside the workspace is not taken for a second
+    # instance config.
+    code = run_supervised(argv, cwd=settings.dagster_home, grace_seconds=grace)
+    raise typer.Exit(code)
 
 
 @app.command()

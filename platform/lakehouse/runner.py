@@ -59,7 +59,12 @@ def plan_runs(defs: dg.Definitions, selection: dg.AssetSelection | None = None) 
     """The runs that materialize `selection` (default: everything): one per partitions
     definition, the flights calendar's first; an unpartitioned asset runs with the first
     partitioned group it feeds or is fed by, or alone.
+
+    Raises:
+        ValueError: the selection splits assets one step writes together (`check_selection`).
     """
+    if selection is not None:
+        check_selection(defs, selection)
     graph = defs.resolve_asset_graph()
     chosen = (selection or dg.AssetSelection.all()).resolve(graph)
     rank = {key: n for n, key in enumerate(graph.toposorted_asset_keys)}
@@ -185,3 +190,29 @@ def run_failure(run: dg.DagsterRun, events: Iterable[dg.DagsterEvent], fallback:
         failed_steps=[step for step, _ in steps],
         message=steps[0][1] if steps else fallback,
     )
+
+
+def check_selection(defs: dg.Definitions, selection: dg.AssetSelection) -> None:
+    """Refuse a selection that splits assets one step must write together.
+
+    Dagster refuses it too, but its GraphQL client then fails on its own error (`KeyError:
+    'message'`), and its message names every check key: this one names what to add.
+
+    Raises:
+        ValueError: some, not all, assets of a multi-asset that cannot be subset are selected.
+    """
+    graph = defs.resolve_asset_graph()
+    chosen = selection.resolve(graph)
+    for assets in defs.assets or []:
+        if not isinstance(assets, dg.AssetsDefinition) or assets.can_subset:
+            continue
+        keys = set(assets.keys)
+        if chosen & keys and not keys <= chosen:
+            names = ", ".join(sorted(k.to_user_string() for k in chosen & keys))
+            missing = ", ".join(sorted(k.to_user_string() for k in keys - chosen))
+            msg = (
+                f"{names} cannot be materialized without {missing}: one step writes them "
+                f"together (every rejected row lands in the quarantine in the same run). Select "
+                f"{missing} too, e.g. with selection.required_multi_asset_neighbors()"
+            )
+            raise ValueError(msg)
