@@ -13,7 +13,7 @@ from lakehouse.cli import app
 from lakehouse.failures import read_failures
 from lakehouse.landing import write_atomic
 from lakehouse.settings import Settings
-from lakehouse.simulator.sample import FLIGHTS
+from lakehouse.simulator.sample import FLIGHTS, SAMPLE_SOURCES
 from lakehouse.status import quarantine_frames
 from platform_tests.test_end_to_end import cli_env, mart_totals, run
 
@@ -95,7 +95,8 @@ def test_replay_goes_on_past_a_failing_day_and_reports_each(landed: Settings) ->
         write_atomic(path, ("\n".join([header, *lines]) + "\n").encode())
     cli = CliRunner()
     env = cli_env(landed)
-    made = cli.invoke(app, ["materialize", "--start", f"{D1}", "--end", f"{D3}"], env=env)
+    sources = [arg for name in SAMPLE_SOURCES for arg in ("--source", name)]  # those landed
+    made = cli.invoke(app, ["materialize", "--start", f"{D1}", "--end", f"{D3}", *sources], env=env)
     assert made.exit_code == 0, made.output
     quarantine = quarantine_frames(landed.lake_dir)["flights"].collect()
     assert sorted(quarantine["_partition_date"].unique()) == [D1, D3]
