@@ -147,10 +147,9 @@ def test_stocks_by_month_and_symbol_land_from_their_csv_and_the_mart_matches_it(
 
 def test_a_row_filed_under_another_symbol_or_month_is_quarantined(settings: Settings) -> None:
     spec = declared_sources()["stocks"]
-    folder = settings.landing_dir / "stocks"
-    folder.mkdir(parents=True)
-    (folder / "2000-01-01_MSFT.csv").write_text(
-        "symbol,date,price\nMSFT,Jan 1 2000,39.81\nIBM,Jan 1 2000,100.52\nMSFT,Feb 1 2000,36.35\n"
+    write_atomic(  # delivered whole, with its completion marker
+        settings.landing_dir / "stocks" / "2000-01-01_MSFT.csv",
+        b"symbol,date,price\nMSFT,Jan 1 2000,39.81\nIBM,Jan 1 2000,100.52\nMSFT,Feb 1 2000,36.35\n",
     )
     built = dg.component_defs(component=LandingSource(spec))
     assets = [a for a in built.assets or [] if isinstance(a, dg.AssetsDefinition)]

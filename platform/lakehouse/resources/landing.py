@@ -94,7 +94,8 @@ class LandingZone(dg.ConfigurableResource):
         every one.
 
         Raises:
-            LandingFileError: a monthly partition has no delivery; the message names the files.
+            LandingFileError: a monthly partition has no delivery, or a file may still be being
+                written; the message names the files.
         """
         files = {
             p: LandingFile(spec.name, p.period, self.path / spec.name / file_name(spec, p))
@@ -102,7 +103,9 @@ class LandingZone(dg.ConfigurableResource):
         }
         missing = [f for f in files.values() if not f.path.exists()]
         if spec.partitions.keys is not None:
-            return {p: f for p, f in files.items() if f.path.exists()}
+            present = {p: f for p, f in files.items() if f.path.exists()}
+            self.check_complete(list(present.values()))
+            return present
         if missing:
             shown = ", ".join(str(f.path) for f in missing[:3])
             msg = (
@@ -111,6 +114,7 @@ class LandingZone(dg.ConfigurableResource):
                 "or run only the partitions that arrived"
             )
             raise LandingFileError(spec.name, msg)
+        self.check_complete(list(files.values()))
         return files
 
     def snapshots(self, source: Source) -> list[LandingFile]:
