@@ -190,14 +190,14 @@ def test_the_lineage_shows_every_asset_from_raw_to_staged_to_marts(
     # The UI remembers the groups expanded; a reload centres the expanded graph.
     page.reload()
     page.locator("foreignObject").first.wait_for()
-    for _ in range(4):  # zoomed out until the whole graph is drawn
-        page.locator('[aria-label="zoom_out"]').click()
-        page.wait_for_timeout(300)
+    # Only nodes in view are drawn: zoom out until every asset and group is, as the graph grows.
     total = sum(len(names) for names in expected.values())
-    deadline = time.monotonic() + 30
-    while len(boxes := labelled_boxes(page)) < total + len(expected):
-        assert time.monotonic() < deadline, f"only {len(boxes)} nodes drawn"
-        page.wait_for_timeout(500)
+    for _ in range(12):
+        page.wait_for_timeout(700)
+        if len(boxes := labelled_boxes(page)) >= total + len(expected):
+            break
+        page.locator('[aria-label="zoom_out"]').click()
+    assert len(boxes) >= total + len(expected), f"only {len(boxes)} nodes drawn"
     page.screenshot(path=ARTIFACTS / "lineage.png")
     groups = {label: box for label, box in boxes if label in expected and box["width"] > 200}
     assert set(groups) == set(expected)
