@@ -6,6 +6,8 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 # The instance config linked into DAGSTER_HOME: the local one (SQLite under .dagster/), or
 # deploy/dagster.yaml for production (PostgreSQL storage; settings from DAGSTER_PG_* variables).
 INSTANCE_CONFIG ?= dagster.yaml
+# The UI's port on 127.0.0.1 (`make dev`).
+DEV_PORT ?= 3000
 # A single-run backfill records one "planned" event per asset for its partition range instead of
 # one per asset per partition (3,650 events for the year, each written to two SQLite files).
 # Dagster's trade-off: partitions of a failed range run show as missing, not failed.
@@ -24,7 +26,7 @@ export UV_SYSTEM_CERTS := 1
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help install run dev test lint typecheck defs crash bench clean
+.PHONY: help install run dev test fuzz lint typecheck defs crash bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -44,12 +46,13 @@ run: install  ## Land the samples, materialize everything (one run per source ca
 	$(RUN) lakehouse land --from vega:stocks.csv --source stocks
 	$(RUN) lakehouse materialize
 
-dev: install  ## Dagster UI and daemon on http://127.0.0.1:3000
+dev: install  ## Dagster UI and daemon on http://127.0.0.1:3000 (DEV_PORT); Ctrl-C or SIGTERM stop it all
 	# A service that is down or misconfigured (PostgreSQL, Redis, the object store) is reported
 	# in plain words, naming the setting, before Dagster starts and fails with a traceback.
 	$(RUN) lakehouse doctor
-	# From inside DAGSTER_HOME, so the top-level dagster.yaml is not mistaken for a second config.
-	cd .dagster && $(RUN) dagster dev -w ../workspace.yaml -h 127.0.0.1 -p 3000
+	# `lakehouse dev` runs `dagster dev` from inside DAGSTER_HOME and, on Ctrl-C or SIGTERM (make
+	# and uv pass SIGTERM on), stops every process it started, killing what is left after 30 s.
+	exec $(RUN) lakehouse dev --workspace workspace.yaml --port $(DEV_PORT)
 
 lint: install  ## ruff
 	$(RUN) ruff check platform platform_tests bench
@@ -66,6 +69,9 @@ test: lint typecheck defs  ## Lint, type-check, check the definitions and run th
 
 crash: install  ## 20 runs killed at random moments: nothing lost, mixed or partial (#17)
 	LAKEHOUSE_CRASH_TRIALS=20 $(RUN) pytest platform_tests/test_crash.py
+
+fuzz: install  ## Fuzz real deliveries long (2,000 examples; make test runs 150): FUZZ_ARGS for more
+	$(RUN) pytest platform_tests/test_fuzz_deliveries.py --hypothesis-profile=fuzz --hypothesis-show-statistics $(FUZZ_ARGS)
 
 bench: install  ## Benchmarks (#7) at BENCH_SCALES (default 1,10,50): bench/results.{json,md}
 	$(RUN) python -m bench

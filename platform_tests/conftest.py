@@ -5,6 +5,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+import hypothesis
 import pytest
 
 from lakehouse.settings import Settings
@@ -44,3 +45,10 @@ def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(folder))
     return folder
+
+
+# Hypothesis: a bounded run in `make test` (no example database, so CI runs are alike), and a
+# long one for `make fuzz` (`--hypothesis-profile=fuzz`), which keeps failing examples in
+# .hypothesis/ to replay them first next time.
+hypothesis.settings.register_profile("default", max_examples=150, database=None, deadline=None)
+hypothesis.settings.register_profile("fuzz", max_examples=2000, deadline=None)

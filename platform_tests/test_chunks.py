@@ -55,3 +55,16 @@ def test_a_bad_chunk_size_is_refused_naming_the_variable(value: str) -> None:
 def test_the_chunk_size_is_read_from_the_environment() -> None:
     assert Settings.from_env({"LAKEHOUSE_CHUNK_ROWS": "5000"}).chunk_rows == 5000
     assert Settings.from_env({}).chunk_rows == 1_000_000
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "nan"])
+def test_a_landing_quiet_period_that_is_not_a_duration_is_refused_by_name(value: str) -> None:
+    with pytest.raises(ValueError, match="LAKEHOUSE_LANDING_QUIET_SECONDS"):
+        Settings.from_env({"LAKEHOUSE_LANDING_QUIET_SECONDS": value})
+
+
+def test_the_landing_quiet_period_is_read_in_seconds() -> None:
+    assert (
+        Settings.from_env({"LAKEHOUSE_LANDING_QUIET_SECONDS": "2.5"}).landing_quiet_seconds == 2.5
+    )
+    assert Settings.from_env({}).landing_quiet_seconds == 60.0

@@ -16,6 +16,7 @@ from lakehouse.cli import app
 from lakehouse.components import LandingSource
 from lakehouse.declarations import DEFS_DIR, SourceSpec, declared_marts, declared_sources
 from lakehouse.definitions import build_resources
+from lakehouse.landing import write_atomic
 from lakehouse.settings import Settings
 from lakehouse.vega import vega_file
 
@@ -92,9 +93,8 @@ columns:
 def test_a_source_declared_in_yaml_alone_is_built_and_materialized(settings: Settings) -> None:
     spec = SourceSpec.model_validate(yaml.safe_load(TINY))
     built = dg.component_defs(component=LandingSource(spec))
-    folder = settings.landing_dir / "readings"
-    folder.mkdir(parents=True)
-    (folder / "2024-01-01.csv").write_text("day,meter,kwh\n2024-01-01,M1,3.5\n2024-01-01,X9,2\n")
+    delivery = b"day,meter,kwh\n2024-01-01,M1,3.5\n2024-01-01,X9,2\n"
+    write_atomic(settings.landing_dir / "readings" / "2024-01-01.csv", delivery)  # and its marker
     assets = [a for a in built.assets or [] if isinstance(a, dg.AssetsDefinition)]
     result = dg.materialize(
         assets,
@@ -147,10 +147,9 @@ def test_stocks_by_month_and_symbol_land_from_their_csv_and_the_mart_matches_it(
 
 def test_a_row_filed_under_another_symbol_or_month_is_quarantined(settings: Settings) -> None:
     spec = declared_sources()["stocks"]
-    folder = settings.landing_dir / "stocks"
-    folder.mkdir(parents=True)
-    (folder / "2000-01-01_MSFT.csv").write_text(
-        "symbol,date,price\nMSFT,Jan 1 2000,39.81\nIBM,Jan 1 2000,100.52\nMSFT,Feb 1 2000,36.35\n"
+    write_atomic(  # delivered whole, with its completion marker
+        settings.landing_dir / "stocks" / "2000-01-01_MSFT.csv",
+        b"symbol,date,price\nMSFT,Jan 1 2000,39.81\nIBM,Jan 1 2000,100.52\nMSFT,Feb 1 2000,36.35\n",
     )
     built = dg.component_defs(component=LandingSource(spec))
     assets = [a for a in built.assets or [] if isinstance(a, dg.AssetsDefinition)]

@@ -12,9 +12,11 @@ from lakehouse.landing import (
     LandingFileError,
     day_of,
     list_landing_files,
+    marker_path,
     parse_delivery,
     parse_exact,
     parse_plain,
+    parse_rows,
     read_delivery,
     write_atomic,
 )
@@ -52,12 +54,40 @@ def test_quoted_fields_with_commas_are_split_correctly() -> None:
     assert rows["_line_number"].to_list() == [2, 3]
 
 
-def test_an_unterminated_quote_reports_every_line_it_swallows() -> None:
+def test_an_unbalanced_quote_costs_only_its_own_line() -> None:
     data = csv_bytes("carrier,name", "UA,United", 'AA,"American', "DL,Delta", "B6,JetBlue")
     delivery = parse_delivery(data, AIRLINES, source_file="airlines/x.csv")
-    assert delivery.rows["_line_number"].to_list() == [2]
-    assert [m.line_number for m in delivery.malformed] == [3, 4, 5]
-    assert "starting on line 3" in delivery.malformed[0].reason
+    assert delivery.rows["_line_number"].to_list() == [2, 4, 5]
+    assert delivery.rows["carrier"].to_list() == ["UA", "DL", "B6"]
+    [broken] = delivery.malformed
+    assert (broken.line_number, broken.text) == (3, 'AA,"American')
+    assert broken.reason.startswith("unbalanced quote: a quoted field runs past the end of")
+
+
+@pytest.mark.parametrize(
+    ("closing", "rows", "malformed"),
+    [
+        # The quote closes two lines on with a third field: the record is too wide.
+        ('B6",JetBlue', [3, 4, 5], [2]),
+        # The quote closes two lines on before a letter: the csv module refuses the record.
+        ('B6,Jet"Blue,x', [3, 5], [2, 4]),
+    ],
+)
+def test_a_stray_quote_closed_lines_later_costs_only_its_own_line(
+    closing: str, rows: list[int], malformed: list[int]
+) -> None:
+    data = csv_bytes("carrier,name", 'AA,"American', "DL,Delta", closing, "UA,United")
+    delivery = parse_delivery(data, AIRLINES, source_file="airlines/x.csv")
+    assert delivery.rows["_line_number"].to_list() == rows
+    assert [m.line_number for m in delivery.malformed] == malformed
+    assert delivery.malformed[0].reason.startswith("unbalanced quote")
+
+
+def test_a_quoted_field_that_spans_lines_is_still_one_record() -> None:
+    data = csv_bytes("carrier,name", 'AA,"American', 'Airlines"', "DL,Delta")
+    delivery = parse_delivery(data, AIRLINES, source_file="airlines/x.csv")
+    assert delivery.rows.rows() == [("AA", "American\nAirlines", 2), ("DL", "Delta", 4)]
+    assert delivery.malformed == []
 
 
 @pytest.mark.parametrize("quoted", [False, True])
@@ -159,7 +189,15 @@ def test_write_atomic_replaces_whole_files_and_leaves_no_temp(tmp_path: Path) ->
     assert write_atomic(target, b"one") is False
     assert write_atomic(target, b"two") is True
     assert target.read_bytes() == b"two"
-    assert [p.name for p in target.parent.iterdir()] == ["2013-01-01.csv"]
+    # Only the file and its completion marker, written after it.
+    assert sorted(p.name for p in target.parent.iterdir()) == [
+        "2013-01-01.csv",
+        "2013-01-01.csv.done",
+    ]
+    assert marker_path(target).stat().st_mtime_ns >= target.stat().st_mtime_ns
+    assert list_landing_files(tmp_path, "flights").unrecognized == []
+    write_atomic(tmp_path / "manifest.json", b"{}", mark=False)
+    assert not marker_path(tmp_path / "manifest.json").exists()
 
 
 def test_a_delivery_keeps_unsplit_lines_as_raw_rows(tmp_path: Path) -> None:
@@ -266,3 +304,9 @@ def test_a_file_of_one_blank_line_is_reported_as_empty_not_as_a_wrong_header(
     file = LandingFile("flights", date(2013, 1, 1), path)
     with pytest.raises(LandingFileError, match="file is empty; expected a CSV header"):
         read_delivery(file, FLIGHTS, ingested_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_a_header_that_is_not_a_csv_line_is_rejected_by_name() -> None:
+    """Found by the fuzz test: a carriage return inside the header crashed the csv module."""
+    with pytest.raises(LandingFileError, match=r"flights/2013-01-01.csv:1: header is not a CSV"):
+        parse_rows(b"\r" + csv_bytes(HEADER, LINE), FLIGHTS, source_file="flights/2013-01-01.csv")

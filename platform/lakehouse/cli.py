@@ -1,6 +1,7 @@
 """The `lakehouse` command: land sample data, materialize, and report status."""
 
 import random
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,7 @@ from rich.table import Table
 from lakehouse import tables
 from lakehouse.dates import consecutive_spans
 from lakehouse.declarations import declared_sources
-from lakehouse.failures import read_failures
+from lakehouse.failures import read_failures, record_failure
 from lakehouse.landing import LandingFileError, write_atomic
 from lakehouse.resources.delta_tables import DEFAULT_RETENTION_HOURS, DeltaStore, TableStoreError
 from lakehouse.settings import Settings
@@ -223,47 +224,63 @@ def materialize(
     """Materialize the selected assets and checks (default: all) over the days, one run per
     partitions definition (each source has its own), then print the status.
     """
-    from lakehouse.definitions import build_resources, defs  # noqa: PLC0415  (slow import)
-    from lakehouse.runner import plan_runs, run_planned  # noqa: PLC0415
-
     settings = Settings.from_env()
     first = _day(start) if start else None
     last = _day(end) if end else None
-    selection = _selection(source, select)
-    results = []
-    with _instance(settings) as instance:
-        for planned in plan_runs(defs, selection):
-            span = planned.span(first, last)
-            if planned.partitions is not None and span is None:
-                console.print(f"skipped {len(planned.keys)} asset(s): no partition in the range")
-                continue
-            what = f"{span[0]} .. {span[1]}" if span else "unpartitioned"
-            console.print(f"Materializing {len(planned.keys)} asset(s) for {what} in one run ...")
-            results.append(
-                run_planned(
-                    defs,
-                    planned,
-                    first,
-                    last,
-                    instance,
-                    resources=build_resources(settings),
-                    log_level="WARNING",
-                )  # fmt: skip
-            )
+    results = _run_selection(settings, first, last, _selection(source, select))
     _print_tables(settings)
     for result in results:
         _print_reconciliation(result)
         _print_checks(result)
     failed = [r for r in results if not r.success]
     for result in failed:
-        for step, message in _failures(result):
-            console.print(f"[red]FAILED[/red] {step}: {message}")
+        _print_failures(result)
     if failed:
         raise typer.Exit(1)
     console.print(
         f"[green]{len(results)} run(s) succeeded.[/green] Next: `make dev`, then open "
         "http://127.0.0.1:3000 to see the lineage, partitions and checks."
     )
+
+
+def _run_selection(
+    settings: Settings, first: date | None, last: date | None, selection: dg.AssetSelection | None
+) -> list[dg.ExecuteInProcessResult]:
+    """The runs that materialize `selection` over [first, last], one per partitions definition;
+    a failed run is recorded in the failure log, as the run-failure sensor records the
+    daemon's runs.
+    """
+    from lakehouse.definitions import build_resources, defs  # noqa: PLC0415  (slow import)
+    from lakehouse.runner import plan_runs, run_failure, run_planned  # noqa: PLC0415
+
+    try:
+        planned_runs = plan_runs(defs, selection)
+    except ValueError as error:  # a selection that splits a staged table from its quarantine
+        raise typer.BadParameter(str(error)) from error
+    results = []
+    with _instance(settings) as instance:
+        for planned in planned_runs:
+            span = planned.span(first, last)
+            if planned.partitions is not None and span is None:
+                console.print(f"skipped {len(planned.keys)} asset(s): no partition in the range")
+                continue
+            what = f"{span[0]} .. {span[1]}" if span else "unpartitioned"
+            console.print(f"Materializing {len(planned.keys)} asset(s) for {what} in one run ...")
+            result = run_planned(
+                defs,
+                planned,
+                first,
+                last,
+                instance,
+                resources=build_resources(settings),
+                log_level="WARNING",
+            )  # fmt: skip
+            if not result.success:
+                ended = [e.message or "" for e in result.all_events if e.is_run_failure]
+                failed = run_failure(result.dagster_run, result.all_events, " ".join(ended))
+                record_failure(settings.run_failures_path, failed)
+            results.append(result)
+    return results
 
 
 def _selection(sources: list[str] | None, select: str | None) -> dg.AssetSelection | None:
@@ -438,10 +455,13 @@ def status() -> None:
 
 @app.command()
 def failures(limit: Annotated[int, typer.Option(help="Newest failures to show.")] = 20) -> None:
-    """Failed runs recorded by the run-failure sensor: when, which days, which steps, why."""
+    """Failed runs, launched here or under the daemon: when, which days, which steps, why."""
     recorded = read_failures(Settings.from_env().run_failures_path)
     if not recorded:
-        console.print("No run has failed (or the run_failures sensor has not seen one yet).")
+        console.print(
+            "No run has failed: none of `lakehouse materialize` or `quarantine replay`, nor any "
+            "the run_failures sensor has seen under the daemon."
+        )
         return
     table = Table(title=f"Failed runs (newest {min(limit, len(recorded))} of {len(recorded)})")
     for column in ("when (UTC)", "run", "days", "failed steps", "error"):
@@ -450,6 +470,78 @@ def failures(limit: Annotated[int, typer.Option(help="Newest failures to show.")
         when = datetime.fromtimestamp(f.failed_at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(when, f.run_id[:8], f.partitions or "-", ", ".join(f.failed_steps), f.message)
     console.print(table)
+
+
+@app.command()
+def lineage(
+    target: Annotated[
+        str, typer.Argument(help="A table (mart_routes, or marts/mart_routes), or TABLE.COLUMN.")
+    ],
+) -> None:
+    """Column lineage: which upstream table columns each column of a table is computed from,
+    or, for one column, its whole chain upstream.
+    """
+    from lakehouse.assets.metadata import trace_column  # noqa: PLC0415  (slow import)
+    from lakehouse.definitions import defs  # noqa: PLC0415
+
+    lineages = {
+        node.key: node.metadata["dagster/column_lineage"]
+        for node in defs.resolve_asset_graph().asset_nodes
+        if "dagster/column_lineage" in node.metadata
+    }
+    table, _, column = target.partition(".")
+    matches = [key for key in lineages if table in (key.path[-1], key.to_user_string())]
+    if len(matches) != 1:
+        known = ", ".join(sorted(key.to_user_string() for key in lineages))
+        problem = "is ambiguous" if matches else "has no column lineage"
+        msg = f"{table!r} {problem}; tables with column lineage: {known}"
+        raise typer.BadParameter(msg)
+    [key] = matches
+    declared = lineages[key].deps_by_column
+    if column and column not in declared:
+        msg = f"{key.to_user_string()} has no column {column!r}; its columns: {', '.join(declared)}"
+        raise typer.BadParameter(msg)
+    shown = Table(title=f"Column lineage of {key.to_user_string()}")
+    shown.add_column("column")
+    shown.add_column("computed from")
+    for name in [column] if column else list(declared):
+        chain = trace_column(lineages, key, name)[1:]
+        steps = "\n".join(
+            f"{'  ' * (s.depth - 1)}<- {s.table.to_user_string()}.{s.column}" for s in chain
+        )
+        shown.add_row(name, steps)
+    console.print(shown)
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="Port of the UI on 127.0.0.1.")] = 3000,
+    workspace: Annotated[Path, typer.Option(help="Dagster workspace file.")] = Path(
+        "workspace.yaml"
+    ),
+    grace: Annotated[
+        float, typer.Option(help="Seconds Dagster gets to stop before what is left is killed.")
+    ] = 30.0,
+) -> None:
+    """Dagster UI and daemon (`dagster dev`) on 127.0.0.1 until Ctrl-C or SIGTERM, which stop
+    every process it started (also when started in the background, where Ctrl-C arrives
+    ignored).
+    """
+    from lakehouse.supervise import run_supervised  # noqa: PLC0415
+
+    settings = Settings.from_env()
+    if settings.dagster_home is None:
+        msg = "DAGSTER_HOME is not set; use `make dev`, or export DAGSTER_HOME=$PWD/.dagster"
+        raise typer.BadParameter(msg)
+    if not workspace.is_file():
+        msg = f"no workspace file {workspace}; run from the repository root or pass --workspace"
+        raise typer.BadParameter(msg)
+    dagster = Path(sys.executable).parent / "dagster"
+    argv = [str(dagster), "dev", "-w", str(workspace.resolve()), "-h", "127.0.0.1", "-p", str(port)]
+    # From inside DAGSTER_HOME, so a dagster.yaml beside the workspace is not taken for a second
+    # instance config.
+    code = run_supervised(argv, cwd=settings.dagster_home, grace_seconds=grace)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -514,20 +606,43 @@ def quarantine_show(
 @quarantine_app.command("replay")
 def quarantine_replay(source: SourceOption = "flights") -> None:
     """Re-process the days that have quarantined rows (after fixing the files or the contract),
-    one run per range of consecutive days; rows that now pass leave the quarantine.
+    one run per range of consecutive days; rows that now pass leave the quarantine. A range
+    whose run fails does not stop the others: each is reported, and the command fails if any did.
     """
     settings = Settings.from_env()
     days = _quarantine(settings, source).select(pl.col("_partition_date").unique()).collect()
-    spans = consecutive_spans(days["_partition_date"].to_list())
+    spans: list[tuple[date | None, date | None]] = list(
+        consecutive_spans(days["_partition_date"].to_list())
+    )
     if not spans:
         console.print(f"Nothing of {source} is quarantined.")
         return
     if SAMPLE_SOURCES[source].cadence is Cadence.SNAPSHOT:
         # A reference row feeds every day's facts (through its dimension): rebuild the range.
-        materialize(start=None, end=None, source=[source])
-        return
+        spans = [(None, None)]
+    outcomes = []
     for first, last in spans:
-        materialize(start=str(first), end=str(last), source=[source])
+        shown = "every day" if first is None else f"{first} .. {last}"
+        console.print(f"Replaying {source} {shown} ...")
+        for result in _run_selection(settings, first, last, _selection([source], None)):
+            _print_reconciliation(result)
+            outcomes.append((shown, result))
+    _print_tables(settings)
+    table = Table(title=f"Replay of {source}: {len(outcomes)} run(s)")
+    for column in ("days", "run", "result", "error"):
+        table.add_column(column, overflow="fold")
+    for shown, result in outcomes:
+        errors = "; ".join(f"{step}: {message}" for step, message in _step_failures(result))
+        verdict = "[green]succeeded[/green]" if result.success else "[red]FAILED[/red]"
+        table.add_row(shown, result.run_id[:8], verdict, errors or "-")
+    console.print(table)
+    failed = [result for _, result in outcomes if not result.success]
+    if failed:
+        console.print(
+            f"[red]{len(failed)} of {len(outcomes)} replay run(s) failed[/red]; fix them and "
+            "replay again (`lakehouse failures` lists them)."
+        )
+        raise typer.Exit(1)
 
 
 def _print_tables(settings: Settings) -> None:
@@ -586,14 +701,15 @@ def _print_checks(result: dg.ExecuteInProcessResult) -> None:
         console.print(f"column_schema_change: no table changed its columns ({len(quiet)} checked)")
 
 
-def _failures(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
-    failures = []
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data is not None:
-            error = event.step_failure_data.error
-            cause = error.cause if error is not None and error.cause is not None else error
-            failures.append((event.step_key or "?", cause.message.strip() if cause else "unknown"))
-    return failures
+def _step_failures(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
+    from lakehouse.runner import step_failures  # noqa: PLC0415  (slow import)
+
+    return step_failures(result.all_events)
+
+
+def _print_failures(result: dg.ExecuteInProcessResult) -> None:
+    for step, message in _step_failures(result):
+        console.print(f"[red]FAILED[/red] {step}: {message}")
 
 
 if __name__ == "__main__":

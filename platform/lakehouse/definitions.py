@@ -48,7 +48,9 @@ def build_resources(settings: Settings) -> dict[str, object]:
     elif url:
         warehouse = PostgresWarehouseIOManager(url=url, password=dg.EnvVar(PASSWORD_ENV))
     return {
-        "landing": LandingZone(root=str(settings.landing_dir)),
+        "landing": LandingZone(
+            root=str(settings.landing_dir), quiet_seconds=settings.landing_quiet_seconds
+        ),
         "lake": Lake(base_dir=settings.lake_location),
         "failure_log": FailureLog(path=str(settings.run_failures_path)),
         "lake_io_manager": lake,

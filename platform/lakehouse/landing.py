@@ -4,12 +4,15 @@ Deliveries are never modified here. Parsing keeps every field as the text that w
 typing belongs to the staged layer.
 """
 
+import _csv
 import codecs
 import csv
 import hashlib
-import io
+import itertools
 import os
 import tempfile
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -19,6 +22,13 @@ import polars as pl
 from lakehouse.sources import Source
 
 CSV_SUFFIX = ".csv"
+# A producer that cannot deliver under a hidden name and rename says a file is complete by
+# writing an empty `<file>.done` beside it once the file is written (after any rewrite too).
+COMPLETE_MARKER = ".done"
+# A file that changed while it was read is read again this often, this far apart, before the
+# run fails on it.
+READ_ATTEMPTS = 3
+READ_PAUSE_SECONDS = 0.5
 LINEAGE_COLUMNS = ("_source_file", "_line_number", "_ingested_at", "_content_hash")
 PARTITION_COLUMN = "_partition_date"
 PARTITION_KEY = "_partition_key"  # a keyed source's file key (a stock symbol, say)
@@ -96,6 +106,49 @@ def is_in_flight(file_name: str) -> bool:
     return file_name.startswith(".")
 
 
+def marker_path(path: Path) -> Path:
+    """The completion marker of a delivery file (`2013-01-01.csv.done`)."""
+    return path.with_name(path.name + COMPLETE_MARKER)
+
+
+def marker_mtime_ns(path: Path) -> int | None:
+    """When the delivery's completion marker was written; None if it has none."""
+    try:
+        return marker_path(path).stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
+def is_complete(mtime_ns: int, marker_ns: int | None, *, now_ns: int, quiet_ns: int) -> bool:
+    """Whether a delivery may be read: its completion marker was written after its last change,
+    or it has been untouched for the quiet period (for producers that write no marker).
+
+    A file that merely looks the same twice is not complete: a writer that pauses longer than
+    a sensor tick would get half its file ingested.
+    """
+    marked = marker_ns is not None and marker_ns >= mtime_ns
+    return marked or now_ns - mtime_ns >= quiet_ns
+
+
+def incomplete(files: Sequence[LandingFile], *, now_ns: int, quiet_ns: int) -> str | None:
+    """Why some of `files` cannot be read yet (they may still be being written), naming them
+    and what to do; None when all are complete.
+    """
+    waiting = []
+    for file in files:
+        mtime = file.path.stat().st_mtime_ns
+        if not is_complete(mtime, marker_mtime_ns(file.path), now_ns=now_ns, quiet_ns=quiet_ns):
+            waiting.append(f"{file.name} (changed {max(now_ns - mtime, 0) / 1e9:.1f} s ago)")
+    if not waiting:
+        return None
+    return (
+        f"{len(waiting)} delivery file(s) may still be being written: {', '.join(waiting[:3])}"
+        f"{' and more' if len(waiting) > 3 else ''}. A file is taken once its completion marker "
+        f"(<file>{COMPLETE_MARKER}) is newer than it, or once it has been untouched for "
+        f"{quiet_ns / 1e9:g} s (LAKEHOUSE_LANDING_QUIET_SECONDS); run again then"
+    )
+
+
 @dataclass(frozen=True)
 class Listing:
     """The landing folder of one source: complete date-named deliveries, oldest day first, and
@@ -113,7 +166,7 @@ def list_landing_files(root: Path, source: str) -> Listing:
         return Listing(files=[], unrecognized=[])
     files, unrecognized = [], []
     for entry in sorted(folder.iterdir()):
-        if is_in_flight(entry.name) or not entry.is_file():
+        if is_in_flight(entry.name) or entry.name.endswith(COMPLETE_MARKER) or not entry.is_file():
             continue
         day = day_of(entry.name)
         if day is None:
@@ -128,13 +181,16 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def write_atomic(path: Path, data: bytes, *, again: bool = False) -> bool:
-    """Write `data` to `path` so that readers see the old file or the whole new one.
+def write_atomic(path: Path, data: bytes, *, again: bool = False, mark: bool = True) -> bool:
+    """Write `data` to `path` so that readers see the old file or the whole new one, then its
+    completion marker, so the landing sensor takes it at once.
 
     Args:
         path: The file.
         data: Its new bytes.
         again: Write even when the file holds these bytes already (a duplicated delivery).
+        mark: Write the completion marker (`<file>.done`); False for a file that is not a
+            delivery.
 
     Returns:
         False if the file already held exactly these bytes and nothing was written.
@@ -150,7 +206,40 @@ def write_atomic(path: Path, data: bytes, *, again: bool = False) -> bool:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if mark:
+        # Written after the rename, so its mtime is never older than the file's.
+        marker_path(path).touch()
     return True
+
+
+def read_whole(path: Path, source_file: str) -> bytes:
+    """A file's bytes, read only if it held still while it was read: the same inode, size and
+    mtime before and after, and as many bytes as it says. A file that changed is read again
+    (`READ_ATTEMPTS`, `READ_PAUSE_SECONDS` apart).
+
+    Raises:
+        LandingFileError: the file cannot be read, or it kept changing while it was read.
+    """
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        try:
+            before = path.stat()
+            data = path.read_bytes()
+            after = path.stat()
+        except OSError as error:
+            msg = f"cannot be read ({error.strerror}); check the file's permissions"
+            raise LandingFileError(source_file, msg) from error
+        look = (after.st_ino, after.st_size, after.st_mtime_ns)
+        if look == (before.st_ino, before.st_size, before.st_mtime_ns) and len(data) == look[1]:
+            return data
+        if attempt < READ_ATTEMPTS:
+            time.sleep(READ_PAUSE_SECONDS)
+    msg = (
+        f"changed while it was read ({before.st_size:,} -> {after.st_size:,} bytes; "
+        f"{READ_ATTEMPTS} attempts): it is still being written. Deliver it under a hidden name "
+        f"and rename it when complete, or write {path.name}{COMPLETE_MARKER} once it is; "
+        "then run again"
+    )
+    raise LandingFileError(source_file, msg)
 
 
 def read_delivery(file: LandingFile, source: Source, *, ingested_at: datetime) -> pl.DataFrame:
@@ -160,11 +249,7 @@ def read_delivery(file: LandingFile, source: Source, *, ingested_at: datetime) -
     `_raw_line` and the reason in `_parse_error` (fields null), so nothing delivered is lost.
     Every row gets the lineage and partition columns.
     """
-    try:
-        data = file.path.read_bytes()
-    except OSError as error:
-        msg = f"cannot be read ({error.strerror}); check the file's permissions"
-        raise LandingFileError(file.name, msg) from error
+    data = read_whole(file.path, file.name)
     rows = parse_rows(data, source, source_file=file.name)
     return rows.with_columns(
         constant("_source_file", file.name, pl.String(), rows.height),
@@ -354,7 +439,14 @@ def _split_lines(data: bytes) -> tuple[list[str], dict[int, str]]:
 
 
 def _check_header(line: str, source: Source, source_file: str) -> list[str]:
-    header = next(csv.reader([line]))
+    try:
+        header = next(csv.reader([line], strict=True))
+    except csv.Error as error:  # e.g. a carriage return inside the line
+        msg = (
+            f"header is not a CSV line ({error}); expected: {','.join(source.columns)}. "
+            "Fix the file and deliver it again."
+        )
+        raise LandingFileError(source_file, msg, line=1) from error
     expected = set(source.columns)
     missing = [c for c in source.columns if c not in header]
     extra = [c for c in header if c not in expected]
@@ -411,12 +503,14 @@ def _split_quoted(
 ) -> tuple[pl.DataFrame, list[MalformedLine]]:
     """Exact path for files with quoting: the csv module follows records across quoted newlines.
 
-    Every physical line ends up in a row or in `malformed`: a record the csv module cannot read
-    (an unterminated quote swallows the lines after it) is reported line by line.
+    Every physical line ends up in a row or in `malformed`. A record that spans lines but does
+    not read as one (an unbalanced quote opens a field that runs on into the next lines, and
+    the csv module either reaches the end of the file or ends the record with the wrong number
+    of fields) is not taken whole: its first line, where the quote opened, is reported alone
+    and the lines after it are read again from the next line on, so one stray quote costs one
+    line, not the rest of the file.
     """
     width = len(header)
-    # The final newline keeps a trailing blank line visible, as on the plain path.
-    reader = csv.reader(io.StringIO("\n".join(lines[1:]) + "\n"), strict=True)
     columns: list[list[str]] = [[] for _ in header]
     numbers: list[int] = []
     malformed: list[MalformedLine] = []
@@ -427,21 +521,31 @@ def _split_quoted(
         )
 
     start = 2  # file line where the next record begins (line 1 is the header)
+    reader, offset = _reader_from(lines, start)
     while True:
+        problem = None
         try:
             record = next(reader)
         except StopIteration:
             break
         except csv.Error as error:
-            end = reader.line_num + 1
-            report(start, end, f"unreadable CSV record starting on line {start}: {error}")
-            start = end + 1
+            record, problem = [], f"unreadable CSV record: {error}"
+        end = offset + reader.line_num
+        if problem is None and len(record) != width:
+            problem = _field_count_reason(lines[start - 1], len(record), width)
+        if problem is not None and end > start:
+            report(
+                start,
+                start,
+                f"unbalanced quote: a quoted field runs past the end of the line ({problem})",
+            )
+            start += 1
+            reader, offset = _reader_from(lines, start)
             continue
-        end = reader.line_num + 1
-        if any(n in skip for n in range(start, end + 1)):
+        if problem is not None:
+            report(start, end, problem)
+        elif any(n in skip for n in range(start, end + 1)):
             report(start, end, "part of a record with a line that is not valid UTF-8")
-        elif len(record) != width:
-            report(start, end, _field_count_reason(lines[start - 1], len(record), width))
         else:
             numbers.append(start)
             for column, value in zip(columns, record, strict=True):
@@ -455,6 +559,15 @@ def _split_quoted(
         },
     }
     return pl.DataFrame(data), malformed
+
+
+def _reader_from(lines: list[str], first: int) -> tuple[_csv.Reader, int]:
+    """A strict csv reader over the file's lines from line `first` (1-based) on, and the offset
+    that turns its `line_num` into a file line number. Each line gets back its newline, so a
+    blank line reads as an empty record, as on the plain path.
+    """
+    rest = (line + "\n" for line in itertools.islice(lines, first - 1, None))
+    return csv.reader(rest, strict=True), first - 1
 
 
 def _field_count_reason(line: str, found: int, expected: int) -> str:

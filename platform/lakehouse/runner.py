@@ -5,12 +5,14 @@ Each declared source has its own partitions (the flights days of 2013, Seattle's
 unpartitioned ones), so a selection spanning several sources is planned as one run each.
 """
 
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
 import dagster as dg
 
+from lakehouse.failures import RunFailure
 from lakehouse.partitions import DAILY
 
 RANGE_START = "dagster/asset_partition_range_start"
@@ -57,7 +59,12 @@ def plan_runs(defs: dg.Definitions, selection: dg.AssetSelection | None = None) 
     """The runs that materialize `selection` (default: everything): one per partitions
     definition, the flights calendar's first; an unpartitioned asset runs with the first
     partitioned group it feeds or is fed by, or alone.
+
+    Raises:
+        ValueError: the selection splits assets one step writes together (`check_selection`).
     """
+    if selection is not None:
+        check_selection(defs, selection)
     graph = defs.resolve_asset_graph()
     chosen = (selection or dg.AssetSelection.all()).resolve(graph)
     rank = {key: n for n, key in enumerate(graph.toposorted_asset_keys)}
@@ -148,3 +155,64 @@ def run_planned(
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         raise_on_error=False,
     )
+
+
+def run_partitions(tags: Mapping[str, str]) -> str:
+    """The days a run covered, from its tags: a day, a range `first..last`, or "" for an
+    unpartitioned run.
+    """
+    if RANGE_START in tags:
+        return f"{tags[RANGE_START]}..{tags[RANGE_END]}"
+    return tags.get("dagster/partition", "")
+
+
+def step_failures(events: Iterable[dg.DagsterEvent]) -> list[tuple[str, str]]:
+    """Each failed step of a run with its error: the user's exception, not Dagster's wrapper."""
+    failures = []
+    for event in events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            error = event.step_failure_data.error
+            cause = error.cause if error is not None and error.cause is not None else error
+            failures.append((event.step_key or "?", cause.message.strip() if cause else "unknown"))
+    return failures
+
+
+def run_failure(run: dg.DagsterRun, events: Iterable[dg.DagsterEvent], fallback: str) -> RunFailure:
+    """What to record about a failed run: its days, failed steps and first error (`fallback`
+    when no step failed, e.g. a run that failed to start).
+    """
+    steps = step_failures(events)
+    return RunFailure(
+        run_id=run.run_id,
+        job=run.job_name,
+        failed_at=time.time(),
+        partitions=run_partitions(run.tags),
+        failed_steps=[step for step, _ in steps],
+        message=steps[0][1] if steps else fallback,
+    )
+
+
+def check_selection(defs: dg.Definitions, selection: dg.AssetSelection) -> None:
+    """Refuse a selection that splits assets one step must write together.
+
+    Dagster refuses it too, but its GraphQL client then fails on its own error (`KeyError:
+    'message'`), and its message names every check key: this one names what to add.
+
+    Raises:
+        ValueError: some, not all, assets of a multi-asset that cannot be subset are selected.
+    """
+    graph = defs.resolve_asset_graph()
+    chosen = selection.resolve(graph)
+    for assets in defs.assets or []:
+        if not isinstance(assets, dg.AssetsDefinition) or assets.can_subset:
+            continue
+        keys = set(assets.keys)
+        if chosen & keys and not keys <= chosen:
+            names = ", ".join(sorted(k.to_user_string() for k in chosen & keys))
+            missing = ", ".join(sorted(k.to_user_string() for k in keys - chosen))
+            msg = (
+                f"{names} cannot be materialized without {missing}: one step writes them "
+                f"together (every rejected row lands in the quarantine in the same run). Select "
+                f"{missing} too, e.g. with selection.required_multi_asset_neighbors()"
+            )
+            raise ValueError(msg)

@@ -32,6 +32,9 @@ class Settings:
         chunk_rows: Rows a long range is processed in at a time inside one step
             (`LAKEHOUSE_CHUNK_ROWS`): bounds a backfill's memory whatever its length. One million
             flight rows, with every intermediate copy staging makes, stays under a gigabyte.
+        landing_quiet_seconds: How long a delivery without a completion marker (`<file>.done`)
+            must be untouched before it is read (`LAKEHOUSE_LANDING_QUIET_SECONDS`); until
+            then it may still be being written.
     """
 
     home: Path
@@ -42,6 +45,7 @@ class Settings:
     lake_uri: str | None = None
     warehouse_url: str | None = None
     chunk_rows: int = 1_000_000
+    landing_quiet_seconds: float = 60.0
 
     @property
     def landing_dir(self) -> Path:
@@ -87,6 +91,7 @@ class Settings:
             lake_uri=env.get("LAKEHOUSE_LAKE_URI") or None,
             warehouse_url=env.get("LAKEHOUSE_WAREHOUSE_URL") or None,
             chunk_rows=_positive_int(env, "LAKEHOUSE_CHUNK_ROWS", 1_000_000),
+            landing_quiet_seconds=_seconds(env, "LAKEHOUSE_LANDING_QUIET_SECONDS", 60.0),
         )
         if settings.partition_end < settings.partition_start:
             msg = (
@@ -106,5 +111,18 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
         value = 0
     if value < 1:
         msg = f"{name}={text!r} must be a whole number of at least 1; fix or unset it"
+        raise ValueError(msg)
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A duration of zero seconds or more from the environment, or `default` when unset."""
+    text = env.get(name) or str(default)
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also refuses nan
+        msg = f"{name}={text!r} must be a number of seconds, 0 or more; fix or unset it"
         raise ValueError(msg)
     return value

@@ -35,6 +35,10 @@ def test_clean_rows_all_pass() -> None:
         (pl.lit(-1, dtype=pl.Int16), "distance: positive = -1"),
         (pl.lit(1275, dtype=pl.Int16), "dep_time: hhmm_clock_time = 1275"),
         (pl.lit(5000, dtype=pl.Int16), "arr_delay: in_range(-2880, 2880) = 5000"),
+        (pl.lit("N1\x0023"), "tailnum: matches([A-Z0-9][A-Z0-9-]{1,6}) = N1\\x0023"),
+        (pl.lit("NÜ123"), "tailnum: matches([A-Z0-9][A-Z0-9-]{1,6}) = NÜ123"),
+        (pl.lit("U\x00"), "carrier: printable_ascii = U\\x00"),
+        (pl.lit("ÄTL"), "dest: printable_ascii = ÄTL"),
     ],
 )
 def test_a_value_breaking_a_rule_rejects_only_its_row_with_the_reason(

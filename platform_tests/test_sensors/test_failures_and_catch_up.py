@@ -65,7 +65,8 @@ def test_the_catch_up_schedule_requests_what_the_raw_layer_does_not_hold(tmp_pat
     for name in ("2013-01-01.csv", "2013-01-02.csv", "2013-01-03.csv", "2013-01-05.csv",
                  "2013-01-06.csv"):  # fmt: skip
         os.utime(flights / name, (old, old))  # e.g. restored from a backup
-    write_atomic(flights / "2013-01-04.csv", HEADER + day_line(4))  # may still be written
+    # May still be written: recent, and no completion marker.
+    write_atomic(flights / "2013-01-04.csv", HEADER + day_line(4), mark=False)
     held = pl.DataFrame(
         {"_partition_date": [date(2013, 1, 1)], "_content_hash": [content_hash(held_body)]}
     )

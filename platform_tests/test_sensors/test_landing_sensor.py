@@ -11,7 +11,7 @@ import pytest
 
 import lakehouse.sensors.landing as landing_sensor
 from lakehouse.definitions import ASSETS, SENSORS, build_resources
-from lakehouse.landing import content_hash, write_atomic
+from lakehouse.landing import content_hash, marker_path, write_atomic
 from lakehouse.settings import Settings
 from lakehouse.sources import Cadence, Source
 from platform_tests.factories import store_daily
@@ -41,8 +41,10 @@ def tick(
 
 
 def deliver(path: Path, body: bytes, *, settled: bool = True) -> None:
-    """Land a file; a settled one was written long enough ago to be trusted complete."""
-    write_atomic(path, body)
+    """Land a file; a settled one was written long enough ago to be trusted complete, an
+    unsettled one just now, without a completion marker.
+    """
+    write_atomic(path, body, mark=settled)
     if settled:
         an_hour_ago = time.time() - 3600
         os.utime(path, (an_hour_ago, an_hour_ago))
@@ -86,14 +88,18 @@ def test_new_same_and_changed_files_across_ticks(tmp_path: Path) -> None:
         assert changed.run_requests[0].run_key != request.run_key  # type: ignore[index]
 
 
-def test_a_file_still_being_written_is_picked_up_once_it_holds_still(tmp_path: Path) -> None:
+def test_a_recent_file_is_picked_up_once_its_completion_marker_is_written(tmp_path: Path) -> None:
     landing = tmp_path / "landing"
+    day = landing / "flights" / "2013-01-01.csv"
     with dg.instance_for_test() as instance:
-        deliver(landing / "flights" / "2013-01-01.csv", HEADER, settled=False)
+        deliver(day, HEADER, settled=False)
         first = tick(instance, landing, None)
         assert partitions(first) == []
-        second = tick(instance, landing, first.cursor)
-        assert partitions(second) == ["2013-01-01"]
+        second = tick(instance, landing, first.cursor)  # looks the same: still not complete
+        assert partitions(second) == []
+        marker_path(day).touch()
+        third = tick(instance, landing, second.cursor)
+        assert partitions(third) == ["2013-01-01"]
 
 
 def test_bad_files_are_rejected_with_the_reason_once_and_visible_on_the_raw_asset(

@@ -1,3 +1,4 @@
+import functools
 from collections.abc import Callable
 from datetime import date
 
@@ -5,7 +6,6 @@ import pytest
 
 from lakehouse.landing import EMPTY_PARTITION
 from lakehouse.sensors.planning import (
-    QUIET_NS,
     FileStat,
     Inspection,
     LandingCursor,
@@ -13,10 +13,12 @@ from lakehouse.sensors.planning import (
     PlannedRun,
     Rejected,
     SeenFile,
+    plan_landing_runs,
 )
-from lakehouse.sensors.planning import plan_landing_runs as plan
 
+QUIET_NS = 60 * 1_000_000_000
 NOW = 10 * QUIET_NS  # every stat below is older than the quiet period unless it says otherwise
+plan = functools.partial(plan_landing_runs, quiet_ns=QUIET_NS)
 
 
 def stat(day: int, size: int = 10, mtime: int = 1) -> FileStat:
@@ -36,7 +38,7 @@ class Hasher:
         return Inspection(self.contents[name], self.problems.get(name))
 
 
-def plan_landing_runs(
+def plan_old_files(
     source: str,
     listing: list[FileStat],
     cursor: LandingCursor,
@@ -50,9 +52,7 @@ def plan_landing_runs(
 
 def test_new_files_on_consecutive_days_become_one_range_run() -> None:
     hasher = Hasher({"2013-01-01.csv": "a", "2013-01-02.csv": "b", "2013-01-05.csv": "c"})
-    runs, cursor = plan_landing_runs(
-        "flights", [stat(2), stat(1), stat(5)], LandingCursor(), hasher
-    )
+    runs, cursor = plan_old_files("flights", [stat(2), stat(1), stat(5)], LandingCursor(), hasher)
     assert [(r.start.day, r.end.day, r.files) for r in runs] == [
         (1, 2, ("2013-01-01.csv", "2013-01-02.csv")),
         (5, 5, ("2013-01-05.csv",)),
@@ -64,7 +64,7 @@ def test_new_files_on_consecutive_days_become_one_range_run() -> None:
 def test_an_unchanged_file_is_not_read_again_nor_run() -> None:
     cursor = LandingCursor({"2013-01-01.csv": SeenFile(10, 1, "a")})
     hasher = Hasher({})
-    runs, after = plan_landing_runs("flights", [stat(1)], cursor, hasher)
+    runs, after = plan_old_files("flights", [stat(1)], cursor, hasher)
     assert runs == []
     assert hasher.read == []
     assert after == cursor
@@ -72,7 +72,7 @@ def test_an_unchanged_file_is_not_read_again_nor_run() -> None:
 
 def test_a_touched_file_with_the_same_content_is_not_run() -> None:
     cursor = LandingCursor({"2013-01-01.csv": SeenFile(10, 1, "a")})
-    runs, after = plan_landing_runs(
+    runs, after = plan_old_files(
         "flights", [stat(1, mtime=2)], cursor, Hasher({"2013-01-01.csv": "a"})
     )
     assert runs == []
@@ -80,10 +80,10 @@ def test_a_touched_file_with_the_same_content_is_not_run() -> None:
 
 
 def test_a_redelivered_file_with_new_content_gets_a_new_run_key() -> None:
-    first, cursor = plan_landing_runs(
+    first, cursor = plan_old_files(
         "flights", [stat(1)], LandingCursor(), Hasher({"2013-01-01.csv": "a"})
     )
-    second, _ = plan_landing_runs(
+    second, _ = plan_old_files(
         "flights", [stat(1, size=12)], cursor, Hasher({"2013-01-01.csv": "b"})
     )
     assert len(second) == 1
@@ -99,10 +99,17 @@ def test_the_cursor_round_trips_through_json() -> None:
 def test_a_full_cursor_round_trips_through_json() -> None:
     cursor = LandingCursor(
         files={"2013-01-01.csv": SeenFile(10, 1, "a")},
-        pending={"2013-01-02.csv": (5, 7)},
         rejected={"notes.txt": Rejected(3, 4, "not named as a delivery day")},
     )
     assert LandingCursor.from_json(cursor.to_json()) == cursor
+
+
+def test_a_version_2_cursor_is_read_without_its_files_waiting_for_a_second_look() -> None:
+    saved = (
+        '{"version":2,"files":{"2013-01-01.csv":[10,1,"a"]},'
+        '"pending":{"2013-01-02.csv":[5,7]},"rejected":{}}'
+    )
+    assert LandingCursor.from_json(saved) == LandingCursor({"2013-01-01.csv": SeenFile(10, 1, "a")})
 
 
 def test_a_cursor_of_another_version_is_refused() -> None:
@@ -116,13 +123,11 @@ def test_a_delivery_reverting_to_earlier_bytes_is_a_new_run(restored_mtime: int)
     its original mtime, or Dagster would drop the run and raw would keep B.
     """
     contents = {"2013-01-01.csv": "a"}
-    first, cursor = plan_landing_runs(
-        "flights", [stat(1, 10, 1)], LandingCursor(), Hasher(contents)
-    )
+    first, cursor = plan_old_files("flights", [stat(1, 10, 1)], LandingCursor(), Hasher(contents))
     contents["2013-01-01.csv"] = "b"
-    _, cursor = plan_landing_runs("flights", [stat(1, 12, 2)], cursor, Hasher(contents))
+    _, cursor = plan_old_files("flights", [stat(1, 12, 2)], cursor, Hasher(contents))
     contents["2013-01-01.csv"] = "a"
-    third, _ = plan_landing_runs("flights", [stat(1, 10, restored_mtime)], cursor, Hasher(contents))
+    third, _ = plan_old_files("flights", [stat(1, 10, restored_mtime)], cursor, Hasher(contents))
     assert len(third) == 1
     assert third[0].run_key != first[0].run_key
 
@@ -130,15 +135,15 @@ def test_a_delivery_reverting_to_earlier_bytes_is_a_new_run(restored_mtime: int)
 def test_replanning_the_same_delivery_repeats_its_run_key() -> None:
     """A tick that crashed before saving its cursor plans again; Dagster dedupes the key."""
     hasher = Hasher({"2013-01-01.csv": "a"})
-    first, _ = plan_landing_runs("flights", [stat(1)], LandingCursor(), hasher)
-    again, _ = plan_landing_runs("flights", [stat(1)], LandingCursor(), hasher)
+    first, _ = plan_old_files("flights", [stat(1)], LandingCursor(), hasher)
+    again, _ = plan_old_files("flights", [stat(1)], LandingCursor(), hasher)
     assert first == again
 
 
 def test_a_delivery_the_raw_layer_already_holds_needs_no_run() -> None:
     hasher = Hasher({"2013-01-01.csv": "a", "2013-01-02.csv": "b"})
     held = {date(2013, 1, 1): "a", date(2013, 1, 2): "old"}
-    runs, cursor = plan_landing_runs(
+    runs, cursor = plan_old_files(
         "flights",
         [stat(1), stat(2)],
         LandingCursor(),
@@ -154,16 +159,31 @@ def recent(day: int, size: int = 10) -> FileStat:
     return stat(day, size, mtime=NOW - 1)
 
 
-def test_a_recent_file_waits_until_it_looks_the_same_twice() -> None:
+def test_a_recent_file_waits_for_the_quiet_period_however_often_it_looks_the_same() -> None:
+    """A writer that pauses longer than a tick leaves a file that looks the same twice: it is
+    still not complete until it has been untouched for the quiet period.
+    """
     hasher = Hasher({"2013-01-01.csv": "a"})
     first = plan("flights", [recent(1, size=5)], LandingCursor(), hasher, now_ns=NOW)
     assert (first.runs, first.waiting, hasher.read) == ([], ["2013-01-01.csv"], [])
-    grown = plan("flights", [recent(1, size=9)], first.cursor, hasher, now_ns=NOW)
-    assert grown.runs == []
-    assert grown.waiting == ["2013-01-01.csv"]
-    still = plan("flights", [recent(1, size=9)], grown.cursor, hasher, now_ns=NOW)
-    assert [r.files for r in still.runs] == [("2013-01-01.csv",)]
-    assert still.cursor.pending == {}
+    again = plan("flights", [recent(1, size=5)], first.cursor, hasher, now_ns=NOW)
+    assert (again.runs, again.waiting, hasher.read) == ([], ["2013-01-01.csv"], [])
+    quiet = plan("flights", [recent(1, size=5)], again.cursor, hasher, now_ns=NOW + QUIET_NS)
+    assert [r.files for r in quiet.runs] == [("2013-01-01.csv",)]
+    assert quiet.waiting == []
+
+
+@pytest.mark.parametrize(
+    ("marker_ns", "taken"),
+    [(NOW - 1, True), (NOW, True), (NOW - 2, False), (None, False)],
+    ids=["marker-after-file", "marker-same-time", "marker-before-a-rewrite", "no-marker"],
+)
+def test_a_completion_marker_newer_than_the_file_makes_it_complete_at_once(
+    marker_ns: int | None, taken: bool
+) -> None:
+    marked = FileStat("2013-01-01.csv", date(2013, 1, 1), 10, NOW - 1, marker_ns)
+    result = plan("flights", [marked], LandingCursor(), Hasher({"2013-01-01.csv": "a"}), now_ns=NOW)
+    assert (len(result.runs), result.waiting) == ((1, []) if taken else (0, ["2013-01-01.csv"]))
 
 
 def test_misnamed_out_of_range_and_unreadable_files_are_rejected_once_until_they_change() -> None:

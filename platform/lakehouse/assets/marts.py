@@ -14,9 +14,9 @@ import polars as pl
 from lakehouse.assets.automation import PROPAGATE_OVER_DAYS_PRESENT
 from lakehouse.assets.metadata import (
     add_daily_row_counts,
-    column_lineage,
     column_schema,
     definition_metadata,
+    lineage_metadata,
     markdown_preview,
     output_metadata,
 )
@@ -58,10 +58,8 @@ DAILY_RANGE: dict[str, Any] = {
 def mart_metadata(
     spec: TableSpec, lineage: dict[str, dict[str, list[str]]], inputs: dict[str, dg.AssetKey]
 ) -> dict[str, Any]:
-    """Column schema and column lineage of a mart."""
-    return definition_metadata(
-        column_schema(spec), **{"dagster/column_lineage": column_lineage(lineage, inputs)}
-    )
+    """Column schema and column lineage of a mart (also as a table the UI shows)."""
+    return definition_metadata(column_schema(spec), **lineage_metadata(lineage, inputs))
 
 
 def reading(

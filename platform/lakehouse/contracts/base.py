@@ -11,6 +11,8 @@ from pandera.config import ValidationDepth, config_context
 from lakehouse.transforms.spec import TableSpec
 
 FAILED_CHECKS = "_failed_checks"
+# A failing value is shown in a reason up to this many characters.
+SHOWN_CHARACTERS = 40
 _ROW = "_contract_row"
 
 
@@ -33,6 +35,41 @@ def value_check(name: str, passes: Callable[[pl.Expr], pl.Expr]) -> pa.Check:
 def in_range(low: float, high: float) -> pa.Check:
     """Values from low to high, both included."""
     return value_check(f"in_range({low:g}, {high:g})", lambda v: (v >= low) & (v <= high))
+
+
+# Printable ASCII, space to `~`: no control character (NUL included), nothing outside ASCII.
+PRINTABLE_ASCII = r"^[\x20-\x7E]*$"
+
+
+def fully_matches(value: pl.Expr, pattern: str) -> pl.Expr:
+    """Whether text matches the regular expression `pattern` whole (anchored at both ends, so
+    a pattern for a code does not pass a 10 MB value that merely contains one).
+    """
+    return value.str.contains(f"^(?:{pattern})$")
+
+
+def matches(pattern: str) -> pa.Check:
+    """Text that matches the regular expression `pattern` whole."""
+    return value_check(f"matches({pattern})", lambda v: fully_matches(v, pattern))
+
+
+def max_length(characters: int) -> pa.Check:
+    """Text of at most `characters` characters."""
+    return value_check(f"max_length({characters})", lambda v: v.str.len_chars() <= characters)
+
+
+def printable_ascii() -> pa.Check:
+    """Text of printable ASCII characters only: no control character (a NUL byte, a tab, a
+    line break), no letter outside ASCII; for codes and identifiers.
+    """
+    return value_check("printable_ascii", lambda v: v.str.contains(PRINTABLE_ASCII))
+
+
+def no_control_characters() -> pa.Check:
+    """Text without control characters (a NUL byte, a tab, a line break, an escape); letters
+    outside ASCII are allowed: for names and free text.
+    """
+    return value_check("no_control_characters", lambda v: ~v.str.contains(r"\p{Cc}"))
 
 
 def row_check(name: str, passes: pl.Expr) -> pa.Check:
@@ -119,15 +156,29 @@ def split_by_contract(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> Contra
     return _split(frame, cases)
 
 
+def shown_value(value: str | None) -> str:
+    r"""A failing value as a reason shows it: control characters escaped (`\x00`), and a long
+    value cut to its first `SHOWN_CHARACTERS` with its length, so a 10 MB field makes a short
+    reason.
+    """
+    if value is None:
+        return "null"
+    escaped = "".join(
+        c if c.isprintable() else f"\\x{ord(c):02x}" for c in value[:SHOWN_CHARACTERS]
+    )
+    if len(value) > SHOWN_CHARACTERS:
+        escaped += f"... ({len(value):,} characters)"
+    return escaped
+
+
 def _split(frame: pl.DataFrame, cases: pl.DataFrame) -> ContractSplit:
+    shown = pl.col("failure_case").map_elements(
+        shown_value, return_dtype=pl.String, skip_nulls=False
+    )
     reasons = (
         cases.with_columns(
             reason=pl.when(pl.col("schema_context") == "Column")
-            .then(
-                pl.format(
-                    "{}: {} = {}", "column", "check", pl.col("failure_case").fill_null("null")
-                )
-            )
+            .then(pl.format("{}: {} = {}", "column", "check", shown))
             .otherwise(pl.col("check"))
         )
         .group_by(pl.col("index").cast(pl.UInt32).alias(_ROW))

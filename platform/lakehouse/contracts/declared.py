@@ -7,11 +7,15 @@ import functools
 import pandera.polars as pa
 import polars as pl
 
-from lakehouse.contracts.base import contract, in_range, row_check, value_check
+from lakehouse.contracts.base import (
+    PRINTABLE_ASCII,
+    contract,
+    fully_matches,
+    in_range,
+    row_check,
+    value_check,
+)
 from lakehouse.declarations import ColumnCheck, SourceSpec, declared
-
-# Printable ASCII: no control character (NUL included), nothing outside ASCII.
-PRINTABLE = r"^[\x20-\x7e]*$"
 
 
 def column_check(check: ColumnCheck, column: str) -> pa.Check:
@@ -26,7 +30,7 @@ def column_check(check: ColumnCheck, column: str) -> pa.Check:
         (f"length_between({check.length_between})", check.length_between),
         (f"max_length({check.max_length})", check.max_length),
         (f"matches({check.pattern})", check.pattern),
-        ("printable", check.printable),
+        ("printable_ascii", check.printable),
         ("positive", check.positive),
         ("sql", check.sql),
     ]
@@ -49,9 +53,9 @@ def _passes(check: ColumnCheck, column: str) -> "functools.partial[pl.Expr]":
         if check.max_length is not None:
             return value.str.len_chars() <= check.max_length
         if check.pattern is not None:
-            return value.str.contains(check.pattern)
+            return fully_matches(value, check.pattern)
         if check.printable:
-            return value.str.contains(PRINTABLE)
+            return value.str.contains(PRINTABLE_ASCII)
         if check.positive:
             return value > 0
         assert check.sql is not None  # noqa: S101  (the declaration holds exactly one rule)

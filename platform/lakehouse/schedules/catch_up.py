@@ -8,12 +8,13 @@ import dagster as dg
 
 from lakehouse.dates import consecutive_spans
 from lakehouse.declarations import SourceSpec
+from lakehouse.landing import incomplete
 from lakehouse.partitions import daily_partitions
 from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
 from lakehouse.runner import range_tags
 from lakehouse.sensors.landing import inspect_delivery
-from lakehouse.sensors.planning import QUIET_NS, missed_days
+from lakehouse.sensors.planning import missed_days
 from lakehouse.sources import landing_source
 
 
@@ -30,8 +31,8 @@ def catch_up_requests(
         raw = dg.AssetKey(["raw", source.name])
         deliveries = {}
         for file in landing.files(source):
-            recent = now_ns - file.path.stat().st_mtime_ns < QUIET_NS  # may still be written
-            if file.day.isoformat() not in keys or recent:
+            unfinished = incomplete([file], now_ns=now_ns, quiet_ns=landing.quiet_ns)
+            if file.day.isoformat() not in keys or unfinished is not None:
                 continue
             found = inspect_delivery(source, file.path)
             if found.problem is None:  # unreadable files are the sensor's to reject

@@ -7,7 +7,14 @@ from pathlib import Path
 import dagster as dg
 
 from lakehouse.declarations import SourceSpec
-from lakehouse.landing import LandingFileError, content_hash, list_landing_files, parse_rows
+from lakehouse.landing import (
+    LandingFileError,
+    content_hash,
+    list_landing_files,
+    marker_mtime_ns,
+    parse_rows,
+    read_whole,
+)
 from lakehouse.partitions import daily_partitions
 from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
@@ -55,11 +62,17 @@ def outside_range(spec: SourceSpec) -> str:
 
 def inspect_delivery(source: Source, path: Path) -> Inspection:
     """Hash a delivery and judge it as the raw layer will: a file-level problem (empty, wrong
-    header) makes it unreadable; bad lines inside it are left to the quarantine.
+    header, changing while it is read) makes it unreadable; bad lines inside it are left to
+    the quarantine.
     """
-    data = path.read_bytes()
+    name = f"{source.name}/{path.name}"
     try:
-        rows = parse_rows(data, source, source_file=f"{source.name}/{path.name}")
+        data = read_whole(path, name)
+    except LandingFileError as error:
+        # Rejected until it changes again: the reason says how to deliver it whole.
+        return Inspection(content_hash(b""), str(error))
+    try:
+        rows = parse_rows(data, source, source_file=name)
     except LandingFileError as error:
         return Inspection(content_hash(data), str(error))
     return Inspection(content_hash(data), rows=rows.height)
@@ -87,7 +100,7 @@ def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
         folder = landing.path / source.name
         found = list_landing_files(landing.path, source.name)
         listing = [
-            FileStat(f.path.name, f.day, stat.st_size, stat.st_mtime_ns)
+            FileStat(f.path.name, f.day, stat.st_size, stat.st_mtime_ns, marker_mtime_ns(f.path))
             for f in found.files
             if (stat := f.path.stat())
         ] + [
@@ -115,11 +128,16 @@ def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
                 else snapshots().get(f"{source.name}/{stat.name}")
             ),
             now_ns=time.time_ns(),
+            quiet_ns=landing.quiet_ns,
         )
         for name, reason in plan.rejected.items():
             context.log.warning(f"rejected {source.name}/{name}: {reason} ({REDELIVER})")
         if plan.waiting:
-            context.log.info(f"waiting for {len(plan.waiting)} file(s) to stop changing")
+            context.log.info(
+                f"waiting for {len(plan.waiting)} file(s) that may still be being written: "
+                f"{', '.join(plan.waiting[:3])} (taken once marked complete or quiet for "
+                f"{landing.quiet_seconds:g} s)"
+            )
         for run in plan.runs:
             context.log.info(
                 f"{run.run_key}: {len(run.files)} new file(s) {', '.join(run.files[:3])}"

@@ -7,6 +7,7 @@ import time
 import dagster as dg
 
 from lakehouse.declarations import SourceSpec
+from lakehouse.landing import COMPLETE_MARKER, is_in_flight, marker_mtime_ns
 from lakehouse.partitions import PERIOD
 from lakehouse.periods import FilePartition, expected_names, partition_of, refusal
 from lakehouse.resources.landing import LandingZone
@@ -47,7 +48,9 @@ def make_period_sensor(spec: SourceSpec) -> dg.SensorDefinition:
         refused: dict[str, str] = {}
         listing = []
         for entry in entries:
-            if entry.name.startswith(".") or not entry.is_file():
+            if is_in_flight(entry.name) or entry.name.endswith(COMPLETE_MARKER):
+                continue
+            if not entry.is_file():
                 continue
             stat = entry.stat()
             found = partition_of(spec, entry.name)
@@ -57,13 +60,15 @@ def make_period_sensor(spec: SourceSpec) -> dg.SensorDefinition:
             elif why is not None:
                 refused[entry.name] = why
             day = found.period if found is not None and why is None else None
-            listing.append(FileStat(entry.name, day, stat.st_size, stat.st_mtime_ns))
+            marker = marker_mtime_ns(entry)
+            listing.append(FileStat(entry.name, day, stat.st_size, stat.st_mtime_ns, marker))
         plan = plan_landing_runs(
             spec.name,
             listing,
             LandingCursor.from_json(context.cursor),
             lambda name: inspect_delivery(source, folder / name),
             now_ns=time.time_ns(),
+            quiet_ns=landing.quiet_ns,
         )
         rejected = {name: refused.get(name, reason) for name, reason in plan.rejected.items()}
         for name, reason in rejected.items():

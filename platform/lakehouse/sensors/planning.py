@@ -9,29 +9,31 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from lakehouse.dates import consecutive_spans
-from lakehouse.landing import EMPTY_PARTITION
+from lakehouse.landing import EMPTY_PARTITION, is_complete
 
-CURSOR_VERSION = 2
-# A file untouched for this long is complete even if this is the first look at it (it was
-# there before the sensor started); a newer one must look the same on two ticks.
-QUIET_NS = 60 * 1_000_000_000
+CURSOR_VERSION = 3
+# Version 2 also kept files seen once, waiting for a second identical look: that rule took a
+# file whose writer paused longer than a tick. Its cursors are read with that part dropped.
+READABLE_VERSIONS = (2, CURSOR_VERSION)
 
 
 @dataclass(frozen=True)
 class FileStat:
     """What a listing says about a file in a source's landing folder, without reading it.
 
-    `day` is None when the name is not a delivery name (`YYYY-MM-DD.csv`).
+    `day` is None when the name is not a delivery name (`YYYY-MM-DD.csv`); `marker_ns` is when
+    its completion marker was written (None without one).
     """
 
     name: str
     day: date | None
     size: int
     mtime_ns: int
+    marker_ns: int | None = None
 
     @property
     def look(self) -> tuple[int, int]:
-        """Size and modification time: what must hold still for the file to be complete."""
+        """Size and modification time: a file whose look changed is read again."""
         return (self.size, self.mtime_ns)
 
 
@@ -81,12 +83,10 @@ class LandingCursor:
 
     Attributes:
         files: Deliveries it has planned runs for (or found already ingested).
-        pending: Files seen once, recently written, waiting for a second identical look.
         rejected: Files it refused, with the reason, until they change.
     """
 
     files: dict[str, SeenFile] = field(default_factory=dict)
-    pending: dict[str, tuple[int, int]] = field(default_factory=dict)
     rejected: dict[str, Rejected] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -98,7 +98,6 @@ class LandingCursor:
                     name: [seen.size, seen.mtime_ns, seen.sha256]
                     for name, seen in sorted(self.files.items())
                 },
-                "pending": {name: list(look) for name, look in sorted(self.pending.items())},
                 "rejected": {
                     name: [refused.size, refused.mtime_ns, refused.reason, refused.for_content]
                     for name, refused in sorted(self.rejected.items())
@@ -117,7 +116,7 @@ class LandingCursor:
         if not text:
             return cls()
         data = json.loads(text)
-        if data.get("version") != CURSOR_VERSION:
+        if data.get("version") not in READABLE_VERSIONS:
             msg = (
                 f"landing cursor version {data.get('version')!r} is not {CURSOR_VERSION}; "
                 "reset the sensor's cursor in the UI"
@@ -125,7 +124,6 @@ class LandingCursor:
             raise ValueError(msg)
         return cls(
             files={name: SeenFile(*entry) for name, entry in data["files"].items()},
-            pending={name: (size, mtime) for name, (size, mtime) in data["pending"].items()},
             rejected={name: Rejected(*entry) for name, entry in data["rejected"].items()},
         )
 
@@ -148,7 +146,8 @@ class Plan:
         runs: Runs to request, oldest days first.
         cursor: The cursor to save with them.
         rejected: Files refused on this tick (each is reported once, until it changes).
-        waiting: Files written too recently to be trusted complete; looked at again next tick.
+        waiting: Files that may still be being written (no completion marker newer than them,
+            changed within the quiet period); looked at again next tick.
     """
 
     runs: list[PlannedRun]
@@ -166,22 +165,22 @@ def plan_landing_runs(
     accepts: Callable[[date], str | None] = lambda _: None,
     ingested_hash: Callable[[FileStat], str | None] = lambda _: None,
     now_ns: int,
-    quiet_ns: int = QUIET_NS,
+    quiet_ns: int,
 ) -> Plan:
     """Decide which runs the current listing needs and what the cursor becomes.
 
-    A file is considered only once complete: untouched for `quiet_ns`, or the same size and
-    mtime as on the previous tick. It is read only when its size or mtime changed since the
-    cursor saw it, and it needs a run only when its content differs from what the cursor last
-    saw. A file whose name is not a day, whose day is refused by `accepts`, or that `inspect`
-    finds unreadable is rejected with the reason, once. Files for consecutive days are grouped
-    into one run, whose key derives from the contents and delivery times, so the same delivery
-    never starts two runs, and a tick that crashed before saving its cursor plans the same keys
-    again (Dagster starts one run per key).
+    A file is considered only once complete (`is_complete`): its completion marker is newer
+    than it, or it has been untouched for `quiet_ns`. It is read only when its size or mtime
+    changed since the cursor saw it, and it needs a run only when its content differs from
+    what the cursor last saw. A file whose name is not a day, whose day is refused by
+    `accepts`, or that `inspect` finds unreadable is rejected with the reason, once. Files for
+    consecutive days are grouped into one run, whose key derives from the contents and
+    delivery times, so the same delivery never starts two runs, and a tick that crashed before
+    saving its cursor plans the same keys again (Dagster starts one run per key).
 
     Args:
         source: Source name, part of each run key.
-        listing: The files present now (names not starting with '.').
+        listing: The files present now (names not starting with '.', markers left out).
         cursor: What earlier ticks saw.
         inspect: Reads a file by name: its SHA-256 and any file-level problem.
         accepts: Why a delivery day cannot be a partition (None when it can).
@@ -189,9 +188,10 @@ def plan_landing_runs(
             day, if any: a file it matches needs no run (e.g. `make run` ingested it before
             the sensor first looked).
         now_ns: The current time, in the same clock as the mtimes.
-        quiet_ns: How long a file must be untouched to be complete at first sight.
+        quiet_ns: How long a file without a completion marker must be untouched to be
+            complete.
     """
-    seen, pending, rejected = dict(cursor.files), {}, dict(cursor.rejected)
+    seen, rejected = dict(cursor.files), dict(cursor.rejected)
     new_rejections: dict[str, str] = {}
     waiting: list[str] = []
     changed: list[tuple[date, str, str]] = []  # (day, file, sha256 + delivery mtime)
@@ -221,9 +221,7 @@ def plan_landing_runs(
             and (refused.size, refused.mtime_ns) == stat.look
         ):
             continue
-        settled = now_ns - stat.mtime_ns >= quiet_ns or cursor.pending.get(stat.name) == stat.look
-        if not settled:
-            pending[stat.name] = stat.look
+        if not is_complete(stat.mtime_ns, stat.marker_ns, now_ns=now_ns, quiet_ns=quiet_ns):
             waiting.append(stat.name)
             continue
         found = inspect(stat.name)
@@ -243,7 +241,6 @@ def plan_landing_runs(
     # A file that disappeared is forgotten, so delivering it again is new.
     after = LandingCursor(
         files={n: s for n, s in seen.items() if n in present},
-        pending=pending,
         rejected={n: r for n, r in rejected.items() if n in present},
     )
     return Plan(_group_consecutive(source, changed), after, new_rejections, waiting)

@@ -165,4 +165,4 @@ def deliver(
 def write_manifest(path: Path, injected: Sequence[Injected], *, seed: int, rate: float) -> None:
     """The manifest of a faulty replay: every fault, its file and what the platform must do."""
     body = {"seed": seed, "rate": rate, "faults": [i.to_json() for i in injected]}
-    write_atomic(path, (json.dumps(body, indent=2) + "\n").encode())
+    write_atomic(path, (json.dumps(body, indent=2) + "\n").encode(), mark=False)
