@@ -21,8 +21,8 @@ NOW = 10 * QUIET_NS  # every stat below is older than the quiet period unless it
 plan = functools.partial(plan_landing_runs, quiet_ns=QUIET_NS)
 
 
-def stat(day: int, size: int = 10, mtime: int = 1) -> FileStat:
-    return FileStat(f"2013-01-{day:02d}.csv", date(2013, 1, day), size, mtime)
+def stat(day: int, size: int = 10, mtime: int = 1, changed: int | None = None) -> FileStat:
+    return FileStat(f"2013-01-{day:02d}.csv", date(2013, 1, day), size, mtime, None, changed)
 
 
 class Hasher:
@@ -58,7 +58,8 @@ def test_new_files_on_consecutive_days_become_one_range_run() -> None:
         (5, 5, ("2013-01-05.csv",)),
     ]
     assert runs[0].run_key.startswith("flights:2013-01-01..2013-01-02:")
-    assert set(cursor.files) == {"2013-01-01.csv", "2013-01-02.csv", "2013-01-05.csv"}
+    # Settled files are behind the watermark: the cursor keeps none of them.
+    assert cursor == LandingCursor(watermark_ns=1)
 
 
 def test_an_unchanged_file_is_not_read_again_nor_run() -> None:
@@ -67,7 +68,9 @@ def test_an_unchanged_file_is_not_read_again_nor_run() -> None:
     runs, after = plan_old_files("flights", [stat(1)], cursor, hasher)
     assert runs == []
     assert hasher.read == []
-    assert after == cursor
+    assert after == LandingCursor(watermark_ns=1)
+    runs, _ = plan_old_files("flights", [stat(1)], after, hasher)
+    assert (runs, hasher.read) == ([], [])
 
 
 def test_a_touched_file_with_the_same_content_is_not_run() -> None:
@@ -76,7 +79,7 @@ def test_a_touched_file_with_the_same_content_is_not_run() -> None:
         "flights", [stat(1, mtime=2)], cursor, Hasher({"2013-01-01.csv": "a"})
     )
     assert runs == []
-    assert after.files["2013-01-01.csv"] == SeenFile(10, 2, "a")
+    assert after.watermark_ns == 2
 
 
 def test_a_redelivered_file_with_new_content_gets_a_new_run_key() -> None:
@@ -84,7 +87,7 @@ def test_a_redelivered_file_with_new_content_gets_a_new_run_key() -> None:
         "flights", [stat(1)], LandingCursor(), Hasher({"2013-01-01.csv": "a"})
     )
     second, _ = plan_old_files(
-        "flights", [stat(1, size=12)], cursor, Hasher({"2013-01-01.csv": "b"})
+        "flights", [stat(1, size=12, mtime=2)], cursor, Hasher({"2013-01-01.csv": "b"})
     )
     assert len(second) == 1
     assert second[0].run_key != first[0].run_key
@@ -127,7 +130,8 @@ def test_a_delivery_reverting_to_earlier_bytes_is_a_new_run(restored_mtime: int)
     contents["2013-01-01.csv"] = "b"
     _, cursor = plan_old_files("flights", [stat(1, 12, 2)], cursor, Hasher(contents))
     contents["2013-01-01.csv"] = "a"
-    third, _ = plan_old_files("flights", [stat(1, 10, restored_mtime)], cursor, Hasher(contents))
+    restored = stat(1, 10, restored_mtime, changed=3)  # a restore is a new change time
+    third, _ = plan_old_files("flights", [restored], cursor, Hasher(contents))
     assert len(third) == 1
     assert third[0].run_key != first[0].run_key
 
@@ -151,7 +155,7 @@ def test_a_delivery_the_raw_layer_already_holds_needs_no_run() -> None:
         ingested_hash=lambda s: held.get(s.day),
     )
     assert [r.files for r in runs] == [("2013-01-02.csv",)]
-    assert set(cursor.files) == {"2013-01-01.csv", "2013-01-02.csv"}
+    assert cursor == LandingCursor(watermark_ns=1)
 
 
 def recent(day: int, size: int = 10) -> FileStat:
@@ -227,7 +231,11 @@ def test_a_good_file_turning_unreadable_is_rejected_and_starts_no_run() -> None:
 def test_a_removed_file_is_forgotten() -> None:
     ok = plan("flights", [stat(1)], LandingCursor(), Hasher({"2013-01-01.csv": "a"}), now_ns=NOW)
     gone = plan("flights", [], ok.cursor, Hasher({}), now_ns=NOW)
-    assert gone.cursor == LandingCursor()
+    assert (gone.cursor.files, gone.cursor.rejected) == ({}, {})
+    back = plan(
+        "flights", [stat(1, changed=5)], gone.cursor, Hasher({"2013-01-01.csv": "a"}), now_ns=NOW
+    )
+    assert [r.files for r in back.runs] == [("2013-01-01.csv",)]
 
 
 def test_a_tick_that_crashed_midway_plans_the_same_runs_again() -> None:
@@ -270,3 +278,34 @@ def test_a_header_only_day_the_raw_layer_holds_empty_needs_no_run() -> None:
     assert empty.held_by(EMPTY_PARTITION)
     assert not Inspection("h", rows=3).held_by(EMPTY_PARTITION)
     assert not empty.held_by(None)
+
+
+def test_the_cursor_does_not_grow_with_the_files_ever_landed() -> None:
+    """A year of daily files landing one a tick: the cursor stays the same size."""
+    cursor, sizes = LandingCursor(), []
+    for day in range(1, 366):
+        name = f"2013-{(day - 1) // 31 + 1:02d}-{(day - 1) % 31 + 1:02d}.csv"
+        listing = [FileStat(f"d{n:03d}.csv", date(2013, 1, 1), 10, n) for n in range(1, day + 1)]
+        hasher = Hasher({f"d{n:03d}.csv": str(n) for n in range(1, day + 1)})
+        cursor = plan("flights", listing, cursor, hasher, now_ns=NOW).cursor
+        assert hasher.read == [f"d{day:03d}.csv"], name  # only the new file is read
+        sizes.append(len(cursor.to_json()))
+    assert max(sizes) - min(sizes) <= 4  # the watermark's digits, nothing per file
+
+
+def test_a_file_renamed_in_with_an_older_mtime_than_the_mark_is_still_taken() -> None:
+    """write-then-rename producers: a file written before the last settled one but renamed
+    into the folder after it keeps its older mtime; its change time says it is new.
+    """
+    first = plan(
+        "flights", [stat(2, mtime=5)], LandingCursor(), Hasher({"2013-01-02.csv": "b"}), now_ns=NOW
+    )
+    late = stat(1, mtime=3, changed=6)
+    after = plan(
+        "flights",
+        [late, stat(2, mtime=5)],
+        first.cursor,
+        Hasher({"2013-01-01.csv": "a"}),
+        now_ns=NOW,
+    )
+    assert [r.files for r in after.runs] == [("2013-01-01.csv",)]

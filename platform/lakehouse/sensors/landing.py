@@ -100,11 +100,18 @@ def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
         folder = landing.path / source.name
         found = list_landing_files(landing.path, source.name)
         listing = [
-            FileStat(f.path.name, f.day, stat.st_size, stat.st_mtime_ns, marker_mtime_ns(f.path))
+            FileStat(
+                f.path.name,
+                f.day,
+                stat.st_size,
+                stat.st_mtime_ns,
+                marker_mtime_ns(f.path),
+                stat.st_ctime_ns,
+            )
             for f in found.files
             if (stat := f.path.stat())
         ] + [
-            FileStat(name, None, stat.st_size, stat.st_mtime_ns)
+            FileStat(name, None, stat.st_size, stat.st_mtime_ns, None, stat.st_ctime_ns)
             for name in found.unrecognized
             if (stat := (folder / name).stat())
         ]

@@ -61,7 +61,9 @@ def make_period_sensor(spec: SourceSpec) -> dg.SensorDefinition:
                 refused[entry.name] = why
             day = found.period if found is not None and why is None else None
             marker = marker_mtime_ns(entry)
-            listing.append(FileStat(entry.name, day, stat.st_size, stat.st_mtime_ns, marker))
+            listing.append(
+                FileStat(entry.name, day, stat.st_size, stat.st_mtime_ns, marker, stat.st_ctime_ns)
+            )
         plan = plan_landing_runs(
             spec.name,
             listing,

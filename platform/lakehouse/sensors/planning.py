@@ -11,10 +11,11 @@ from datetime import date
 from lakehouse.dates import consecutive_spans
 from lakehouse.landing import EMPTY_PARTITION, is_complete
 
-CURSOR_VERSION = 3
+CURSOR_VERSION = 4
 # Version 2 also kept files seen once, waiting for a second identical look: that rule took a
-# file whose writer paused longer than a tick. Its cursors are read with that part dropped.
-READABLE_VERSIONS = (2, CURSOR_VERSION)
+# file whose writer paused longer than a tick. Versions 2 and 3 kept every file ever seen; they
+# are read with no watermark (the next tick settles them and the cursor shrinks).
+READABLE_VERSIONS = (2, 3, CURSOR_VERSION)
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,19 @@ class FileStat:
     size: int
     mtime_ns: int
     marker_ns: int | None = None
+    changed_ns: int | None = None  # the inode's change time: a rename or restore sets it
 
     @property
     def look(self) -> tuple[int, int]:
         """Size and modification time: a file whose look changed is read again."""
         return (self.size, self.mtime_ns)
+
+    @property
+    def arrived_ns(self) -> int:
+        """When the file last changed in any way: written, renamed into place or restored
+        (a file renamed in keeps the older mtime of its writing, but gets a new change time).
+        """
+        return max(self.mtime_ns, self.changed_ns or 0)
 
 
 @dataclass(frozen=True)
@@ -79,21 +88,28 @@ class Inspection:
 
 @dataclass(frozen=True)
 class LandingCursor:
-    """The sensor's memory, saved with each tick's result.
+    """The sensor's memory, saved with each tick's result; its size does not grow with the
+    number of files ever landed.
 
     Attributes:
-        files: Deliveries it has planned runs for (or found already ingested).
-        rejected: Files it refused, with the reason, until they change.
+        files: Deliveries planned for (or found already ingested) that arrived after the
+            watermark; older ones are forgotten.
+        rejected: Files it refused, with the reason, until they change (bounded by the bad
+            files present: a removed file is forgotten).
+        watermark_ns: Every file that arrived (written, renamed in or restored) at or before
+            this time was settled: it is not looked at again until it changes.
     """
 
     files: dict[str, SeenFile] = field(default_factory=dict)
     rejected: dict[str, Rejected] = field(default_factory=dict)
+    watermark_ns: int = 0
 
     def to_json(self) -> str:
         """Serialise (versioned, so a later format can read or reset it)."""
         return json.dumps(
             {
                 "version": CURSOR_VERSION,
+                "watermark_ns": self.watermark_ns,
                 "files": {
                     name: [seen.size, seen.mtime_ns, seen.sha256]
                     for name, seen in sorted(self.files.items())
@@ -125,6 +141,7 @@ class LandingCursor:
         return cls(
             files={name: SeenFile(*entry) for name, entry in data["files"].items()},
             rejected={name: Rejected(*entry) for name, entry in data["rejected"].items()},
+            watermark_ns=int(data.get("watermark_ns", 0)),
         )
 
 
@@ -195,6 +212,7 @@ def plan_landing_runs(
     new_rejections: dict[str, str] = {}
     waiting: list[str] = []
     changed: list[tuple[date, str, str]] = []  # (day, file, sha256 + delivery mtime)
+    settled_ns = cursor.watermark_ns  # the latest arrival settled (or already behind the mark)
 
     def reject(stat: FileStat, reason: str, *, for_content: bool) -> None:
         seen.pop(stat.name, None)
@@ -205,8 +223,13 @@ def plan_landing_runs(
 
     present = {stat.name for stat in listing}
     for stat in sorted(listing, key=lambda s: (s.day or date.max, s.name)):
+        refused = rejected.get(stat.name)
+        judged_by_name = refused is not None and not refused.for_content
+        if stat.arrived_ns <= cursor.watermark_ns and not judged_by_name:
+            continue  # settled on an earlier tick and unchanged since
         before = seen.get(stat.name)
         if before is not None and (before.size, before.mtime_ns) == stat.look:
+            settled_ns = max(settled_ns, stat.arrived_ns)
             continue
         if stat.day is None:
             reject(stat, "not named as a delivery day (YYYY-MM-DD.csv)", for_content=False)
@@ -214,17 +237,18 @@ def plan_landing_runs(
         if (outside := accepts(stat.day)) is not None:
             reject(stat, outside, for_content=False)
             continue
-        refused = rejected.get(stat.name)
         if (
             refused is not None
             and refused.for_content
             and (refused.size, refused.mtime_ns) == stat.look
         ):
+            settled_ns = max(settled_ns, stat.arrived_ns)
             continue
         if not is_complete(stat.mtime_ns, stat.marker_ns, now_ns=now_ns, quiet_ns=quiet_ns):
             waiting.append(stat.name)
             continue
         found = inspect(stat.name)
+        settled_ns = max(settled_ns, stat.arrived_ns)
         if found.problem is not None:
             reject(stat, found.problem, for_content=True)
             continue
@@ -233,15 +257,28 @@ def plan_landing_runs(
         if before is None and found.held_by(ingested_hash(stat)):
             continue
         if before is None or before.sha256 != found.sha256:
-            # The key names the content it replaces, so a delivery that reverts to earlier
-            # bytes (even with its old mtime restored) is a new key, while a re-plan of the same
-            # delivery after a crash repeats its key and Dagster starts it once.
+            # The key names the content it replaces and when the file arrived, so a delivery
+            # that reverts to earlier bytes (even with its old mtime restored: the restore is a
+            # new change time) is a new key, while a re-plan of the same delivery after a crash
+            # repeats its key and Dagster starts it once.
             previous = before.sha256[:16] if before is not None else "-"
-            changed.append((stat.day, stat.name, f"{previous}>{found.sha256}@{stat.mtime_ns}"))
-    # A file that disappeared is forgotten, so delivering it again is new.
+            arrival = f"{previous}>{found.sha256}@{stat.arrived_ns}"
+            changed.append((stat.day, stat.name, arrival))
+    # The mark moves to the latest arrival settled, but never past a file still being written.
+    arrivals = {stat.name: stat.arrived_ns for stat in listing}
+    unsettled = [arrivals[name] for name in waiting]
+    watermark = min([settled_ns, *(t - 1 for t in unsettled)])
+    watermark = max(watermark, cursor.watermark_ns)
+    # A file that disappeared is forgotten, so delivering it again is new; one behind the mark
+    # is forgotten too (it is not looked at again until it changes, which moves it past it).
     after = LandingCursor(
-        files={n: s for n, s in seen.items() if n in present},
-        rejected={n: r for n, r in rejected.items() if n in present},
+        files={n: s for n, s in seen.items() if n in present and arrivals[n] > watermark},
+        rejected={
+            n: r
+            for n, r in rejected.items()
+            if n in present and (not r.for_content or arrivals[n] > watermark)
+        },
+        watermark_ns=watermark,
     )
     return Plan(_group_consecutive(source, changed), after, new_rejections, waiting)
 
