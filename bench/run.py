@@ -159,20 +159,23 @@ def python_module(module: str, *args: str) -> list[str]:
 
 
 def summarize(runs: list[Measured]) -> dict[str, Any]:
-    """Median time over repetitions, the largest peak, and the last run's own report.
+    """Median time over repetitions, the largest peak, and the own report (its breakdown of
+    the time) of the median run (of the lower of the two middle ones for an even count).
 
     `time_s` is the time to result: from the child's start (its imports included) to its
     result being complete, without writing the comparison files; `wall_s` adds interpreter
     start, that export and exit.
     """
+    times = [r.report.get("total_s", r.wall_s) for r in runs]
+    median_run = runs[times.index(statistics.median_low(times))]
     return {
-        "time_s": statistics.median(r.report.get("total_s", r.wall_s) for r in runs),
+        "time_s": statistics.median(times),
         "wall_s": statistics.median(r.wall_s for r in runs),
         "walls_s": [r.wall_s for r in runs],
         "peak_rss_bytes": max(r.peak_rss_bytes for r in runs),
         "tree_rss_bytes": max(r.tree_rss_bytes for r in runs),
         "maxrss_bytes": max(r.maxrss_bytes for r in runs),
-        **runs[-1].report,
+        **median_run.report,
     }
 
 
