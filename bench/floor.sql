@@ -16,7 +16,9 @@
 -- metadata or per-day reconciliation; that is what the platform adds on top of the floor.
 -- Where DuckDB's reader parses differently from the platform's (Polars): it takes `1.5`, `1e3`
 -- or `0x10` as integers where Polars rejects the row, and rejects a padded null token (` NA`) in
--- a number where Polars reads null. The landing files have neither.
+-- a number where Polars reads null; flights and weather are read without quoting, so a field
+-- delivered in quotes keeps them (and fails its type or rule) where the platform unquotes it.
+-- The landing files have none of these.
 
 -- Reference tables (transforms/reference.py, airlines.py; contracts/reference.py): typed, the
 -- contract kept; airlines and airports from the newest snapshot with a valid row, the last line
@@ -91,8 +93,11 @@ WITH delivered AS (
     SELECT * EXCLUDE (filename) REPLACE (nz(carrier) AS carrier, nz(tailnum) AS tailnum,
         nz(origin) AS origin, nz(dest) AS dest), file_day(filename) AS flight_date
     FROM read_csv(getvariable('landing') || '/flights/*.csv', header = true, filename = true,
-        -- the dialect is known: no sniffing of each of the 365 files
-        auto_detect = false, delim = ',', quote = '"', escape = '"',
+        -- The dialect is known: no sniffing of each of the 365 files. Nothing in these feeds
+        -- is quoted (codes and numbers), so a quote is an ordinary character: a stray one
+        -- costs its own row (its field fails its type or rule, as in the platform), where a
+        -- quoting reader would take the rest of the file for one field.
+        auto_detect = false, delim = ',', quote = '', escape = '',
         nullstr = ['NA', ''], ignore_errors = true, timestampformat = '%Y-%m-%dT%H:%M:%SZ',
         columns = {
             'year': 'SMALLINT', 'month': 'TINYINT', 'day': 'TINYINT',
@@ -122,7 +127,7 @@ WHERE year = year(flight_date) AND month = month(flight_date) AND day = day(flig
 CREATE TEMP TABLE delivered_weather AS
 SELECT * EXCLUDE (filename) REPLACE (nz(origin) AS origin), file_day(filename) AS delivered_for
 FROM read_csv(getvariable('landing') || '/weather/*.csv', header = true, filename = true,
-    auto_detect = false, delim = ',', quote = '"', escape = '"',
+    auto_detect = false, delim = ',', quote = '', escape = '',
     nullstr = ['NA', ''], ignore_errors = true, timestampformat = '%Y-%m-%dT%H:%M:%SZ',
     columns = {
         'origin': 'VARCHAR', 'year': 'SMALLINT', 'month': 'TINYINT', 'day': 'TINYINT',
@@ -160,7 +165,10 @@ WITH walls AS (
         wall_minutes(flight_date, arrival_minutes(
             hhmm_minutes(sched_dep_time), hhmm_minutes(sched_arr_time))) AS sched_arr_wall0
     FROM clean_flights
-    WHERE length(carrier) = 2 AND origin IN ('EWR', 'JFK', 'LGA') AND length(dest) = 3
+    -- two and three printable ASCII characters (a class per character: cheaper than a regex)
+    WHERE carrier GLOB '[ -~][ -~]' AND dest GLOB '[ -~][ -~][ -~]'
+      AND origin IN ('EWR', 'JFK', 'LGA')
+      AND (tailnum IS NULL OR regexp_full_match(tailnum, '[A-Z0-9][A-Z0-9-]{1,6}'))
 ), departed AS (
     SELECT w.*, a.tzone AS dest_tzone, a.faa IS NULL AS unknown_dest,
         utc_minutes(sched_dep_wall, 'America/New_York', d.uniform, d.offset_minutes)

@@ -52,7 +52,7 @@ FROM listed JOIN snapshots USING (snapshot_date);
 CREATE TEMP TABLE weather AS
 SELECT origin, time_hour, visib, precip, wind_speed
 FROM read_csv(getvariable('landing') || '/weather/*.csv', header = true,
-    auto_detect = false, delim = ',', quote = '"', escape = '"',
+    auto_detect = false, delim = ',', quote = '', escape = '',
     nullstr = ['NA', ''], timestampformat = '%Y-%m-%dT%H:%M:%SZ', columns = {
         'origin': 'VARCHAR', 'year': 'SMALLINT', 'month': 'TINYINT', 'day': 'TINYINT',
         'hour': 'TINYINT', 'temp': 'DOUBLE', 'dewp': 'DOUBLE', 'humid': 'DOUBLE',
@@ -72,7 +72,7 @@ CREATE TEMP TABLE flights_by_hour AS
 WITH flights AS (
     SELECT *, make_date(year, month, day) AS flight_date
     FROM read_csv(getvariable('landing') || '/flights/*.csv', header = true,
-        auto_detect = false, delim = ',', quote = '"', escape = '"',
+        auto_detect = false, delim = ',', quote = '', escape = '',
         nullstr = ['NA', ''], timestampformat = '%Y-%m-%dT%H:%M:%SZ', columns = {
             'year': 'SMALLINT', 'month': 'TINYINT', 'day': 'TINYINT',
             'dep_time': 'SMALLINT', 'sched_dep_time': 'SMALLINT', 'dep_delay': 'SMALLINT',

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from lakehouse.landing import write_atomic
 from lakehouse.simulator.replay import land_sample, split_by_day
 from lakehouse.simulator.sample import FLIGHTS, sample_bytes
 
@@ -60,7 +61,8 @@ def _edit(path: Path, line: int, **fields: str) -> str:
 
 
 def _append(path: Path, *lines: str) -> None:
-    path.write_text(path.read_text() + "".join(f"{line}\n" for line in lines))
+    """Deliver `path` again with `lines` added (and its completion marker, as a producer does)."""
+    write_atomic(path, (path.read_text() + "".join(f"{line}\n" for line in lines)).encode())
 
 
 def _with_quirks(landing: Path) -> int:
@@ -88,12 +90,21 @@ def _with_quirks(landing: Path) -> int:
         _edit(day[5], 42, day="6", flight="9996"),
         _edit(day[5], 43, carrier=f" {carrier}", flight="9995"),
     )
-    # no time in the air
-    _append(day[6], _edit(day[6], 52, air_time="0", flight="9994"))
+    # a stray quote (it costs its own line, not the next, kept), a tail number that is not
+    # one, no time in the air
+    stray = _edit(day[6], 53, flight="9993").split(",")
+    stray[9] = f'"{stray[9]}'
+    _append(
+        day[6],
+        ",".join(stray),
+        _edit(day[6], 55, flight="9991"),
+        _edit(day[6], 54, tailnum="N1 23", flight="9992"),
+        _edit(day[6], 52, air_time="0", flight="9994"),
+    )
     # an hour of weather delivered again, changed: the later one wins
     weather = landing / "weather" / "2013-01-03.csv"
     _append(weather, _edit(weather, 7, visib="0.5"))
-    return 1
+    return 2
 
 
 def test_the_expert_floor_treats_redeliveries_and_broken_rows_as_ours_does(tmp_path: Path) -> None:
