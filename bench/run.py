@@ -8,11 +8,13 @@ its own subprocess (time and peak RSS of the process tree are its own):
    on the production instance storage (`ours_pg`: `deploy/dagster.yaml` on a PostgreSQL server
    the harness starts on loopback with PostgreSQL's default durability) when PostgreSQL is
    installed (the report says when it is not);
-2. the DuckDB floor: the same transforms as one SQL script (`bench/floor.sql`);
+2. the DuckDB floors: the platform's semantics hand-written as one SQL script, as fast as
+   DuckDB runs it (`bench/floor.sql`, the expert floor), and the least work that yields the
+   same marts on valid input (`bench/floor_minimal.sql`, the minimal floor);
 3. pandas: the same transforms in plain pandas (`bench.impl_pandas`);
 4. ours again, one day re-run with 10 and with 365 days of history in the warehouse;
 
-and checks that all three produce identical mart figures before it reports any time. Raw
+and checks that all of them produce identical mart figures before it reports any time. Raw
 ingest throughput comes from the raw/flights step of run 1; Dagster's fixed cost (imports,
 a trivial run, the start-up of the big run) is reported apart from data work.
 
@@ -46,7 +48,7 @@ import psutil
 from bench.landing import flights_bytes, land_scaled
 from bench.marts import Outputs, differences, mart_totals
 from bench.measure import Measured, run_measured
-from bench.report import COMPARED, markdown
+from bench.report import COMPARED, MEASURED, MINIMAL, markdown
 from lakehouse.deploy.instance import INSTANCE_ENV
 from platform_tests.production.services import Postgres, ServiceMissingError, postgres_server
 
@@ -56,6 +58,12 @@ GB = 1e9
 ONE_DAY_REPEAT = 3
 INSTANCE_FILES = {"postgres": ROOT / "deploy" / "dagster.yaml", "sqlite": ROOT / "dagster.yaml"}
 DATABASE_FILE = "bench-database"  # names the PostgreSQL database of a Dagster home
+# The module and arguments of each implementation that is not ours.
+BASELINES: dict[str, tuple[str, ...]] = {
+    "duckdb": ("bench.impl_duckdb",),
+    MINIMAL: ("bench.impl_duckdb", "--script", "floor_minimal.sql"),
+    "pandas": ("bench.impl_pandas",),
+}
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,7 @@ class Config:
         """What each scale runs: ours on the local instance (as `make run`), the baselines, and
         ours on the production instance when a PostgreSQL server runs.
         """
-        return (*COMPARED, "ours_pg") if self.postgres else COMPARED
+        return (*MEASURED, "ours_pg") if self.postgres else MEASURED
 
 
 def log(message: str) -> None:
@@ -151,20 +159,23 @@ def python_module(module: str, *args: str) -> list[str]:
 
 
 def summarize(runs: list[Measured]) -> dict[str, Any]:
-    """Median time over repetitions, the largest peak, and the last run's own report.
+    """Median time over repetitions, the largest peak, and the own report (its breakdown of
+    the time) of the median run (of the lower of the two middle ones for an even count).
 
     `time_s` is the time to result: from the child's start (its imports included) to its
     result being complete, without writing the comparison files; `wall_s` adds interpreter
     start, that export and exit.
     """
+    times = [r.report.get("total_s", r.wall_s) for r in runs]
+    median_run = runs[times.index(statistics.median_low(times))]
     return {
-        "time_s": statistics.median(r.report.get("total_s", r.wall_s) for r in runs),
+        "time_s": statistics.median(times),
         "wall_s": statistics.median(r.wall_s for r in runs),
         "walls_s": [r.wall_s for r in runs],
         "peak_rss_bytes": max(r.peak_rss_bytes for r in runs),
         "tree_rss_bytes": max(r.tree_rss_bytes for r in runs),
         "maxrss_bytes": max(r.maxrss_bytes for r in runs),
-        **runs[-1].report,
+        **median_run.report,
     }
 
 
@@ -191,16 +202,15 @@ def measure_scale(cfg: Config, scale: int) -> dict[str, Any]:
             log(f"{tag}: {name} (rep {rep + 1}/{cfg.reps})")
             if name.startswith("ours"):
                 home, dagster_home = fresh_home(folder / name, landing)
-                args = ["full", "--start", str(cfg.start), "--end", str(cfg.end)]
+                command = ["bench.impl_ours", "full", "--start", str(cfg.start)]
+                command += ["--end", str(cfg.end)]
                 instance = "postgres" if name == "ours_pg" else "sqlite"
                 env = _ours_env(home, dagster_home, cfg, instance)
-                name_module = "ours"
             else:
-                args = ["--landing", str(landing)]
+                command = [*BASELINES[name], "--landing", str(landing)]
                 env = {"PYTHONPATH": str(ROOT / "platform")}
-                name_module = name
             measured = run_measured(
-                python_module(f"bench.impl_{name_module}", *args, "--out", str(out[name])),
+                python_module(*command, "--out", str(out[name])),
                 env=env,
                 log=logs / f"{name}-{rep}.log",
                 cwd=ROOT,
@@ -260,9 +270,12 @@ def failed_summary(runs: list[Measured]) -> dict[str, Any]:
 
 
 def ratios(result: dict[str, Any]) -> dict[str, float]:
-    """The ratios of issue #7, for the implementations measured."""
+    """The ratios of issues #7 and #20, for the implementations measured: each of ours, the
+    expert floor and pandas over the others, and over the minimal floor.
+    """
     found: dict[str, float] = {}
     ours, floor, pandas_ = (result.get(name) for name in COMPARED)
+    minimal = result.get(MINIMAL)
     if ours and floor:
         found["ours_over_duckdb"] = ours["time_s"] / floor["time_s"]
         # Without Dagster's fixed cost: imports and the run's start-up.
@@ -271,6 +284,10 @@ def ratios(result: dict[str, Any]) -> dict[str, float]:
         found["pandas_over_ours"] = pandas_["time_s"] / ours["time_s"]
     if floor and pandas_:
         found["pandas_over_duckdb"] = pandas_["time_s"] / floor["time_s"]
+    if minimal:
+        for name, measured in (("ours", ours), ("duckdb", floor), ("pandas", pandas_)):
+            if measured:
+                found[f"{name}_over_minimal"] = measured["time_s"] / minimal["time_s"]
     return found
 
 
