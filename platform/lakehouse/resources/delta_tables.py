@@ -322,6 +322,7 @@ class DeltaStore:
         actions = []
         target_fs = _filesystem(uri)
         now_ms = int(time.time() * 1000)
+        folders: set[Path] = set()  # made already: a range run writes many files per folder
         for file in files:
             name = f"part-{uuid.uuid4().hex}.parquet"
             relative = f"{partition_dir(columns, file.values)}/{name}" if columns else name
@@ -329,7 +330,9 @@ class DeltaStore:
             size = file.path.stat().st_size
             if target_fs is None:
                 destination = Path(uri) / relative
-                destination.parent.mkdir(parents=True, exist_ok=True)
+                if destination.parent not in folders:
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    folders.add(destination.parent)
                 shutil.move(file.path, destination)
             else:
                 pafs.copy_files(str(file.path), relative, destination_filesystem=target_fs)
