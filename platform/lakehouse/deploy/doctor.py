@@ -5,8 +5,10 @@ a stack trace and never a secret's value. `diagnose()` takes the environment as 
 CLI passes none: this process's), so tests can hand it any configuration.
 """
 
+import json
 import os
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +23,10 @@ from lakehouse.deploy.instance import INSTANCE_ENV
 from lakehouse.settings import Settings
 
 TIMEOUT_SECONDS = 3
+# Where doctor remembers the instance's size, to report its growth the next time it runs.
+STATE_RECORD = ".lakehouse-doctor-state.json"
+# Below this many seconds since the last look, a growth rate says nothing.
+GROWTH_MIN_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,69 @@ def instance_storage(env: Mapping[str, str]) -> list[Finding]:
             login_settings="DAGSTER_PG_USER / DAGSTER_PG_PASSWORD",
         )
     )
+
+
+def _human_bytes(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(size) < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"  # pragma: no cover
+
+
+def instance_state(env: Mapping[str, str], now: float | None = None) -> list[Finding]:
+    """What the instance keeps: whether it purges old sensor and schedule ticks (a sensor
+    ticks every few seconds, so without retention they grow without bound), and for a local
+    SQLite instance its size on disk with the growth since doctor last looked.
+    """
+    area = "Dagster instance state"
+    home = env.get("DAGSTER_HOME")
+    config_file = Path(home) / "dagster.yaml" if home else None
+    if config_file is None or not config_file.exists():
+        return []  # instance_storage already says what is missing
+    try:
+        config = yaml.safe_load(config_file.read_text()) or {}
+    except yaml.YAMLError:
+        return []  # instance_storage reports the broken file
+    retention = config.get("retention") or {}
+    forever = [kind for kind in ("sensor", "schedule") if not (retention.get(kind) or {})]
+    findings = []
+    if forever:
+        findings += _bad(
+            area,
+            (
+                f"{config_file} keeps {' and '.join(forever)} ticks forever; add a `retention:` "
+                "block with purge_after_days (as in the repository's dagster.yaml)"
+            ),
+        )
+    if (config.get("storage") or {}).get("postgres"):
+        return findings or _ok(area, "old sensor and schedule ticks are purged")
+    return findings + _ok(area, _sqlite_growth(Path(home or "."), now or time.time()))
+
+
+def _sqlite_growth(home: Path, now: float) -> str:
+    """The size of a local instance's files, and how it changed since the last look (which
+    this call records for the next one).
+    """
+    record = home / STATE_RECORD
+    size = sum(f.stat().st_size for f in home.rglob("*") if f.is_file() and f != record)
+    try:
+        last = json.loads(record.read_text())
+        before, then = int(last["bytes"]), float(last["at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        before, then = None, None
+    message = f"{_human_bytes(size)} under {home}"
+    if before is not None and then is not None and now - then >= GROWTH_MIN_SECONDS:
+        days = (now - then) / 86_400
+        change = size - before
+        sign = "+" if change >= 0 else "-"
+        message += (
+            f", {sign}{_human_bytes(abs(change))} since doctor last looked "
+            f"{days * 24:.1f} h ago ({sign}{_human_bytes(abs(change) / days)} a day)"
+        )
+    if before is None or then is None or now - then >= GROWTH_MIN_SECONDS:
+        record.write_text(json.dumps({"bytes": size, "at": now}))
+    return message
 
 
 def _enabled(name: str, value: str) -> bool:
@@ -320,6 +389,7 @@ def diagnose(environ: Mapping[str, str] | None = None) -> list[Finding]:
     checks: list[Callable[[], list[Finding]]] = [
         lambda: check_folder("data home", settings.home, "LAKEHOUSE_HOME"),
         lambda: instance_storage(env),
+        lambda: instance_state(env),
         lambda: lake(settings, env),
         lambda: warehouse(settings, env),
         lambda: executor(settings, env),
