@@ -247,11 +247,17 @@ def _run_selection(
     settings: Settings, first: date | None, last: date | None, selection: dg.AssetSelection | None
 ) -> list[dg.ExecuteInProcessResult]:
     """The runs that materialize `selection` over [first, last], one per partitions definition;
-    a failed run is recorded in the failure log, as the run-failure sensor records the
-    daemon's runs.
+    a run that fails for some of its days only is followed by runs of the other days
+    (`run_isolating`). A failed run is recorded in the failure log, as the run-failure sensor
+    records the daemon's runs.
     """
     from lakehouse.definitions import build_resources, defs  # noqa: PLC0415  (slow import)
-    from lakehouse.runner import plan_runs, run_failure, run_planned  # noqa: PLC0415
+    from lakehouse.runner import (  # noqa: PLC0415
+        plan_runs,
+        run_failure,
+        run_isolating,
+        run_partitions,
+    )
 
     try:
         planned_runs = plan_runs(defs, selection)
@@ -266,7 +272,7 @@ def _run_selection(
                 continue
             what = f"{span[0]} .. {span[1]}" if span else "unpartitioned"
             console.print(f"Materializing {len(planned.keys)} asset(s) for {what} in one run ...")
-            result = run_planned(
+            these = run_isolating(
                 defs,
                 planned,
                 first,
@@ -275,11 +281,18 @@ def _run_selection(
                 resources=build_resources(settings),
                 log_level="WARNING",
             )  # fmt: skip
-            if not result.success:
-                ended = [e.message or "" for e in result.all_events if e.is_run_failure]
-                failed = run_failure(result.dagster_run, result.all_events, " ".join(ended))
-                record_failure(settings.run_failures_path, failed)
-            results.append(result)
+            for result in these:
+                if not result.success:
+                    ended = [e.message or "" for e in result.all_events if e.is_run_failure]
+                    failed = run_failure(result.dagster_run, result.all_events, " ".join(ended))
+                    record_failure(settings.run_failures_path, failed)
+            if len(these) > 1:
+                ran = ", ".join(
+                    f"{run_partitions(r.dagster_run.tags)} {'ok' if r.success else 'FAILED'}"
+                    for r in these
+                )
+                console.print(f"Some days failed; the others ran on their own: {ran}")
+            results.extend(these)
     return results
 
 
@@ -609,6 +622,8 @@ def quarantine_replay(source: SourceOption = "flights") -> None:
     one run per range of consecutive days; rows that now pass leave the quarantine. A range
     whose run fails does not stop the others: each is reported, and the command fails if any did.
     """
+    from lakehouse.runner import run_partitions  # noqa: PLC0415  (slow import)
+
     settings = Settings.from_env()
     days = _quarantine(settings, source).select(pl.col("_partition_date").unique()).collect()
     spans: list[tuple[date | None, date | None]] = list(
@@ -626,7 +641,8 @@ def quarantine_replay(source: SourceOption = "flights") -> None:
         console.print(f"Replaying {source} {shown} ...")
         for result in _run_selection(settings, first, last, _selection([source], None)):
             _print_reconciliation(result)
-            outcomes.append((shown, result))
+            # A range that failed for some days is followed by runs of the others: name each.
+            outcomes.append((run_partitions(result.dagster_run.tags) or shown, result))
     _print_tables(settings)
     table = Table(title=f"Replay of {source}: {len(outcomes)} run(s)")
     for column in ("days", "run", "result", "error"):

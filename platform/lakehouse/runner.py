@@ -6,15 +6,19 @@ unpartitioned ones), so a selection spanning several sources is planned as one r
 """
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 
 from lakehouse.failures import RunFailure
 from lakehouse.partitions import DAILY
 
+# The failure metadata naming the partitions a run failed for, when only some of its partitions
+# are at fault: `lakehouse materialize` then runs the others without them.
+BAD_PARTITIONS = "bad_partitions"
+SHOWN_PROBLEMS = 50  # bad deliveries a failure lists before it stops
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 
@@ -216,3 +220,95 @@ def check_selection(defs: dg.Definitions, selection: dg.AssetSelection) -> None:
                 f"{missing} too, e.g. with selection.required_multi_asset_neighbors()"
             )
             raise ValueError(msg)
+
+
+def bad_partitions_failure(what: str, problems: Mapping[str, str], total: int) -> dg.Failure:
+    """The failure of a run of `total` partitions because of the `problems` of some (partition
+    key -> what is wrong and what to do), naming every one of them (up to SHOWN_PROBLEMS) and
+    carrying their keys for the runner to isolate.
+    """
+    lines = [f"- {problems[key]}" for key in sorted(problems)]
+    shown = lines[:SHOWN_PROBLEMS]
+    if len(lines) > SHOWN_PROBLEMS:
+        shown.append(f"- and {len(lines) - SHOWN_PROBLEMS} more")
+    description = (
+        f"{len(problems)} of {total} partition(s) of {what} cannot be ingested, so this run "
+        "publishes none of its partitions (`lakehouse materialize` runs the others without "
+        "them); fix or deliver again:\n" + "\n".join(shown)
+    )
+    return dg.Failure(
+        description=description,
+        metadata={BAD_PARTITIONS: dg.MetadataValue.json(sorted(problems))},
+        allow_retries=False,
+    )
+
+
+def failed_partitions(events: Iterable[dg.DagsterEvent]) -> set[str] | None:
+    """The partitions a run's failed steps name as the cause (`bad_partitions_failure`); None
+    when a failed step names none (the whole run is at fault).
+    """
+    named: set[str] = set()
+    for event in events:
+        if not event.is_step_failure or event.step_failure_data is None:
+            continue
+        user = event.step_failure_data.user_failure_data
+        value = user.metadata.get(BAD_PARTITIONS) if user is not None else None
+        if value is None or not isinstance(value.value, list):
+            return None
+        named.update(str(key) for key in value.value)
+    return named or None
+
+
+def run_isolating(
+    defs: dg.Definitions,
+    run: PlannedRun,
+    start: date | None,
+    end: date | None,
+    instance: dg.DagsterInstance,
+    resources: Mapping[str, object] | None = None,
+    log_level: str = "INFO",
+) -> list[dg.ExecuteInProcessResult]:
+    """`run_planned`, and when the run failed because of some of its partitions only (its
+    failed steps name them, `bad_partitions_failure`), each stretch of the other partitions
+    again as a run of its own, isolating again, so one bad day does not hold back the year.
+    The bad partitions stay failed (in the UI too) from the first run.
+
+    Returns:
+        Every run's result, the first run's first.
+    """
+    first = run_planned(defs, run, start, end, instance, resources, log_level)
+    if first.success or not isinstance(run.partitions, dg.TimeWindowPartitionsDefinition):
+        return [first]
+    bad = failed_partitions(first.all_events)
+    span = run.span(start, end)
+    if bad is None or span is None:
+        return [first]
+    keys = run.partitions.get_partition_keys()
+    keys = keys[keys.index(span[0]) : keys.index(span[1]) + 1]
+    results = [first]
+    for stretch in good_stretches(keys, bad):
+        if len(stretch) == len(keys):
+            break  # the failure named no partition of this run: nothing narrower to try
+        first_window = run.partitions.time_window_for_partition_key(stretch[0])
+        last_window = run.partitions.time_window_for_partition_key(stretch[-1])
+        results += run_isolating(
+            defs,
+            run,
+            first_window.start.date(),
+            last_window.end.date() - timedelta(days=1),
+            instance,
+            resources,
+            log_level,
+        )
+    return results
+
+
+def good_stretches(keys: Sequence[str], bad: Set[str]) -> list[list[str]]:
+    """The consecutive runs of `keys` (in order) that are not `bad`."""
+    stretches: list[list[str]] = [[]]
+    for key in keys:
+        if key in bad:
+            stretches.append([])
+        else:
+            stretches[-1].append(key)
+    return [s for s in stretches if s]

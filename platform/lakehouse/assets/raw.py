@@ -20,12 +20,14 @@ from lakehouse.landing import (
     PARTITION_COLUMN,
     PARTITION_KEY,
     RAW_LINE,
+    LandingFile,
     LandingFileError,
 )
 from lakehouse.partitions import PERIOD, daily_partitions, source_partitions
 from lakehouse.periods import FilePartition
 from lakehouse.resources.lake_io import PARTITION_EXPR, PartitionStaging, StagedPartitions
 from lakehouse.resources.landing import LandingZone
+from lakehouse.runner import bad_partitions_failure
 from lakehouse.sources import landing_source
 from lakehouse.transforms.spec import LINEAGE, Column, TableSpec
 
@@ -72,16 +74,27 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         def _daily(
             context: dg.AssetExecutionContext, landing: LandingZone
         ) -> Iterator[dg.Output[StagedPartitions]]:
-            files = landing.daily_files(source, keys_to_dates(context.partition_keys))
+            days = keys_to_dates(context.partition_keys)
+            files, problems = landing.ready_daily_files(source, days)
+            refused: dict[LandingFile, LandingFileError] = {}
             # Each day is written as soon as it is read, so the run holds a few days (those being
             # parsed and written), not the range; the IO manager then publishes them together.
             with PartitionStaging(PARTITION_COLUMN, statistics=RAW_FILE_STATISTICS) as staging:
                 unsplit = 0
                 per_day: dict[date, int] = {}
-                for file, delivery in landing.deliveries(source, files):
+                # Every file is read, so a failure names each bad one, not only the first.
+                for file, delivery in landing.deliveries(source, files, refused):
                     staging.write(file.day, delivery)
                     per_day[file.day] = delivery.height
                     unsplit += int(delivery[PARSE_ERROR].is_not_null().sum())
+                problems |= {file.day: str(error) for file, error in refused.items()}
+                if problems:
+                    what = f"raw/{source.name}"
+                    raise bad_partitions_failure(
+                        what,
+                        {day.isoformat(): problem for day, problem in problems.items()},
+                        len(days),
+                    )
                 staged = staging.staged()
                 # The rows were counted day by day; the files hold them.
                 metadata = output_metadata(

@@ -84,6 +84,25 @@ class LandingZone(dg.ConfigurableResource):
         self.check_complete(files)
         return files
 
+    def ready_daily_files(
+        self, source: Source, days: Sequence[date]
+    ) -> tuple[list[LandingFile], dict[date, str]]:
+        """The delivery of each of `days` that can be read now, and for every other day why
+        not (no delivery, or one that may still be being written), so a run can name them all.
+        """
+        now_ns = time.time_ns()
+        ready: list[LandingFile] = []
+        problems: dict[date, str] = {}
+        for day in days:
+            file = LandingFile(source.name, day, landing_path(self.path, source.name, day))
+            if not file.path.exists():
+                problems[day] = f"{file.path}: no delivery. Land it (`lakehouse land`)"
+            elif (waiting := incomplete([file], now_ns=now_ns, quiet_ns=self.quiet_ns)) is not None:
+                problems[day] = f"{source.name}: {waiting}"
+            else:
+                ready.append(file)
+        return ready, problems
+
     def partition_files(
         self, spec: SourceSpec, partitions: Sequence[FilePartition]
     ) -> dict[FilePartition, LandingFile]:
@@ -144,7 +163,10 @@ class LandingZone(dg.ConfigurableResource):
         return pl.concat([rows for _, rows in self.deliveries(source, files)], how="vertical")
 
     def deliveries(
-        self, source: Source, files: Sequence[LandingFile]
+        self,
+        source: Source,
+        files: Sequence[LandingFile],
+        refused: dict[LandingFile, LandingFileError] | None = None,
     ) -> Generator[tuple[LandingFile, pl.DataFrame], None, None]:
         """Each file with its raw rows (see `read_delivery`), in order, so a caller that writes
         them as they come holds a few deliveries, not the range. The rows share one
@@ -153,10 +175,26 @@ class LandingZone(dg.ConfigurableResource):
         `PARSERS` files are read side by side: one file's parse keeps only ~1.3 cores busy
         (its Python checks hold the GIL and Polars' CSV reader splits lines on one thread).
 
+        Args:
+            source: The source the files were delivered for.
+            files: The deliveries to read, in order.
+            refused: Where to put each file that cannot be read, with its error, and go on
+                with the next (None: raise on the first).
+
         Raises:
-            LandingFileError: a file is unreadable, empty, or its header is not the source's
-                (when its turn comes: the files before it are yielded first).
+            LandingFileError: without `refused`, a file is unreadable, empty, or its header is
+                not the source's (when its turn comes: the files before it are yielded first).
         """
+
+        def taken(file: LandingFile, read: Future[pl.DataFrame]) -> pl.DataFrame | None:
+            try:
+                return read.result()
+            except LandingFileError as error:
+                if refused is None:
+                    raise
+                refused[file] = error
+                return None
+
         ingested_at = datetime.now(UTC)
         with ThreadPoolExecutor(self.PARSERS, thread_name_prefix="landing-parser") as parsers:
             # At most one file per parser is submitted, so none waits in the pool's queue: a
@@ -166,8 +204,10 @@ class LandingZone(dg.ConfigurableResource):
                 read = parsers.submit(read_delivery, file, source, ingested_at=ingested_at)
                 reading.append((file, read))
                 if len(reading) == self.PARSERS:
-                    done, rows = reading.popleft()
-                    yield done, rows.result()
+                    done, read = reading.popleft()
+                    if (rows := taken(done, read)) is not None:
+                        yield done, rows
             while reading:
-                done, rows = reading.popleft()
-                yield done, rows.result()
+                done, read = reading.popleft()
+                if (rows := taken(done, read)) is not None:
+                    yield done, rows

@@ -1,0 +1,77 @@
+"""A range run with bad deliveries: the failure names every bad file, and the other days are
+published by runs of their own, as `lakehouse materialize` runs them.
+"""
+
+from datetime import date, timedelta
+
+import dagster as dg
+import pytest
+from polars.testing import assert_frame_equal
+
+from lakehouse.definitions import build_resources, defs
+from lakehouse.landing import landing_path, write_atomic
+from lakehouse.partitions import DAILY
+from lakehouse.runner import good_stretches, plan_runs, run_isolating, run_partitions
+from lakehouse.settings import Settings
+from lakehouse.simulator.replay import land_sample
+from platform_tests.test_end_to_end import expected_from_files, failure_message, mart_totals
+
+pytestmark = pytest.mark.slow
+FIRST, LAST = date(2013, 1, 1), date(2013, 1, 7)
+EMPTY, WRONG_HEADER = date(2013, 1, 2), date(2013, 1, 5)
+RAW_FLIGHTS = dg.AssetKey(["raw", "flights"])
+
+
+def test_good_stretches_are_the_runs_between_bad_keys() -> None:
+    keys = ["a", "b", "c", "d", "e"]
+    assert good_stretches(keys, {"b", "e"}) == [["a"], ["c", "d"]]
+    assert good_stretches(keys, set()) == [keys]
+    assert good_stretches(keys, set(keys)) == []
+
+
+def test_bad_days_of_a_range_are_all_named_and_the_others_are_published(
+    settings: Settings,
+) -> None:
+    land_sample(settings.landing_dir, FIRST, LAST)
+    write_atomic(landing_path(settings.landing_dir, "flights", EMPTY), b"", again=True)
+    wrong = landing_path(settings.landing_dir, "flights", WRONG_HEADER)
+    write_atomic(wrong, b"carrier,flight\nUA,1\n", again=True)
+    # What the marts must hold: the good days' files, read without the platform.
+    good_files = settings.home / "good" / "flights"
+    good_files.mkdir(parents=True)
+    for day in range((LAST - FIRST).days + 1):
+        current = FIRST + timedelta(days=day)
+        if current not in {EMPTY, WRONG_HEADER}:
+            source = landing_path(settings.landing_dir, "flights", current)
+            (good_files / source.name).write_bytes(source.read_bytes())
+    expected = expected_from_files(good_files.parent)
+    [daily] = [r for r in plan_runs(defs) if r.partitions == DAILY]
+
+    with dg.instance_for_test() as instance:
+        results = run_isolating(
+            defs, daily, FIRST, LAST, instance, resources=build_resources(settings)
+        )
+        first, *others = results
+        assert not first.success
+        message = failure_message(first)
+        assert "2 of 7 partition(s) of raw/flights cannot be ingested" in message
+        assert "flights/2013-01-02.csv:1: file is empty" in message
+        assert "flights/2013-01-05.csv:1: header does not match the flights source" in message
+        # The good stretches ran on their own and succeeded.
+        assert [(run_partitions(r.dagster_run.tags), r.success) for r in others] == [
+            ("2013-01-01..2013-01-01", True),
+            ("2013-01-03..2013-01-04", True),
+            ("2013-01-06..2013-01-07", True),
+        ]
+        status = instance.get_status_by_partition(
+            RAW_FLIGHTS, DAILY.get_partition_keys()[:7], DAILY
+        )
+        assert status is not None
+        assert {k for k, s in status.items() if s == dg.AssetPartitionStatus.FAILED} == {
+            EMPTY.isoformat(),
+            WRONG_HEADER.isoformat(),
+        }
+        good = [FIRST, date(2013, 1, 3), date(2013, 1, 4), date(2013, 1, 6), LAST]
+        materialized = dg.AssetPartitionStatus.MATERIALIZED
+        assert {k for k, s in status.items() if s == materialized} == {d.isoformat() for d in good}
+    assert_frame_equal(mart_totals(settings), expected, check_dtypes=False)
