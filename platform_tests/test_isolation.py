@@ -9,6 +9,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from lakehouse.definitions import build_resources, defs
+from lakehouse.deploy.instance import INSTANCE_ENV
 from lakehouse.landing import landing_path, write_atomic
 from lakehouse.partitions import DAILY
 from lakehouse.runner import good_stretches, plan_runs, run_isolating, run_partitions
@@ -30,8 +31,10 @@ def test_good_stretches_are_the_runs_between_bad_keys() -> None:
 
 
 def test_bad_days_of_a_range_are_all_named_and_the_others_are_published(
-    settings: Settings,
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    for name, value in INSTANCE_ENV.items():  # as deployed: one planned event per asset
+        monkeypatch.setenv(name, value)
     land_sample(settings.landing_dir, FIRST, LAST)
     write_atomic(landing_path(settings.landing_dir, "flights", EMPTY), b"", again=True)
     wrong = landing_path(settings.landing_dir, "flights", WRONG_HEADER)

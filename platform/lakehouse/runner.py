@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from lakehouse.deploy.instance import mark_failed_partitions
 from lakehouse.failures import RunFailure
 from lakehouse.partitions import DAILY
 
@@ -283,6 +284,7 @@ def run_isolating(
     span = run.span(start, end)
     if bad is None or span is None:
         return [first]
+    mark_failed_partitions(instance, first.dagster_run, bad)
     keys = run.partitions.get_partition_keys()
     keys = keys[keys.index(span[0]) : keys.index(span[1]) + 1]
     results = [first]

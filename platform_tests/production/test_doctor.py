@@ -120,7 +120,7 @@ def test_all_good_against_the_real_services(
     }
     findings = diagnose(env)
     assert problems(findings) == {}, render(findings)
-    assert len(findings) == 6
+    assert len(findings) == 7
     # A wrong password and a missing bucket, each named with what to fix.
     found = problems(
         diagnose(

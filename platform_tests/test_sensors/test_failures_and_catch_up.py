@@ -7,12 +7,15 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from lakehouse.cli import app
 from lakehouse.definitions import SCHEDULES, build_resources, defs
+from lakehouse.deploy.instance import INSTANCE_ENV
 from lakehouse.failures import read_failures
 from lakehouse.landing import content_hash, write_atomic
+from lakehouse.partitions import DAILY
 from lakehouse.runner import materialize_range
 from lakehouse.sensors.failures import record_run_failures
 from lakehouse.settings import Settings
@@ -20,7 +23,11 @@ from platform_tests.factories import store_daily
 from platform_tests.test_sensors.test_landing_sensor import HEADER, day_line
 
 
-def test_a_failed_run_is_recorded_once_with_its_days_and_error(landed: Settings) -> None:
+def test_a_failed_run_is_recorded_once_with_its_days_and_error(
+    landed: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in INSTANCE_ENV.items():  # as deployed: one planned event per asset
+        monkeypatch.setenv(name, value)
     write_atomic(landed.landing_dir / "flights" / "2013-01-02.csv", b"")  # cut off: no header
     resources = build_resources(landed)
     with dg.instance_for_test() as instance:
@@ -39,6 +46,10 @@ def test_a_failed_run_is_recorded_once_with_its_days_and_error(landed: Settings)
         ).for_run_failure()
         record_run_failures(context)
         record_run_failures(context)  # a retried tick records nothing twice
+        # The bad day shows as failed in the UI; the good day of the same run does not.
+        days = DAILY.get_partition_keys()[1:3]
+        status = instance.get_status_by_partition(dg.AssetKey(["raw", "flights"]), days, DAILY)
+        assert status == {"2013-01-02": dg.AssetPartitionStatus.FAILED, "2013-01-03": None}
     [recorded] = read_failures(landed.run_failures_path)
     assert recorded.run_id == result.run_id
     assert recorded.partitions == "2013-01-02..2013-01-03"

@@ -9,12 +9,17 @@ stock SQLite storage still writes each event with its own engine, connections an
 shard and one transaction each: ~0.4 ms per partition (bench/results.md).
 """
 
+import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
-from dagster._core.events import AssetCheckEvaluationPlanned
+from dagster._core.events import (
+    AssetCheckEvaluationPlanned,
+    AssetMaterializationPlannedData,
+    DagsterEvent,
+)
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.event_log.schema import (
@@ -146,3 +151,55 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
                 AssetCheckExecutionsTable.insert(),
                 [{**row, "partition": partition} for partition in partitions],
             )
+
+
+def mark_failed_partitions(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, partition_keys: Iterable[str]
+) -> int:
+    """Show `partition_keys` as failed in the UI for every asset a failed run planned them for
+    and did not materialize.
+
+    With `DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS` (INSTANCE_ENV), a range run records
+    one planned event per asset instead of one per partition, and Dagster then marks no
+    partition failed when the run fails: its partition status reads failures from
+    per-partition planned events. Writing those events into the failed run's log for the
+    partitions it names as bad gives the UI what Dagster would have recorded without the
+    setting, at no cost to runs that succeed.
+
+    Returns:
+        How many asset partitions were marked.
+    """
+    wanted = set(partition_keys)
+    if not wanted:
+        return 0
+    materialized = {
+        (entry.dagster_event.asset_key, entry.dagster_event.partition)
+        for entry in instance.all_logs(
+            run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        )
+        if entry.dagster_event is not None
+    }
+    marked = 0
+    planned = instance.all_logs(
+        run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+    )
+    for entry in planned:
+        event = entry.dagster_event
+        data = event.event_specific_data if event is not None else None
+        if not isinstance(data, AssetMaterializationPlannedData) or data.partitions_subset is None:
+            continue
+        in_run = set(data.partitions_subset.get_partition_keys()) & wanted
+        for key in sorted(in_run):
+            if (data.asset_key, key) in materialized:
+                continue
+            instance.report_dagster_event(
+                DagsterEvent.build_asset_materialization_planned_event(
+                    run.job_name,
+                    entry.step_key or "",
+                    AssetMaterializationPlannedData(data.asset_key, partition=key),
+                ),
+                run.run_id,
+                logging.DEBUG,
+            )
+            marked += 1
+    return marked
