@@ -12,7 +12,13 @@ from lakehouse.definitions import build_resources, defs
 from lakehouse.deploy.instance import INSTANCE_ENV
 from lakehouse.landing import landing_path, write_atomic
 from lakehouse.partitions import DAILY
-from lakehouse.runner import good_stretches, plan_runs, run_isolating, run_partitions
+from lakehouse.runner import (
+    good_stretches,
+    plan_runs,
+    run_isolating,
+    run_partitions,
+    unfinished_spans,
+)
 from lakehouse.settings import Settings
 from lakehouse.simulator.replay import land_sample
 from platform_tests.test_end_to_end import expected_from_files, failure_message, mart_totals
@@ -77,4 +83,21 @@ def test_bad_days_of_a_range_are_all_named_and_the_others_are_published(
         good = [FIRST, date(2013, 1, 3), date(2013, 1, 4), date(2013, 1, 6), LAST]
         materialized = dg.AssetPartitionStatus.MATERIALIZED
         assert {k for k, s in status.items() if s == materialized} == {d.isoformat() for d in good}
-    assert_frame_equal(mart_totals(settings), expected, check_dtypes=False)
+        assert_frame_equal(mart_totals(settings), expected, check_dtypes=False)
+
+        # After the fix, what is left to do is the two bad days, and only they run.
+        for day in (EMPTY, WRONG_HEADER):
+            land_sample(settings.landing_dir, day, day, ["flights"])
+        left = unfinished_spans(defs, daily, FIRST, LAST, instance)
+        assert left == [(EMPTY, EMPTY), (WRONG_HEADER, WRONG_HEADER)]
+        for first_day, last_day in left:
+            [again] = run_isolating(
+                defs, daily, first_day, last_day, instance, resources=build_resources(settings)
+            )
+            assert again.success
+        assert unfinished_spans(defs, daily, FIRST, LAST, instance) == []
+    assert_frame_equal(
+        mart_totals(settings),
+        expected_from_files(settings.landing_dir),
+        check_dtypes=False,
+    )

@@ -220,14 +220,24 @@ def materialize(
             help="A Dagster asset selection, e.g. 'group:staged' or 'key:\"raw/flights\"+'."
         ),
     ] = None,
+    only_missing: Annotated[
+        bool,
+        typer.Option(
+            help="Only the days some selected asset has not materialized (never run, or failed "
+            "since): after fixing a bad delivery, re-run the range and only what failed runs."
+        ),
+    ] = False,
 ) -> None:
     """Materialize the selected assets and checks (default: all) over the days, one run per
-    partitions definition (each source has its own), then print the status.
+    partitions definition (each source has its own), then print the status. Days that fail
+    because of their own files do not hold back the others.
     """
     settings = Settings.from_env()
     first = _day(start) if start else None
     last = _day(end) if end else None
-    results = _run_selection(settings, first, last, _selection(source, select))
+    results = _run_selection(
+        settings, first, last, _selection(source, select), only_missing=only_missing
+    )
     _print_tables(settings)
     for result in results:
         _print_reconciliation(result)
@@ -244,7 +254,12 @@ def materialize(
 
 
 def _run_selection(
-    settings: Settings, first: date | None, last: date | None, selection: dg.AssetSelection | None
+    settings: Settings,
+    first: date | None,
+    last: date | None,
+    selection: dg.AssetSelection | None,
+    *,
+    only_missing: bool = False,
 ) -> list[dg.ExecuteInProcessResult]:
     """The runs that materialize `selection` over [first, last], one per partitions definition;
     a run that fails for some of its days only is followed by runs of the other days
@@ -257,6 +272,7 @@ def _run_selection(
         run_failure,
         run_isolating,
         run_partitions,
+        unfinished_spans,
     )
 
     try:
@@ -270,23 +286,35 @@ def _run_selection(
             if planned.partitions is not None and span is None:
                 console.print(f"skipped {len(planned.keys)} asset(s): no partition in the range")
                 continue
-            what = f"{span[0]} .. {span[1]}" if span else "unpartitioned"
-            console.print(f"Materializing {len(planned.keys)} asset(s) for {what} in one run ...")
-            these = run_isolating(
-                defs,
-                planned,
-                first,
-                last,
-                instance,
-                resources=build_resources(settings),
-                log_level="WARNING",
-            )  # fmt: skip
+            spans = unfinished_spans(defs, planned, first, last, instance) if only_missing else None
+            if spans == []:
+                console.print(f"{len(planned.keys)} asset(s): every day is materialized already")
+                continue
+            these: list[dg.ExecuteInProcessResult] = []
+            wanted: list[tuple[date | None, date | None]] = (
+                [(a, b) for a, b in spans] if spans else [(first, last)]
+            )
+            for span_first, span_last in wanted:
+                shown = planned.span(span_first, span_last)
+                what = f"{shown[0]} .. {shown[1]}" if shown else "unpartitioned"
+                console.print(
+                    f"Materializing {len(planned.keys)} asset(s) for {what} in one run ..."
+                )
+                these += run_isolating(
+                    defs,
+                    planned,
+                    span_first,
+                    span_last,
+                    instance,
+                    resources=build_resources(settings),
+                    log_level="WARNING",
+                )  # fmt: skip
             for result in these:
                 if not result.success:
                     ended = [e.message or "" for e in result.all_events if e.is_run_failure]
                     failed = run_failure(result.dagster_run, result.all_events, " ".join(ended))
                     record_failure(settings.run_failures_path, failed)
-            if len(these) > 1:
+            if not all(r.success for r in these) and len(these) > 1:
                 ran = ", ".join(
                     f"{run_partitions(r.dagster_run.tags)} {'ok' if r.success else 'FAILED'}"
                     for r in these

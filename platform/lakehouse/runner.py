@@ -291,18 +291,48 @@ def run_isolating(
     for stretch in good_stretches(keys, bad):
         if len(stretch) == len(keys):
             break  # the failure named no partition of this run: nothing narrower to try
-        first_window = run.partitions.time_window_for_partition_key(stretch[0])
-        last_window = run.partitions.time_window_for_partition_key(stretch[-1])
+        first_day, last_day = _days_of(run.partitions, stretch)
         results += run_isolating(
-            defs,
-            run,
-            first_window.start.date(),
-            last_window.end.date() - timedelta(days=1),
-            instance,
-            resources,
-            log_level,
-        )
+            defs, run, first_day, last_day, instance, resources, log_level
+        )  # fmt: skip
     return results
+
+
+def _days_of(
+    partitions: dg.TimeWindowPartitionsDefinition, keys: Sequence[str]
+) -> tuple[date, date]:
+    """The first and last day of consecutive partitions `keys`."""
+    first_window = partitions.time_window_for_partition_key(keys[0])
+    last_window = partitions.time_window_for_partition_key(keys[-1])
+    return first_window.start.date(), last_window.end.date() - timedelta(days=1)
+
+
+def unfinished_spans(
+    defs: dg.Definitions,
+    run: PlannedRun,
+    start: date | None,
+    end: date | None,
+    instance: dg.DagsterInstance,
+) -> list[tuple[date, date]] | None:
+    """The stretches of a run's partitions within [start, end] that some of its partitioned
+    assets has not materialized (never run, or failed since): what a re-run after a fix has
+    left to do. None for a run without time partitions (it runs whole).
+    """
+    if not isinstance(run.partitions, dg.TimeWindowPartitionsDefinition):
+        return None
+    span = run.span(start, end)
+    if span is None:
+        return []
+    keys = run.partitions.get_partition_keys()
+    keys = keys[keys.index(span[0]) : keys.index(span[1]) + 1]
+    graph = defs.resolve_asset_graph()
+    todo: set[str] = set()
+    for asset in run.keys:
+        if graph.get(asset).partitions_def != run.partitions:
+            continue  # an unpartitioned table that runs with them
+        status = instance.get_status_by_partition(asset, keys, run.partitions) or {}
+        todo |= {k for k in keys if status.get(k) != dg.AssetPartitionStatus.MATERIALIZED}
+    return [_days_of(run.partitions, s) for s in good_stretches(keys, set(keys) - todo)]
 
 
 def good_stretches(keys: Sequence[str], bad: Set[str]) -> list[list[str]]:
