@@ -26,6 +26,7 @@ from platform_tests.test_end_to_end import expected_from_files, failure_message,
 pytestmark = pytest.mark.slow
 FIRST, LAST = date(2013, 1, 1), date(2013, 1, 7)
 EMPTY, WRONG_HEADER = date(2013, 1, 2), date(2013, 1, 5)
+SECOND, THIRD = date(2013, 1, 2), date(2013, 1, 3)
 RAW_FLIGHTS = dg.AssetKey(["raw", "flights"])
 
 
@@ -101,3 +102,36 @@ def test_bad_days_of_a_range_are_all_named_and_the_others_are_published(
         expected_from_files(settings.landing_dir),
         check_dtypes=False,
     )
+
+
+def test_a_day_below_the_contract_pass_rate_does_not_hold_back_the_others(
+    landed: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in INSTANCE_ENV.items():
+        monkeypatch.setenv(name, value)
+    day = landing_path(landed.landing_dir, "flights", SECOND)
+    header, *lines = day.read_text().splitlines()
+    month = header.split(",").index("month")
+    broken = [
+        ",".join(f if i != month else "13" for i, f in enumerate(line.split(","))) for line in lines
+    ]
+    write_atomic(day, ("\n".join([header, *broken]) + "\n").encode(), again=True)
+    [daily] = [r for r in plan_runs(defs) if r.partitions == DAILY]
+
+    with dg.instance_for_test() as instance:
+        first, *others = run_isolating(
+            defs, daily, FIRST, THIRD, instance, resources=build_resources(landed)
+        )
+        assert not first.success
+        assert "contract_pass_rate failed" in failure_message(first)
+        assert [(run_partitions(r.dagster_run.tags), r.success) for r in others] == [
+            ("2013-01-01..2013-01-01", True),
+            ("2013-01-03..2013-01-03", True),
+        ]
+        status = instance.get_status_by_partition(
+            dg.AssetKey(["staged", "flights"]), DAILY.get_partition_keys()[:3], DAILY
+        )
+        assert status is not None
+        assert status[SECOND.isoformat()] == dg.AssetPartitionStatus.FAILED
+    days = mart_totals(landed)["flight_date"].to_list()
+    assert days == [FIRST, THIRD]

@@ -32,7 +32,7 @@ from lakehouse.contracts.declared import contract_of
 from lakehouse.contracts.quarantine import QUARANTINE, quarantine_records
 from lakehouse.dates import keys_to_dates
 from lakehouse.declarations import SourceSpec, source_inputs
-from lakehouse.landing import PARTITION_COLUMN, PARTITION_KEY
+from lakehouse.landing import PARTITION_COLUMN, PARTITION_KEY, day_of
 from lakehouse.partitions import PERIOD, daily_partitions, source_partitions
 from lakehouse.resources.lake_io import (
     PARTITION_EXPR,
@@ -41,6 +41,7 @@ from lakehouse.resources.lake_io import (
     PartitionStaging,
     StagedPartitions,
 )
+from lakehouse.runner import BAD_PARTITIONS
 from lakehouse.settings import Settings
 from lakehouse.sources import Source, landing_source
 from lakehouse.transforms.declared import keep_latest, stage_declared
@@ -377,6 +378,8 @@ def staged_results(
 
     Raises:
         StagingRejectedError: a blocking check failed.
+        dagster.Failure: only the contract pass rate failed, on files of known days (their
+            days are its `bad_partitions`).
     """
     quarantine, duplicates, balance = tally.quarantine, tally.duplicates, tally.balance
     rates = balance.pass_rates()
@@ -465,6 +468,21 @@ def staged_results(
             + f". Every day keeps its previous version. See {where}, fix the file(s) and "
             "deliver them again."
         )
+        # Files below the pass rate are their days' own fault: name those days, so a range
+        # runner can publish the other days without them (`run_isolating`).
+        bad_days = sorted(
+            {
+                day.isoformat()
+                for name in below["delivery"].cast(pl.String)
+                if (day := day_of(name.rsplit("/", 1)[-1])) is not None
+            }
+        )
+        if failed == ["contract_pass_rate"] and staging.date_column and bad_days:
+            raise dg.Failure(
+                description=msg,
+                metadata={BAD_PARTITIONS: dg.MetadataValue.json(bad_days)},
+                allow_retries=False,
+            )
         raise StagingRejectedError(msg)
 
 
