@@ -86,8 +86,9 @@ def test_sample_days_flow_from_landing_to_the_mart_exactly(landed: Settings) -> 
                 "JOIN marts.dim_plane p USING (plane_sk)"
             ).fetchall()
         assert star == [(total,)]
-        fact = instance.fetch_materializations(dg.AssetKey(["marts", "fct_flights"]), limit=1)
-        fact_metadata = fact.records[0].asset_materialization.metadata  # type: ignore[union-attr]
+        # A range run's figures are the run's, recorded once as an observation of the asset.
+        fact = instance.fetch_observations(dg.AssetKey(["marts", "fct_flights"]), limit=1)
+        fact_metadata = fact.records[0].asset_observation.metadata  # type: ignore[union-attr]
         assert fact_metadata["unknown_plane"].value > 0  # real tail numbers missing from planes
         assert fact_metadata["unknown_airline"].value == 0
         # Each day's materialization carries that day's rows, not the run's total.
@@ -110,9 +111,12 @@ def test_sample_days_flow_from_landing_to_the_mart_exactly(landed: Settings) -> 
                 r.partition_key: r.asset_materialization.metadata["dagster/row_count"].value  # type: ignore[union-attr]
                 for r in records
             } == day_rows, path
-        staged = instance.fetch_materializations(dg.AssetKey(["staged", "flights"]), limit=1)
-        staged_metadata = staged.records[0].asset_materialization.metadata  # type: ignore[union-attr]
+        staged = instance.fetch_observations(dg.AssetKey(["staged", "flights"]), limit=1)
+        staged_metadata = staged.records[0].asset_observation.metadata  # type: ignore[union-attr]
         assert staged_metadata["cancelled"].value == int(expected["cancelled"].sum()) > 0
+        # No day's materialization shows the run's figures as its own.
+        days = instance.fetch_materializations(dg.AssetKey(["staged", "flights"]), limit=10)
+        assert all("cancelled" not in r.asset_materialization.metadata for r in days.records)  # type: ignore[union-attr]
         checks = result.get_asset_check_evaluations()
         staged_checks = ("business_key_unique", "contract_pass_rate", "reconciliation")
         failed = {(c.asset_key.to_user_string(), c.check_name) for c in checks if not c.passed}
@@ -136,7 +140,8 @@ def test_sample_days_flow_from_landing_to_the_mart_exactly(landed: Settings) -> 
         assert {e.partition_key for e in events} == {"2013-01-01", "2013-01-02", "2013-01-03"}
         metadata = events[0].asset_materialization.metadata  # type: ignore[union-attr]
         assert metadata["dagster/row_count"].value > 0
-        assert "preview" in metadata
+        [mart_run] = instance.fetch_observations(MART, limit=10).records
+        assert "preview" in mart_run.asset_observation.metadata  # type: ignore[union-attr]
 
         # Re-running is idempotent: the same rows, no duplicates.
         assert run(landed, instance, D1, D3).success

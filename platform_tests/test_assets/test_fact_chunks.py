@@ -41,7 +41,9 @@ def run_fact(
     )
     monkeypatch.setenv("LAKEHOUSE_CHUNK_ROWS", str(chunk_rows))
     # A directly invoked asset has no run to attach per-partition metadata to.
-    monkeypatch.setattr("lakehouse.assets.warehouse.add_daily_row_counts", lambda *_: None)
+    monkeypatch.setattr(
+        "lakehouse.assets.warehouse.daily_metadata", lambda _c, _k, _r, metadata: dict(metadata)
+    )
     seen: dict[str, Any] = {}
     dims = (AIRLINES.collect(), AIRPORTS.collect(), PLANES.collect())
     run = daily_scan(lf, "flight_date", [FIRST + timedelta(days=d) for d in range(days)])

@@ -13,8 +13,8 @@ import polars as pl
 
 from lakehouse.assets.automation import PROPAGATE_OVER_DAYS_PRESENT
 from lakehouse.assets.metadata import (
-    add_daily_row_counts,
     column_schema,
+    daily_metadata,
     definition_metadata,
     lineage_metadata,
     markdown_preview,
@@ -90,11 +90,11 @@ def _mart_output(
     """The mart with its metadata; a daily mart (given its `context`) also gets each day's
     row count.
     """
+    metadata = output_metadata(mart, column_schema(spec), preview=markdown_preview(mart))
     if context is not None:
-        add_daily_row_counts(context, context.asset_key, rows_per_day(mart, "flight_date"))
-    return dg.Output(
-        mart, metadata=output_metadata(mart, column_schema(spec), preview=markdown_preview(mart))
-    )
+        per_day = rows_per_day(mart, "flight_date")
+        metadata = daily_metadata(context, context.asset_key, per_day, metadata)
+    return dg.Output(mart, metadata=metadata)
 
 
 ONTIME_INPUTS = {"flights": FACT, "airlines": dg.AssetKey(["marts", "dim_airline"])}

@@ -8,7 +8,7 @@ import dagster as dg
 import polars as pl
 
 from lakehouse.assets.metadata import (
-    add_daily_row_counts,
+    daily_metadata,
     definition_metadata,
     output_metadata,
     text_schema,
@@ -104,8 +104,9 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                     files=len(files),
                     malformed_lines=unsplit,
                 )
-                add_daily_row_counts(context, context.asset_key, per_day)
-                yield dg.Output(staged, metadata=metadata)
+                yield dg.Output(
+                    staged, metadata=daily_metadata(context, context.asset_key, per_day, metadata)
+                )
 
         return _daily
 

@@ -12,8 +12,8 @@ import polars as pl
 
 from lakehouse.assets.automation import PROPAGATE
 from lakehouse.assets.metadata import (
-    add_daily_row_counts,
     column_schema,
+    daily_metadata,
     definition_metadata,
     markdown_preview,
     output_metadata,
@@ -428,33 +428,27 @@ def staged_results(
         ),
     ]
     by_reason = quarantine.group_by("stage", "reason").len().sort("len", descending=True)
-    if staging.date_column:
-        add_daily_row_counts(
-            context, staging.quarantine_key, rows_per_day(quarantine, PARTITION_COLUMN)
-        )
-    yield dg.Output(
-        quarantine,
-        output_name="quarantine",
-        metadata=output_metadata(
-            quarantine, column_schema(QUARANTINE), by_reason=markdown_preview(by_reason, rows=20)
-        ),
+    quarantined = output_metadata(
+        quarantine, column_schema(QUARANTINE), by_reason=markdown_preview(by_reason, rows=20)
     )
+    if staging.date_column:
+        per_day = rows_per_day(quarantine, PARTITION_COLUMN)
+        quarantined = daily_metadata(context, staging.quarantine_key, per_day, quarantined)
+    yield dg.Output(quarantine, output_name="quarantine", metadata=quarantined)
     failed = [str(c.check_name) for c in checks if not c.passed]
     if not failed:
-        if staging.date_column:
-            add_daily_row_counts(context, staging.key, dict(tally.day_rows.iter_rows()))
-        yield dg.Output(
-            valid,
-            output_name="staged",
-            metadata=output_metadata(
-                valid.scan() if isinstance(valid, StagedPartitions) else valid,
-                column_schema(staging.spec),
-                rows=tally.staged_rows,
-                duplicates_removed=tally.removed_rows,
-                quarantined=quarantine.height,
-                **extra,
-            ),
+        metadata = output_metadata(
+            valid.scan() if isinstance(valid, StagedPartitions) else valid,
+            column_schema(staging.spec),
+            rows=tally.staged_rows,
+            duplicates_removed=tally.removed_rows,
+            quarantined=quarantine.height,
+            **extra,
         )
+        if staging.date_column:
+            per_day = dict(tally.day_rows.iter_rows())
+            metadata = daily_metadata(context, staging.key, per_day, metadata)
+        yield dg.Output(valid, output_name="staged", metadata=metadata)
     yield from checks
     if failed:
         files = ", ".join(

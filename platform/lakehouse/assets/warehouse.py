@@ -10,8 +10,8 @@ import polars as pl
 from lakehouse.assets.automation import BUILD_WHEN_MISSING, PROPAGATE
 from lakehouse.assets.metadata import (
     OWNERS,
-    add_daily_row_counts,
     column_schema,
+    daily_metadata,
     definition_metadata,
     markdown_preview,
     output_metadata,
@@ -172,7 +172,7 @@ def fct_flights_asset(
             fact, column_schema(FCT_FLIGHTS), rows=rows, chunks=len(chunks), **unknown
         )
         # The fact keeps every staged flight, so each day's rows are its staged rows.
-        add_daily_row_counts(context, FACT_KEY, per_day)
+        metadata = daily_metadata(context, FACT_KEY, per_day, metadata)
         # Dagster stores a yielded output before resuming here, so the spill is still there.
         yield dg.Output(fact, metadata=metadata)
     yield dg.AssetCheckResult(
