@@ -42,13 +42,11 @@ class PlannedRun:
     partitions: dg.PartitionsDefinition | None
     keys: tuple[dg.AssetKey, ...]
 
-    def span(self, start: date | None, end: date | None) -> tuple[str, str] | None:
-        """The first and last partition keys of the run within [start, end] (by default its
-        whole range); None when none of its partitions falls inside.
-        """
+    def partition_keys(self, start: date | None, end: date | None) -> list[str]:
+        """The run's partition keys within [start, end] (by default all), in order."""
         if self.partitions is None:
-            return None
-        keys = self.partitions.get_partition_keys()
+            return []
+        keys = list(self.partitions.get_partition_keys())
         if isinstance(self.partitions, dg.TimeWindowPartitionsDefinition):
             windows = {k: self.partitions.time_window_for_partition_key(k) for k in keys}
             keys = [
@@ -57,6 +55,13 @@ class PlannedRun:
                 if (start is None or windows[k].end.date() > start)
                 and (end is None or windows[k].start.date() <= end)
             ]
+        return keys
+
+    def span(self, start: date | None, end: date | None) -> tuple[str, str] | None:
+        """The first and last partition keys of the run within [start, end] (by default its
+        whole range); None when none of its partitions falls inside.
+        """
+        keys = self.partition_keys(start, end)
         return (keys[0], keys[-1]) if keys else None
 
 
@@ -237,9 +242,16 @@ def bad_partitions_failure(what: str, problems: Mapping[str, str], total: int) -
         "publishes none of its partitions (`lakehouse materialize` runs the others without "
         "them); fix or deliver again:\n" + "\n".join(shown)
     )
+    return partitions_failure(description, problems)
+
+
+def partitions_failure(description: str, partition_keys: Iterable[str]) -> dg.Failure:
+    """A step failure caused by `partition_keys` only: their keys ride along as its
+    `bad_partitions` metadata (`failed_partitions` reads them back), and it is not retried.
+    """
     return dg.Failure(
         description=description,
-        metadata={BAD_PARTITIONS: dg.MetadataValue.json(sorted(problems))},
+        metadata={BAD_PARTITIONS: dg.MetadataValue.json(sorted(partition_keys))},
         allow_retries=False,
     )
 
@@ -281,12 +293,10 @@ def run_isolating(
     if first.success or not isinstance(run.partitions, dg.TimeWindowPartitionsDefinition):
         return [first]
     bad = failed_partitions(first.all_events)
-    span = run.span(start, end)
-    if bad is None or span is None:
+    keys = run.partition_keys(start, end)
+    if bad is None or not keys:
         return [first]
     mark_failed_partitions(instance, first.dagster_run, bad)
-    keys = run.partitions.get_partition_keys()
-    keys = keys[keys.index(span[0]) : keys.index(span[1]) + 1]
     results = [first]
     for stretch in good_stretches(keys, bad):
         if len(stretch) == len(keys):
@@ -320,11 +330,9 @@ def unfinished_spans(
     """
     if not isinstance(run.partitions, dg.TimeWindowPartitionsDefinition):
         return None
-    span = run.span(start, end)
-    if span is None:
+    keys = run.partition_keys(start, end)
+    if not keys:
         return []
-    keys = run.partitions.get_partition_keys()
-    keys = keys[keys.index(span[0]) : keys.index(span[1]) + 1]
     graph = defs.resolve_asset_graph()
     todo: set[str] = set()
     for asset in run.keys:

@@ -41,7 +41,7 @@ from lakehouse.resources.lake_io import (
     PartitionStaging,
     StagedPartitions,
 )
-from lakehouse.runner import BAD_PARTITIONS
+from lakehouse.runner import partitions_failure
 from lakehouse.settings import Settings
 from lakehouse.sources import Source, landing_source
 from lakehouse.transforms.declared import keep_latest, stage_declared
@@ -464,19 +464,13 @@ def staged_results(
         )
         # Files below the pass rate are their days' own fault: name those days, so a range
         # runner can publish the other days without them (`run_isolating`).
-        bad_days = sorted(
-            {
-                day.isoformat()
-                for name in below["delivery"].cast(pl.String)
-                if (day := day_of(name.rsplit("/", 1)[-1])) is not None
-            }
-        )
+        bad_days = {
+            day.isoformat()
+            for name in below["delivery"].cast(pl.String)
+            if (day := day_of(name.rsplit("/", 1)[-1])) is not None
+        }
         if failed == ["contract_pass_rate"] and staging.date_column and bad_days:
-            raise dg.Failure(
-                description=msg,
-                metadata={BAD_PARTITIONS: dg.MetadataValue.json(bad_days)},
-                allow_retries=False,
-            )
+            raise partitions_failure(msg, bad_days)
         raise StagingRejectedError(msg)
 
 

@@ -67,21 +67,11 @@ class LandingZone(dg.ConfigurableResource):
 
         Raises:
             LandingFileError: a day has no delivery, or a file may still be being written; the
-                message names the file.
+                message names every such file (`ready_daily_files`).
         """
-        files = [
-            LandingFile(source.name, day, landing_path(self.path, source.name, day)) for day in days
-        ]
-        missing = [f for f in files if not f.path.exists()]
-        if missing:
-            shown = ", ".join(str(f.path) for f in missing[:3])
-            msg = (
-                f"no delivery for {len(missing)} day(s) of this run; expected {shown}"
-                f"{' and more' if len(missing) > 3 else ''}. Land them (`lakehouse land`) or "
-                "run only the days that arrived"
-            )
-            raise LandingFileError(source.name, msg)
-        self.check_complete(files)
+        files, problems = self.ready_daily_files(source, days)
+        if problems:
+            raise LandingFileError(source.name, "; ".join(problems[d] for d in sorted(problems)))
         return files
 
     def ready_daily_files(
