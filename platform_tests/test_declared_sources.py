@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from lakehouse.cli import app
 from lakehouse.components import LandingSource
 from lakehouse.declarations import DEFS_DIR, SourceSpec, declared_marts, declared_sources
-from lakehouse.definitions import build_resources
+from lakehouse.definitions import ASSETS, SENSORS, build_resources
 from lakehouse.landing import write_atomic
 from lakehouse.settings import Settings
 from lakehouse.vega import vega_file
@@ -143,6 +143,30 @@ def test_stocks_by_month_and_symbol_land_from_their_csv_and_the_mart_matches_it(
         ).pl()
     assert mart.height == 123
     assert mart.equals(expected.cast(mart.schema)), (mart, expected)
+
+    # The landing sensor's first look (`make dev` after `make run`) starts no run for the 560
+    # files already ingested, and one for a file delivered again with new content.
+    sensor = next(s for s in SENSORS if s.name == "stocks_landing")
+    resources = build_resources(settings)
+    sensor_defs = dg.Definitions(assets=ASSETS, sensors=[sensor], resources=resources)
+
+    def tick(cursor: str | None) -> dg.SensorResult:
+        with (
+            dg.instance_for_test() as instance,
+            dg.build_sensor_context(
+                instance=instance, cursor=cursor, resources=resources, definitions=sensor_defs
+            ) as context,
+        ):
+            result = sensor(context)
+        assert isinstance(result, dg.SensorResult)
+        return result
+
+    first = tick(None)
+    assert first.run_requests == []
+    changed = settings.landing_dir / "stocks" / "2010-03-01_IBM.csv"
+    write_atomic(changed, changed.read_bytes().replace(b"IBM,Mar 1 2010,", b"IBM,Mar 1 2010,1"))
+    [request] = tick(first.cursor).run_requests or []
+    assert request.partition_key == dg.MultiPartitionKey({"period": "2010-03-01", "symbol": "IBM"})
 
 
 def test_a_row_filed_under_another_symbol_or_month_is_quarantined(settings: Settings) -> None:

@@ -599,8 +599,10 @@ class Lake(dg.ConfigurableResource):
         )
         return {day: found.get(day, EMPTY_PARTITION) for day in wanted}
 
-    def snapshot_hashes(self, asset_key: dg.AssetKey) -> dict[str, str]:
-        """Delivery file -> `_content_hash` of every snapshot an unpartitioned raw table holds."""
+    def file_hashes(self, asset_key: dg.AssetKey) -> dict[str, str]:
+        """Delivery file -> `_content_hash` of every file a raw table holds: the snapshots of a
+        reference table, or the files of a monthly or keyed source (one partition each).
+        """
         table = self.table(asset_key)
         if table is None:
             return {}

@@ -120,7 +120,7 @@ def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
         # Read the raw table only on a tick that meets a file it has not seen, and then once.
         days = [stat.day for stat in listing if stat.day is not None]
         held_days = functools.cache(lambda: lake.held_hashes(raw, days))
-        snapshots = functools.cache(lambda: lake.snapshot_hashes(raw))
+        snapshots = functools.cache(lambda: lake.file_hashes(raw))
         plan = plan_landing_runs(
             source.name,
             listing,
