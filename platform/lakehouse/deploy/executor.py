@@ -3,8 +3,6 @@
 from urllib.parse import urlsplit
 
 import dagster as dg
-from dagster_celery import celery_executor
-from dagster_celery.executor import CELERY_CONFIG
 
 EXECUTORS = ("multiprocess", "in_process", "celery")
 BROKER_ENV = "LAKEHOUSE_CELERY_BROKER"
@@ -37,23 +35,28 @@ def broker_problem(url: str, timeout_seconds: float = 3) -> str | None:
     return None
 
 
-@dg.executor(
-    name="celery",
-    config_schema=CELERY_CONFIG,
-    requirements=celery_executor.get_requirements,
-)
-def checked_celery_executor(init_context: dg.InitExecutorContext) -> dg.Executor:
+def checked_celery_executor() -> dg.ExecutorDefinition:
     """dagster-celery's executor, after checking the broker answers: a run started while Redis
     is down fails at once with a sentence naming the broker and the setting, instead of a
-    Celery connection traceback at its first step.
+    Celery connection traceback at its first step. (Built on demand: importing Celery costs
+    every run process ~0.1 s.)
     """
-    broker = init_context.executor_config.get("broker")
-    problem = broker_problem(str(broker)) if broker else None
-    if problem:
-        raise BrokerUnavailableError(problem)
-    create = celery_executor.executor_creation_fn
-    assert create is not None  # dagster-celery defines it
-    return create(init_context)
+    from dagster_celery import celery_executor  # noqa: PLC0415
+    from dagster_celery.executor import CELERY_CONFIG  # noqa: PLC0415
+
+    @dg.executor(
+        name="celery", config_schema=CELERY_CONFIG, requirements=celery_executor.get_requirements
+    )
+    def checked(init_context: dg.InitExecutorContext) -> dg.Executor:
+        broker = init_context.executor_config.get("broker")
+        problem = broker_problem(str(broker)) if broker else None
+        if problem:
+            raise BrokerUnavailableError(problem)
+        create = celery_executor.executor_creation_fn
+        assert create is not None  # dagster-celery defines it
+        return create(init_context)
+
+    return checked
 
 
 def build_executor(name: str) -> dg.ExecutorDefinition:
@@ -69,6 +72,6 @@ def build_executor(name: str) -> dg.ExecutorDefinition:
         return dg.in_process_executor
     if name == "celery":
         broker = {"env": BROKER_ENV}
-        return checked_celery_executor.configured({"broker": broker, "backend": broker})
+        return checked_celery_executor().configured({"broker": broker, "backend": broker})
     msg = f"LAKEHOUSE_EXECUTOR={name!r} is not one of {', '.join(EXECUTORS)}"
     raise ValueError(msg)
