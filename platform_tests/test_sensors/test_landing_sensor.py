@@ -102,6 +102,27 @@ def test_a_recent_file_is_picked_up_once_its_completion_marker_is_written(tmp_pa
         assert partitions(third) == ["2013-01-01"]
 
 
+def test_a_delivery_renamed_into_place_is_taken_at_once_and_one_written_in_place_waits(
+    tmp_path: Path,
+) -> None:
+    landing = tmp_path / "landing"
+    (landing / "flights").mkdir(parents=True)
+    renamed = landing / "flights" / "2013-01-05.csv"
+    in_place = landing / "flights" / "2013-01-06.csv"
+    with dg.instance_for_test() as instance:
+        first = tick(instance, landing, None)  # the sensor's process now watches the folder
+        hidden = renamed.with_name(".2013-01-05.csv.part")
+        hidden.write_bytes(HEADER + day_line(5))
+        hidden.rename(renamed)  # the same clock tick as its last write: only the rename tells
+        in_place.write_bytes(HEADER + day_line(6))
+        deadline = time.monotonic() + 10
+        while not marker_path(renamed).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = tick(instance, landing, first.cursor)
+    assert partitions(second) == ["2013-01-05"]
+    assert not marker_path(in_place).exists()  # waits for the quiet period (or its marker)
+
+
 def test_bad_files_are_rejected_with_the_reason_once_and_visible_on_the_raw_asset(
     tmp_path: Path,
 ) -> None:
@@ -166,7 +187,14 @@ def test_a_new_planes_snapshot_rebuilds_raw_planes_once(tmp_path: Path) -> None:
     with dg.instance_for_test() as instance:
         first = tick(instance, landing, None, "planes_landing")
         [request] = first.run_requests or []
-        assert request.asset_selection == [dg.AssetKey(["raw", "planes"])]
+        # The run carries the snapshot to the plane dimension; the daily fact built from it is
+        # automation's (one run cannot hold unpartitioned and every day's partitions).
+        assert request.asset_selection == [
+            dg.AssetKey(["raw", "planes"]),
+            dg.AssetKey(["staged", "planes"]),
+            dg.AssetKey(["staged", "planes_quarantine"]),
+            dg.AssetKey(["marts", "dim_plane"]),
+        ]
         assert request.partition_key is None
         assert tick(instance, landing, first.cursor, "planes_landing").run_requests == []
         deliver(landing / "planes" / "2013-04-01.csv", header + b"N10156,2004,a,b,c,2,60,NA,d\n")

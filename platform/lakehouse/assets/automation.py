@@ -26,6 +26,6 @@ AUTOMATION_SENSOR = dg.AutomationConditionSensorDefinition(
     "propagate",
     target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=15,
+    minimum_interval_seconds=10,
     description="Carries new raw partitions and reference snapshots down to the marts.",
 )

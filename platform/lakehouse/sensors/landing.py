@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from lakehouse.dates import days_between
 from lakehouse.declarations import SourceSpec
 from lakehouse.landing import (
     LandingFileError,
@@ -16,9 +17,11 @@ from lakehouse.landing import (
     read_whole,
 )
 from lakehouse.partitions import daily_partitions
+from lakehouse.renames import RENAMES
 from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
 from lakehouse.runner import range_tags
+from lakehouse.sensors.chain import built_for, downstream_chain
 from lakehouse.sensors.planning import (
     FileStat,
     Inspection,
@@ -29,25 +32,52 @@ from lakehouse.sensors.planning import (
 )
 from lakehouse.sources import Source, landing_source
 
+# Daily deliveries are what a user waits on (the daemon looks at sensors every 5 s at most);
+# reference snapshots and monthly files change rarely and are looked at less often.
+LANDING_INTERVAL_SECONDS = 4
+REFERENCE_INTERVAL_SECONDS = 30
 REDELIVER = "deliver a fixed file under the same name: a changed file is looked at again"
 
 
-def run_request(run: PlannedRun, raw: dg.AssetKey) -> dg.RunRequest:
-    """One day is a partition run; consecutive days are one single-run backfill of the range."""
+def run_request(
+    context: dg.SensorEvaluationContext, run: PlannedRun, raw: dg.AssetKey
+) -> dg.RunRequest:
+    """One day is a partition run; consecutive days are one single-run backfill of the range.
+    Either carries the days on to every table downstream it can build (`downstream_chain`).
+    """
+    days = [d.isoformat() for d in days_between(run.start, run.end)]
+    chain = carried(context, raw, days)
     if run.start == run.end:
-        return dg.RunRequest(
-            run_key=run.run_key, partition_key=run.start.isoformat(), asset_selection=[raw]
-        )
+        return dg.RunRequest(run_key=run.run_key, partition_key=days[0], asset_selection=chain)
     return dg.RunRequest(
-        run_key=run.run_key, tags=range_tags(run.start, run.end), asset_selection=[raw]
+        run_key=run.run_key, tags=range_tags(run.start, run.end), asset_selection=chain
     )
 
 
-def snapshot_request(plan: Plan, raw: dg.AssetKey) -> list[dg.RunRequest]:
-    """A reference table is rebuilt from all its snapshots: one run for every change."""
+def snapshot_request(
+    context: dg.SensorEvaluationContext, plan: Plan, raw: dg.AssetKey
+) -> list[dg.RunRequest]:
+    """A reference table is rebuilt from all its snapshots: one run for every change, with the
+    unpartitioned tables built from it (automation rebuilds the daily ones).
+    """
     if not plan.runs:
         return []
-    return [dg.RunRequest(run_key="+".join(r.run_key for r in plan.runs), asset_selection=[raw])]
+    return [
+        dg.RunRequest(
+            run_key="+".join(r.run_key for r in plan.runs),
+            asset_selection=carried(context, raw, []),
+        )
+    ]
+
+
+def carried(
+    context: dg.SensorEvaluationContext, raw: dg.AssetKey, partition_keys: list[str]
+) -> list[dg.AssetKey]:
+    """The raw asset and what its run builds after it for these partitions."""
+    if context.repository_def is None:  # a test's bare context: the raw asset alone
+        return [raw]
+    graph = context.repository_def.asset_graph
+    return downstream_chain(graph, raw, built_for(graph, context.instance, partition_keys))
 
 
 def outside_range(spec: SourceSpec) -> str:
@@ -80,7 +110,7 @@ def inspect_delivery(source: Source, path: Path) -> Inspection:
 
 def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
     """A sensor that requests the raw asset of a declared source for its complete new
-    deliveries; declarative automation carries them on downstream.
+    deliveries, with what the same run can build downstream; automation builds the rest.
     """
     source = landing_source(spec)
     raw = dg.AssetKey(["raw", source.name])
@@ -90,14 +120,18 @@ def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
         name=f"{source.name}_landing",
         description=f"Starts a run of raw/{source.name} for each complete new or changed file in "
         f"landing/{source.name}/; unreadable or misnamed files are rejected with the reason.",
-        target=[raw],
-        minimum_interval_seconds=10,
+        # What a landing run may carry the days on to: the raw asset and what is downstream of
+        # it. (An asset selection, not a target: a target is one job over the selection, which
+        # cannot span the calendars of a source and its monthly marts.)
+        asset_selection=dg.AssetSelection.assets(raw).downstream(),
+        minimum_interval_seconds=LANDING_INTERVAL_SECONDS if daily else REFERENCE_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def _sensor(
         context: dg.SensorEvaluationContext, landing: LandingZone, lake: Lake
     ) -> dg.SensorResult:
         folder = landing.path / source.name
+        RENAMES.watch(folder)  # a delivery renamed in from now on is marked complete at once
         found = list_landing_files(landing.path, source.name)
         listing = [
             FileStat(
@@ -151,7 +185,9 @@ def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
             )
         return dg.SensorResult(
             run_requests=(
-                [run_request(r, raw) for r in plan.runs] if daily else snapshot_request(plan, raw)
+                [run_request(context, r, raw) for r in plan.runs]
+                if daily
+                else snapshot_request(context, plan, raw)
             ),
             cursor=plan.cursor.to_json(),
             asset_events=[

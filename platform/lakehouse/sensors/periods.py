@@ -11,9 +11,15 @@ from lakehouse.declarations import SourceSpec
 from lakehouse.landing import COMPLETE_MARKER, is_in_flight, marker_mtime_ns
 from lakehouse.partitions import PERIOD
 from lakehouse.periods import FilePartition, expected_names, partition_of, refusal
+from lakehouse.renames import RENAMES
 from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
-from lakehouse.sensors.landing import REDELIVER, inspect_delivery
+from lakehouse.sensors.landing import (
+    REDELIVER,
+    REFERENCE_INTERVAL_SECONDS,
+    carried,
+    inspect_delivery,
+)
 from lakehouse.sensors.planning import FileStat, LandingCursor, plan_landing_runs
 from lakehouse.sources import landing_source
 
@@ -29,7 +35,7 @@ def partition_key(spec: SourceSpec, partition: FilePartition) -> str:
 
 def make_period_sensor(spec: SourceSpec) -> dg.SensorDefinition:
     """A sensor that requests the raw asset of a monthly or keyed source for its complete new
-    deliveries, one run per file; automation carries them on downstream.
+    deliveries, one run per file, with what it can build downstream; automation the rest.
     """
     source = landing_source(spec)
     raw = dg.AssetKey(["raw", spec.name])
@@ -39,14 +45,15 @@ def make_period_sensor(spec: SourceSpec) -> dg.SensorDefinition:
         description=f"Starts a run of raw/{spec.name} for each complete new or changed file in "
         f"landing/{spec.name}/ (named {expected_names(spec)}); other files are rejected with the "
         "reason.",
-        target=[raw],
-        minimum_interval_seconds=10,
+        asset_selection=dg.AssetSelection.assets(raw).downstream(),
+        minimum_interval_seconds=REFERENCE_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def _sensor(
         context: dg.SensorEvaluationContext, landing: LandingZone, lake: Lake
     ) -> dg.SensorResult:
         folder = landing.path / spec.name
+        RENAMES.watch(folder)  # a delivery renamed in from now on is marked complete at once
         entries = sorted(folder.iterdir()) if folder.is_dir() else []
         partitions: dict[str, FilePartition] = {}
         refused: dict[str, str] = {}
@@ -86,11 +93,12 @@ def make_period_sensor(spec: SourceSpec) -> dg.SensorDefinition:
         requests = [
             dg.RunRequest(
                 run_key=f"{run.run_key}:{name}",
-                partition_key=partition_key(spec, partitions[name]),
-                asset_selection=[raw],
+                partition_key=key,
+                asset_selection=carried(context, raw, [str(key)]),
             )
             for run in plan.runs
             for name in run.files
+            if (key := partition_key(spec, partitions[name]))
         ]
         return dg.SensorResult(
             run_requests=requests,

@@ -1,0 +1,62 @@
+"""What a landing run carries past its raw table: the downstream assets the same run can build,
+so a new delivery reaches the marts in one run instead of one run per automation tick.
+"""
+
+from collections.abc import Callable, Sequence
+
+import dagster as dg
+from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
+
+
+def downstream_chain(
+    graph: BaseAssetGraph,
+    root: dg.AssetKey,
+    built: Callable[[dg.AssetKey], bool],
+) -> list[dg.AssetKey]:
+    """The root and every asset downstream of it that one run over the root's partitions can
+    build, upstream first: automated assets on the root's partitions definition (or none),
+    each of whose other dependencies is either in the run or already `built` for the run's
+    partitions.
+
+    What is left out (a mart waiting on another source's day, a table on another calendar, a
+    multi-asset only partly eligible) is left to declarative automation, which builds it once
+    its inputs are there; it does not build again what the run built (Dagster ignores an
+    update by a run that also targeted the child).
+
+    Args:
+        graph: The repository's asset graph.
+        root: The raw asset the landing sensor requests.
+        built: Whether a dependency outside the run holds the run's partitions (any
+            materialization, for an unpartitioned one).
+    """
+    partitions = graph.get(root).partitions_def
+    chosen = {root}
+    for key in graph.toposorted_asset_keys:
+        node = graph.get(key)
+        if key in chosen or not node.is_materializable or not node.parent_keys & chosen:
+            continue
+        if node.automation_condition is None or node.partitions_def not in (None, partitions):
+            continue
+        if all(parent in chosen or built(parent) for parent in node.parent_keys):
+            chosen.add(key)
+    # A step that writes several assets (a staged table and its quarantine) runs whole or not.
+    whole = {key for key in chosen if graph.get(key).execution_set_asset_keys <= chosen}
+    return [key for key in graph.toposorted_asset_keys if key in whole]
+
+
+def built_for(
+    graph: BaseAssetGraph, instance: dg.DagsterInstance, partition_keys: Sequence[str]
+) -> Callable[[dg.AssetKey], bool]:
+    """Whether an asset holds every one of `partition_keys` (an unpartitioned one: any
+    materialization), as the instance records it; a source asset counts as built.
+    """
+
+    def built(key: dg.AssetKey) -> bool:
+        node = graph.get(key)
+        if not node.is_materializable:
+            return True
+        if node.partitions_def is None or not partition_keys:
+            return instance.get_latest_materialization_event(key) is not None
+        return set(partition_keys) <= instance.get_materialized_partitions(key)
+
+    return built
