@@ -11,7 +11,9 @@ shard and one transaction each: ~0.4 ms per partition (bench/results.md).
 
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
@@ -27,8 +29,11 @@ from dagster._core.storage.event_log.schema import (
     SqlEventLogStorageTable,
 )
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.storage.sqlite_storage import _event_logs_directory
 from dagster._serdes import ConfigurableClassData, serialize_value
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.pool import NullPool
 
 # Dagster reads these from the environment, not from dagster.yaml, so every process of a
 # deployment needs them (the Makefile exports them locally). A range run then records one
@@ -53,6 +58,36 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
     defaults to where Dagster keeps the event log under DAGSTER_HOME, so switching to this class
     keeps an instance's history.
     """
+
+    KEPT_ENGINES = 16  # the index shard and the shards of the runs in progress
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
+        self._engines: OrderedDict[str, Engine] = OrderedDict()
+        super().__init__(base_dir, inst_data)
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        """As Dagster's, but with an engine per shard kept for the process instead of a new
+        engine (dialect set-up included) for every statement: a run's ~120 events opened ~750
+        engines, ~1.5 s of a one-day run. The engines pool no connections (NullPool, as
+        Dagster's), so no file stays open between writes.
+        """
+        with self._db_lock:
+            engine = self._engines.pop(shard, None)
+            if engine is None:
+                engine = create_engine(
+                    self.conn_string_for_shard(shard),
+                    poolclass=NullPool,
+                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+                )
+            self._engines[shard] = engine  # the most recently used last
+            while len(self._engines) > self.KEPT_ENGINES:
+                self._engines.popitem(last=False)[1].dispose()
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as conn, conn.begin():
+                yield conn
 
     @classmethod
     def config_type(cls) -> dict[str, Any]:
