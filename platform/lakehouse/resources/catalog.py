@@ -32,17 +32,16 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def duckdb_types(schema: pl.Schema) -> dict[str, str]:
+def duckdb_types(con: duckdb.DuckDBPyConnection, schema: pl.Schema) -> dict[str, str]:
     """The DuckDB type of each column of a Polars schema (as DuckDB reads such a frame)."""
-    with duckdb.connect() as con:
-        con.register("empty", pl.DataFrame(schema=schema).to_arrow())
-        return {name: kind for name, kind, *_ in con.execute("DESCRIBE empty").fetchall()}
+    empty = con.from_arrow(pl.DataFrame(schema=schema).to_arrow())
+    return {name: str(kind) for name, kind in zip(empty.columns, empty.types, strict=True)}
 
 
-def view_sql(table: DeltaTable) -> str:
+def view_sql(con: duckdb.DuckDBPyConnection, table: DeltaTable) -> str:
     """A SELECT reading exactly the files of a table version, its columns in table order."""
     schema = table_schema(table)
-    types = duckdb_types(schema)
+    types = duckdb_types(con, schema)
     partitions = table.metadata().partition_columns
     files = table.file_uris()
     if not files:
@@ -101,4 +100,4 @@ class Catalog:
         if table is None:
             con.execute(f"DROP VIEW IF EXISTS {table_name(schema, name)}")
             return
-        con.execute(f"CREATE OR REPLACE VIEW {table_name(schema, name)} AS {view_sql(table)}")
+        con.execute(f"CREATE OR REPLACE VIEW {table_name(schema, name)} AS {view_sql(con, table)}")
