@@ -26,10 +26,10 @@ export UV_SYSTEM_CERTS := 1
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help install run dev test fuzz lint typecheck defs crash bench clean
+.PHONY: help install run dev test fuzz lint typecheck defs crash bench bench-latency clean
 
 help:  ## List the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
@@ -73,8 +73,12 @@ crash: install  ## 20 runs killed at random moments: nothing lost, mixed or part
 fuzz: install  ## Fuzz real deliveries long (2,000 examples; make test runs 150): FUZZ_ARGS for more
 	$(RUN) pytest platform_tests/test_fuzz_deliveries.py --hypothesis-profile=fuzz --hypothesis-show-statistics $(FUZZ_ARGS)
 
-bench: install  ## Benchmarks (#7) at BENCH_SCALES (default 1,10,50): bench/results.{json,md}
+bench: install  ## Benchmarks (#7) at BENCH_SCALES (default 1,10,50): bench/results.{json,md}; then bench-latency
 	$(RUN) python -m bench
+	$(MAKE) bench-latency
+
+bench-latency: install  ## Landing -> marts latency under `lakehouse dev` (#18): bench/latency.{json,md}
+	$(RUN) python -m bench.latency
 
 clean:  ## Remove data and instance state (keeps the environment)
 	rm -rf data .dagster
