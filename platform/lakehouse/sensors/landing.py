@@ -118,8 +118,9 @@ def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
 
     @dg.sensor(
         name=f"{source.name}_landing",
-        description=f"Starts a run of raw/{source.name} for each complete new or changed file in "
-        f"landing/{source.name}/; unreadable or misnamed files are rejected with the reason.",
+        description=f"Starts a run of raw/{source.name}, and of what it can build downstream, for "
+        f"each complete new or changed file in landing/{source.name}/; unreadable or misnamed "
+        "files are rejected with the reason.",
         # What a landing run may carry the days on to: the raw asset and what is downstream of
         # it. (An asset selection, not a target: a target is one job over the selection, which
         # cannot span the calendars of a source and its monthly marts.)

@@ -42,7 +42,8 @@ def make_period_sensor(spec: SourceSpec) -> dg.SensorDefinition:
 
     @dg.sensor(
         name=f"{spec.name}_landing",
-        description=f"Starts a run of raw/{spec.name} for each complete new or changed file in "
+        description=f"Starts a run of raw/{spec.name}, and of what it can build downstream, for "
+        f"each complete new or changed file in "
         f"landing/{spec.name}/ (named {expected_names(spec)}); other files are rejected with the "
         "reason.",
         asset_selection=dg.AssetSelection.assets(raw).downstream(),
