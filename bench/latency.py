@@ -125,6 +125,22 @@ def wait_for_first_look(instance: dg.DagsterInstance, timeout_s: float = 180) ->
     raise RuntimeError(msg)
 
 
+def wait_until_idle(instance: dg.DagsterInstance, timeout_s: float = 300) -> None:
+    """Until no run is queued or in progress (what the deliveries started has finished)."""
+    busy = dg.RunsFilter(
+        statuses=[
+            dg.DagsterRunStatus.QUEUED,
+            dg.DagsterRunStatus.NOT_STARTED,
+            dg.DagsterRunStatus.STARTING,
+            dg.DagsterRunStatus.STARTED,
+        ]
+    )
+    deadline = time.monotonic() + timeout_s
+    while instance.get_runs_count(busy) and time.monotonic() < deadline:
+        time.sleep(1)
+    time.sleep(6)  # a last automation tick may still request what the runs left
+
+
 def deliver_by_rename(home: Path, day: date) -> float:
     """Write the day's flights and weather under hidden names, rename both into place; the
     time of the first rename.
@@ -346,7 +362,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             )
             deliveries.append(delivery)
             time.sleep(max(0.0, args.pace - (time.monotonic() - began)))
-        time.sleep(2)  # the last run's events
+        wait_until_idle(instance)
         for delivery in deliveries:
             ontime = delivery.seconds.get("mart_ontime_daily")
             if ontime is None:

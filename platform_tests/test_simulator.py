@@ -30,3 +30,15 @@ def test_a_snapshot_is_dated_by_the_start_of_the_replay(tmp_path: Path) -> None:
     landed = land_source(AIRLINES, tmp_path, date(2013, 6, 1), date(2013, 6, 30))
     assert landed.rows == 16
     assert (tmp_path / "airlines" / "2013-06-01.csv").read_bytes() == sample_bytes(AIRLINES)
+
+
+def test_landing_later_days_sends_no_copy_of_an_unchanged_snapshot(tmp_path: Path) -> None:
+    # `lakehouse land --start D --end D` after the year: a copy dated D would rebuild the
+    # dimension and, through it, every day of the fact.
+    land_source(AIRLINES, tmp_path, date(2013, 1, 1), date(2013, 12, 13))
+    later = land_source(AIRLINES, tmp_path, date(2013, 12, 14), date(2013, 12, 14))
+    assert (later.files_written, later.files_unchanged) == (0, 1)
+    assert sorted(p.name for p in (tmp_path / "airlines").glob("*.csv")) == ["2013-01-01.csv"]
+    changed = sample_bytes(AIRLINES).replace(b"Endeavor Air Inc.", b"Endeavor Air")
+    renamed = land_source(AIRLINES, tmp_path, date(2013, 12, 15), date(2013, 12, 15), changed)
+    assert renamed.files_written == 1  # a changed table is delivered

@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from lakehouse.dates import days_between
-from lakehouse.landing import landing_path, write_atomic
+from lakehouse.landing import CSV_SUFFIX, day_of, landing_path, write_atomic
 from lakehouse.simulator.faults import Fault, Injected, Step
 from lakehouse.simulator.planes import planes_snapshots
 from lakehouse.simulator.sample import (
@@ -64,7 +64,10 @@ def land_source(
     A daily source gets one file for every day, header only when the sample has no rows that
     day (a delivery saying "nothing happened", rather than a gap). A snapshot source gets its
     snapshots dated inside the range (planes changes over the year; the others once, on
-    `start`). Files already holding the same bytes are left untouched: a re-run is a no-op.
+    `start`), each only if it differs from the snapshot in force then (the latest one landed
+    before it): landing a few days later in the year sends no copy of an unchanged reference
+    table, which would rebuild its dimension and every day of the fact. Files already holding
+    the same bytes are left untouched: a re-run is a no-op.
     """
     data = sample if sample is not None else sample_bytes(source)
     if source.cadence is Cadence.SNAPSHOT:
@@ -82,12 +85,25 @@ def land_source(
         }
     written, unchanged, rows = 0, 0, 0
     for day, body in sorted(deliveries.items()):
+        if source.cadence is Cadence.SNAPSHOT and _in_force(landing_root, source, day) == body:
+            unchanged += 1
+            continue
         if write_atomic(landing_path(landing_root, source.name, day), body):
             written += 1
         else:
             unchanged += 1
         rows += body.count(b"\n") - 1
     return Landed(source.name, written, unchanged, rows)
+
+
+def _in_force(landing_root: Path, source: Source, day: date) -> bytes | None:
+    """The bytes of the latest snapshot of `source` landed before `day`, if any."""
+    earlier = sorted(
+        path
+        for path in (landing_root / source.name).glob(f"*{CSV_SUFFIX}")
+        if (landed := day_of(path.name)) is not None and landed < day
+    )
+    return earlier[-1].read_bytes() if earlier else None
 
 
 def scaled_samples(scale: int) -> dict[str, bytes]:
