@@ -2,7 +2,7 @@ from datetime import date
 from pathlib import Path
 
 from lakehouse.simulator.replay import land_source, split_by_day
-from lakehouse.simulator.sample import AIRLINES, FLIGHTS, sample_bytes
+from lakehouse.simulator.sample import AIRLINES, FLIGHTS, PLANES, sample_bytes
 
 
 def test_daily_files_hold_the_sample_lines_byte_for_byte() -> None:
@@ -42,3 +42,13 @@ def test_landing_later_days_sends_no_copy_of_an_unchanged_snapshot(tmp_path: Pat
     changed = sample_bytes(AIRLINES).replace(b"Endeavor Air Inc.", b"Endeavor Air")
     renamed = land_source(AIRLINES, tmp_path, date(2013, 12, 15), date(2013, 12, 15), changed)
     assert renamed.files_written == 1  # a changed table is delivered
+
+
+def test_a_replay_starting_mid_year_gets_the_fleet_as_it_stands_then(tmp_path: Path) -> None:
+    land_source(PLANES, tmp_path / "year", date(2013, 1, 1), date(2013, 12, 31))
+    land_source(PLANES, tmp_path / "late", date(2013, 12, 13), date(2013, 12, 13))
+    late = (tmp_path / "late" / "planes" / "2013-12-13.csv").read_bytes()
+    assert late == (tmp_path / "year" / "planes" / "2013-11-01.csv").read_bytes()
+    # ... so landing that day after the year sends no planes snapshot at all.
+    again = land_source(PLANES, tmp_path / "year", date(2013, 12, 13), date(2013, 12, 13))
+    assert again.files_written == 0

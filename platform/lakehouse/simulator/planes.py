@@ -43,13 +43,15 @@ SNAPSHOT_DAYS = (date(2013, 4, 1), date(2013, 8, 1), date(2013, 11, 1))
 
 
 def planes_snapshots(sample: bytes, start: date, end: date) -> dict[date, bytes]:
-    """The planes deliveries of a replay of [start, end]: the sample as delivered on `start`,
-    then each snapshot day inside the range with the changes so far applied.
+    """The planes deliveries of a replay of [start, end]: the fleet as it stands on `start`
+    (the sample, with the changes of every snapshot day up to `start`), then each snapshot day
+    inside the range with the changes so far applied.
     """
     reader = csv.DictReader(io.StringIO(sample.decode()))
     header = list(reader.fieldnames or [])
     rows = list(reader)
-    snapshots = {start: sample if sample.endswith(b"\n") else sample + b"\n"}
+    in_force = sample if sample.endswith(b"\n") else sample + b"\n"
+    snapshots: dict[date, bytes] = {}
     for day in SNAPSHOT_DAYS:
         retired: set[int] = set()
         for change in (c for c in CHANGES if c.day == day):
@@ -58,9 +60,13 @@ def planes_snapshots(sample: bytes, start: date, end: date) -> dict[date, bytes]
                     retired.add(index)
                 else:
                     rows[index] = change.apply(rows[index])
-        if start < day <= end:
-            snapshots[day] = _to_csv(header, [r for i, r in enumerate(rows) if i not in retired])
-    return snapshots
+        if day <= end:
+            body = _to_csv(header, [r for i, r in enumerate(rows) if i not in retired])
+            if day <= start:
+                in_force = body
+            else:
+                snapshots[day] = body
+    return {start: in_force, **snapshots}
 
 
 def _to_csv(header: list[str], rows: list[Row]) -> bytes:
