@@ -5,7 +5,8 @@ It builds a data home as `make run` does, with the flights year up to the first 
 (on its own fresh instance), starts `lakehouse dev` on it (UI, daemon, code server: what `make dev`
 runs), waits for the landing sensors' first look, then delivers N new days of flights and
 weather as a user's producer does: each file written under a hidden name and renamed into
-place, no completion marker, one day every `--pace` seconds. For each day it times the rename
+place, no completion marker, one day every `--pace` seconds plus a random 0-5 s (so the
+renames fall at every point of the daemon's loop). For each day it times the rename
 to the moment `mart_ontime_daily` (flights only) and `mart_delay_weather` (flights and
 weather) hold its rows, read from their Delta tables as a user's reader would, and takes each
 stage of the flights run from the instance: the sensor's detection, the queue, the run
@@ -20,6 +21,7 @@ import argparse
 import json
 import math
 import os
+import random
 import shutil
 import signal
 import socket
@@ -48,6 +50,7 @@ VEGA_SOURCES = (("seattle-weather.csv", "seattle_weather"), ("stocks.csv", "stoc
 MARTS = ("mart_ontime_daily", "mart_delay_weather")
 TARGET_P50_S, TARGET_P95_S = 10.0, 20.0
 POLL_S = 0.05
+DAEMON_LOOP_S = 5.0  # the Dagster daemon looks at sensors at most this often
 EVENTS = dg.DagsterEventType
 
 
@@ -369,6 +372,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         wait_until_idle(instance)  # Seattle's days after the history: one catch-up run
         log("sensors are watching, nothing is running; delivering")
         days = [first + timedelta(days=n) for n in range(args.days + args.land_days)]
+        rng = random.Random(args.seed)
         for n, day in enumerate(days):
             key = day.isoformat()
             began = time.monotonic()
@@ -383,7 +387,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 + ", ".join(f"{m} {s:.1f} s" for m, s in delivery.seconds.items())
             )
             deliveries.append(delivery)
-            time.sleep(max(0.0, args.pace - (time.monotonic() - began)))
+            # A pace in whole seconds would land every day at the same point of the daemon's
+            # 5 s loop, and measure one waiting time over and over: add a random part.
+            jitter = rng.uniform(0, DAEMON_LOOP_S)
+            time.sleep(max(0.0, args.pace - (time.monotonic() - began)) + jitter)
         wait_until_idle(instance)
         for delivery in deliveries:
             ontime = delivery.seconds.get("mart_ontime_daily")
@@ -415,6 +422,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=int(env("BENCH_LATENCY_DAYS", "12")))
     parser.add_argument("--land-days", type=int, default=int(env("BENCH_LATENCY_LAND_DAYS", "3")))
     parser.add_argument("--pace", type=float, default=float(env("BENCH_LATENCY_PACE", "20")))
+    parser.add_argument("--seed", type=int, default=13, help="of the pace's random part")
     parser.add_argument("--timeout", type=float, default=120.0, help="per day, in seconds")
     parser.add_argument("--work", default=env("BENCH_WORK", str(ROOT / "bench" / "out")))
     parser.add_argument("--results", default=env("BENCH_RESULTS", str(ROOT / "bench")))
