@@ -11,6 +11,7 @@ after the quiet period, as a file written in place is.
 """
 
 import contextlib
+import logging
 import threading
 from pathlib import Path
 
@@ -39,6 +40,7 @@ class RenameWatch:
         self._lock = threading.Lock()
         self._observer: BaseObserver | None = None
         self._watches: dict[Path, ObservedWatch] = {}
+        self._unwatchable: set[Path] = set()
 
     def watch(self, folder: Path) -> None:
         """Mark deliveries renamed into `folder` from now on (no-op once watched, or while the
@@ -46,15 +48,26 @@ class RenameWatch:
         """
         folder = folder.resolve()
         with self._lock:
-            if folder in self._watches or not folder.is_dir():
+            if folder in self._watches or folder in self._unwatchable or not folder.is_dir():
                 return
-            if self._observer is None:
-                self._observer = Observer()
-                self._observer.start()
-            for gone in [f for f in self._watches if not f.is_dir()]:
-                with contextlib.suppress(KeyError):  # its watch already ended with the folder
-                    self._observer.unschedule(self._watches.pop(gone))
-            self._watches[folder] = self._observer.schedule(_MarkRenamedIn(), str(folder))
+            try:
+                if self._observer is None:
+                    self._observer = Observer()
+                    self._observer.start()
+                for gone in [f for f in self._watches if not f.is_dir()]:
+                    with contextlib.suppress(KeyError):  # its watch ended with the folder
+                        self._observer.unschedule(self._watches.pop(gone))
+                self._watches[folder] = self._observer.schedule(_MarkRenamedIn(), str(folder))
+            except OSError as error:
+                # No inotify here (its limits reached, a network file system): renamed files
+                # are then taken after the quiet period, as files written in place are.
+                self._unwatchable.add(folder)
+                logging.getLogger(__name__).warning(
+                    "cannot watch %s for renamed deliveries (%s); they are taken after the "
+                    "quiet period (LAKEHOUSE_LANDING_QUIET_SECONDS)",
+                    folder,
+                    error,
+                )
 
 
 RENAMES = RenameWatch()
