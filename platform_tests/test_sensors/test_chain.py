@@ -3,7 +3,7 @@
 import dagster as dg
 
 from lakehouse.definitions import defs
-from lakehouse.sensors.chain import downstream_chain
+from lakehouse.sensors.chain import built_for, downstream_chain
 
 GRAPH = defs.resolve_asset_graph()
 
@@ -51,3 +51,23 @@ def test_a_monthly_mart_of_a_daily_source_is_on_another_calendar_and_left_out() 
     assert sorted(chain) == sorted(
         keys("raw/seattle_weather", "staged/seattle_weather", "staged/seattle_weather_quarantine")
     )
+
+
+def test_an_input_counts_as_built_once_it_holds_the_days_and_its_blocking_checks_passed() -> None:
+    airports, weather = dg.AssetKey(["staged", "airports"]), dg.AssetKey(["staged", "weather"])
+    days = ["2013-12-01", "2013-12-02"]
+    with dg.instance_for_test() as instance:
+        assert not built_for(GRAPH, instance, days)(airports)
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=airports))
+        assert built_for(GRAPH, instance, days)(airports)
+        instance.report_runless_asset_event(dg.AssetMaterialization(weather, partition=days[0]))
+        assert not built_for(GRAPH, instance, days)(weather)  # one of the two days only
+        instance.report_runless_asset_event(dg.AssetMaterialization(weather, partition=days[1]))
+        assert built_for(GRAPH, instance, days)(weather)
+        # A staged table whose blocking check failed holds back what is built from it, as
+        # automation does.
+        check = next(c for c in GRAPH.get(airports).check_keys if GRAPH.get(c).blocking)
+        instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(asset_key=airports, check_name=check.name, passed=False)
+        )
+        assert not built_for(GRAPH, instance, days)(airports)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 import dagster as dg
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 
 def downstream_chain(
@@ -48,15 +49,26 @@ def built_for(
     graph: BaseAssetGraph, instance: dg.DagsterInstance, partition_keys: Sequence[str]
 ) -> Callable[[dg.AssetKey], bool]:
     """Whether an asset holds every one of `partition_keys` (an unpartitioned one: any
-    materialization), as the instance records it; a source asset counts as built.
+    materialization) and its latest blocking check evaluations passed, as the instance
+    records them; a source asset counts as built. (Automation never builds past a failed
+    blocking check; neither does a landing run.)
     """
+
+    def failed_blocking_check(key: dg.AssetKey) -> bool:
+        blocking = [c for c in graph.get(key).check_keys if graph.get(c).blocking]
+        if not blocking:
+            return False
+        latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(blocking)
+        return any(r.status is AssetCheckExecutionRecordStatus.FAILED for r in latest.values())
 
     def built(key: dg.AssetKey) -> bool:
         node = graph.get(key)
         if not node.is_materializable:
             return True
         if node.partitions_def is None or not partition_keys:
-            return instance.get_latest_materialization_event(key) is not None
-        return set(partition_keys) <= instance.get_materialized_partitions(key)
+            held = instance.get_latest_materialization_event(key) is not None
+        else:
+            held = set(partition_keys) <= instance.get_materialized_partitions(key)
+        return held and not failed_blocking_check(key)
 
     return built
