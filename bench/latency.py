@@ -42,6 +42,7 @@ from deltalake import DeltaTable
 
 from bench.run import log, machine
 from lakehouse.deploy.instance import INSTANCE_ENV
+from lakehouse.runner import RANGE_END, RANGE_START
 from lakehouse.simulator.replay import daily_steps
 from lakehouse.simulator.sample import SAMPLE_SOURCES
 
@@ -199,10 +200,7 @@ def _covers(run: dg.DagsterRun, day: str) -> bool:
     tags = run.tags
     if tags.get("dagster/partition") == day:
         return True
-    start, end = (
-        tags.get("dagster/asset_partition_range_start"),
-        tags.get("dagster/asset_partition_range_end"),
-    )
+    start, end = tags.get(RANGE_START), tags.get(RANGE_END)
     return start is not None and end is not None and start <= day <= end
 
 

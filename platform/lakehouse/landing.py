@@ -106,6 +106,13 @@ def is_in_flight(file_name: str) -> bool:
     return file_name.startswith(".")
 
 
+def may_be_delivery(file_name: str) -> bool:
+    """Whether a landing folder's entry may be a delivery: neither a file still being written
+    nor a completion marker.
+    """
+    return not is_in_flight(file_name) and not file_name.endswith(COMPLETE_MARKER)
+
+
 def marker_path(path: Path) -> Path:
     """The completion marker of a delivery file (`2013-01-01.csv.done`)."""
     return path.with_name(path.name + COMPLETE_MARKER)
@@ -166,7 +173,7 @@ def list_landing_files(root: Path, source: str) -> Listing:
         return Listing(files=[], unrecognized=[])
     files, unrecognized = [], []
     for entry in sorted(folder.iterdir()):
-        if is_in_flight(entry.name) or entry.name.endswith(COMPLETE_MARKER) or not entry.is_file():
+        if not may_be_delivery(entry.name) or not entry.is_file():
             continue
         day = day_of(entry.name)
         if day is None:

@@ -19,7 +19,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
-from lakehouse.landing import COMPLETE_MARKER, is_in_flight, marker_path
+from lakehouse.landing import marker_path, may_be_delivery
 
 
 class _MarkRenamedIn(FileSystemEventHandler):
@@ -27,7 +27,7 @@ class _MarkRenamedIn(FileSystemEventHandler):
         if event.is_directory:
             return
         path = Path(str(event.dest_path))
-        if is_in_flight(path.name) or path.name.endswith(COMPLETE_MARKER) or not path.is_file():
+        if not may_be_delivery(path.name) or not path.is_file():
             return
         # A write after this makes the file newer than its marker, and incomplete again.
         marker_path(path).touch()

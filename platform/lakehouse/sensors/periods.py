@@ -8,7 +8,7 @@ import time
 import dagster as dg
 
 from lakehouse.declarations import SourceSpec
-from lakehouse.landing import COMPLETE_MARKER, is_in_flight, marker_mtime_ns
+from lakehouse.landing import marker_mtime_ns, may_be_delivery
 from lakehouse.partitions import PERIOD
 from lakehouse.periods import FilePartition, expected_names, partition_of, refusal
 from lakehouse.renames import RENAMES
@@ -60,9 +60,7 @@ def make_period_sensor(spec: SourceSpec) -> dg.SensorDefinition:
         refused: dict[str, str] = {}
         listing = []
         for entry in entries:
-            if is_in_flight(entry.name) or entry.name.endswith(COMPLETE_MARKER):
-                continue
-            if not entry.is_file():
+            if not may_be_delivery(entry.name) or not entry.is_file():
                 continue
             stat = entry.stat()
             found = partition_of(spec, entry.name)
@@ -91,16 +89,17 @@ def make_period_sensor(spec: SourceSpec) -> dg.SensorDefinition:
         rejected = {name: refused.get(name, reason) for name, reason in plan.rejected.items()}
         for name, reason in rejected.items():
             context.log.warning(f"rejected {spec.name}/{name}: {reason} ({REDELIVER})")
-        requests = [
-            dg.RunRequest(
-                run_key=f"{run.run_key}:{name}",
-                partition_key=key,
-                asset_selection=carried(context, raw, [str(key)]),
-            )
-            for run in plan.runs
-            for name in run.files
-            if (key := partition_key(spec, partitions[name]))
-        ]
+        requests = []
+        for run in plan.runs:
+            for name in run.files:
+                key = partition_key(spec, partitions[name])
+                requests.append(
+                    dg.RunRequest(
+                        run_key=f"{run.run_key}:{name}",
+                        partition_key=key,
+                        asset_selection=carried(context, raw, [key]),
+                    )
+                )
         return dg.SensorResult(
             run_requests=requests,
             cursor=plan.cursor.to_json(),

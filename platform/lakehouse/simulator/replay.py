@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from lakehouse.dates import days_between
-from lakehouse.landing import CSV_SUFFIX, day_of, landing_path, write_atomic
+from lakehouse.landing import landing_path, list_landing_files, write_atomic
 from lakehouse.simulator.faults import Fault, Injected, Step
 from lakehouse.simulator.planes import planes_snapshots
 from lakehouse.simulator.sample import (
@@ -85,10 +85,10 @@ def land_source(
         }
     written, unchanged, rows = 0, 0, 0
     for day, body in sorted(deliveries.items()):
-        if source.cadence is Cadence.SNAPSHOT and _in_force(landing_root, source, day) == body:
-            unchanged += 1
-            continue
-        if write_atomic(landing_path(landing_root, source.name, day), body):
+        in_force = (
+            _in_force(landing_root, source, day) if source.cadence is Cadence.SNAPSHOT else None
+        )
+        if body != in_force and write_atomic(landing_path(landing_root, source.name, day), body):
             written += 1
         else:
             unchanged += 1
@@ -98,12 +98,8 @@ def land_source(
 
 def _in_force(landing_root: Path, source: Source, day: date) -> bytes | None:
     """The bytes of the latest snapshot of `source` landed before `day`, if any."""
-    earlier = sorted(
-        path
-        for path in (landing_root / source.name).glob(f"*{CSV_SUFFIX}")
-        if (landed := day_of(path.name)) is not None and landed < day
-    )
-    return earlier[-1].read_bytes() if earlier else None
+    earlier = [f for f in list_landing_files(landing_root, source.name).files if f.day < day]
+    return earlier[-1].path.read_bytes() if earlier else None
 
 
 def scaled_samples(scale: int) -> dict[str, bytes]:
