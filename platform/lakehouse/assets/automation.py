@@ -3,6 +3,8 @@
 import dagster as dg
 
 AC = dg.AutomationCondition
+# The daemon looks at sensors at most every 5 s: an interval just under that is every look.
+EVERY_DAEMON_LOOP_SECONDS = 4
 # Eager, for every partition rather than only the newest (days arrive late and out of order,
 # and a sample year lies in the past).
 _EAGER_ANY_DAY = AC.eager().without(AC.in_latest_time_window())
@@ -26,8 +28,8 @@ AUTOMATION_SENSOR = dg.AutomationConditionSensorDefinition(
     "propagate",
     target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    # On every loop of the daemon (it looks at most every 5 s): a mart that waits on two
-    # sources delivered together is built by this sensor, right after both landing runs.
-    minimum_interval_seconds=4,
+    # A mart that waits on two sources delivered together is built by this sensor, right after
+    # both landing runs.
+    minimum_interval_seconds=EVERY_DAEMON_LOOP_SECONDS,
     description="Carries new raw partitions and reference snapshots down to the marts.",
 )

@@ -302,7 +302,8 @@ class LakeIOManager(dg.ConfigurableIOManager):
     # Tables committed since the catalog was last written.
     _unpublished: set[tuple[str, ...]] = PrivateAttr(default_factory=set)
 
-    def _publish(self, asset_key: dg.AssetKey) -> None:
+    def _to_publish(self, asset_key: dg.AssetKey) -> None:
+        """Name a committed table for the catalog written when the run ends."""
         if self.catalog_path is not None:
             self._unpublished.add(tuple(asset_key.path))
 
@@ -330,7 +331,7 @@ class LakeIOManager(dg.ConfigurableIOManager):
         metadata = _run_metadata(context, slice_)
         if obj is None:
             version = self._clear(uri, slice_, metadata)
-            self._publish(context.asset_key)
+            self._to_publish(context.asset_key)
             context.add_output_metadata({"uri": uri, "cleared": True, "table_version": version})
             return
         if isinstance(obj, StagedPartitions):
@@ -338,7 +339,7 @@ class LakeIOManager(dg.ConfigurableIOManager):
         else:
             frame = as_lazy(obj, asset)
             version = self._write(uri, frame, slice_, metadata)
-        self._publish(context.asset_key)
+        self._to_publish(context.asset_key)
         context.add_output_metadata(
             {"uri": dg.MetadataValue.path(uri), "table_version": dg.MetadataValue.int(version)}
         )

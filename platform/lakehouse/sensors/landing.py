@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from lakehouse.assets.automation import EVERY_DAEMON_LOOP_SECONDS
 from lakehouse.dates import days_between
 from lakehouse.declarations import SourceSpec
 from lakehouse.landing import (
@@ -32,9 +33,8 @@ from lakehouse.sensors.planning import (
 )
 from lakehouse.sources import Source, landing_source
 
-# Daily deliveries are what a user waits on (the daemon looks at sensors every 5 s at most);
-# reference snapshots and monthly files change rarely and are looked at less often.
-LANDING_INTERVAL_SECONDS = 4
+# Daily deliveries are what a user waits on, looked at on every loop of the daemon; reference
+# snapshots and monthly files change rarely and are looked at less often.
 REFERENCE_INTERVAL_SECONDS = 30
 REDELIVER = "deliver a fixed file under the same name: a changed file is looked at again"
 
@@ -125,7 +125,7 @@ def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
         # it. (An asset selection, not a target: a target is one job over the selection, which
         # cannot span the calendars of a source and its monthly marts.)
         asset_selection=dg.AssetSelection.assets(raw).downstream(),
-        minimum_interval_seconds=LANDING_INTERVAL_SECONDS if daily else REFERENCE_INTERVAL_SECONDS,
+        minimum_interval_seconds=EVERY_DAEMON_LOOP_SECONDS if daily else REFERENCE_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def _sensor(
