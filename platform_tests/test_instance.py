@@ -2,6 +2,7 @@
 one transaction per shard, and read back exactly as Dagster's stock SQLite storage records them.
 """
 
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -224,3 +225,35 @@ def test_a_batch_that_fails_midway_is_written_once_by_the_fallback(
         assert sorted(logged) == DAYS.get_partition_keys()
     records = instance.fetch_materializations(daily.key, limit=1000).records
     assert len([r for r in records if r.run_id == run]) == len(DAYS.get_partition_keys())
+
+
+def test_a_shard_s_connection_is_kept_and_commits_without_fsync(
+    batching: tuple[dg.DagsterInstance, BatchingSqliteEventLogStorage],
+) -> None:
+    instance, storage = batching
+    (run,) = materialize_twice(instance)[:1]
+    connections = []
+    for _ in range(2):
+        with storage.run_connection(run) as conn:
+            connections.append(conn.connection.dbapi_connection)
+            journal = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+            synchronous = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+    assert connections[0] is connections[1]
+    assert (journal, synchronous) == ("wal", 1)  # 1 = NORMAL: no fsync at each commit
+
+
+def test_a_wipe_leaves_no_connection_on_a_deleted_shard(
+    batching: tuple[dg.DagsterInstance, BatchingSqliteEventLogStorage],
+) -> None:
+    instance, storage = batching
+    materialize_twice(instance)
+
+    def deleted_shards_open() -> list[str]:
+        links = (os.readlink(fd) for fd in Path("/proc/self/fd").iterdir() if fd.is_symlink())
+        return [link for link in links if link.startswith(storage._base_dir) and "deleted" in link]
+
+    instance.wipe()  # deletes the run shards the kept connections point at
+    assert deleted_shards_open() == []
+    (run,) = materialize_twice(instance)[:1]
+    logged = instance.all_logs(run, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    assert len(logged) == len(DAYS.get_partition_keys())
