@@ -418,3 +418,18 @@ def test_a_table_of_a_newer_protocol_is_refused_by_name(tmp_path: Path) -> None:
     first.write_text("\n".join(json.dumps(e) for e in entries) + "\n")
     with pytest.raises(delta_tables.TableStoreError, match="newer Delta protocol"):
         DeltaStore(str(tmp_path)).open(str(folder))
+
+
+def test_a_table_written_run_after_run_is_checkpointed_every_ten_commits(tmp_path: Path) -> None:
+    @dg.asset(key=["raw", "numbers"], partitions_def=DAYS, metadata={"partition_expr": "day"})
+    def numbers(context: dg.AssetExecutionContext) -> pl.DataFrame:
+        return rows(date.fromisoformat(context.partition_key), 1)
+
+    for _ in range(12):  # versions 0..11, as a day's landing run commits each
+        assert run(tmp_path, numbers, partition_key="2013-01-01").success
+    log = tmp_path / "raw" / "numbers" / "_delta_log"
+    # The tenth commit (version 9) is checkpointed: an open reads it and two commits after it.
+    assert [p.name for p in log.glob("*.checkpoint.parquet")] == [
+        "00000000000000000009.checkpoint.parquet"
+    ]
+    assert table(tmp_path)["value"].to_list() == [1]
