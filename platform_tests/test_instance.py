@@ -176,9 +176,10 @@ def test_a_step_s_partitions_share_one_transaction_per_shard(
 
     monkeypatch.setattr(storage, "store_event_batch", store_event_batch)
     monkeypatch.setattr(storage, "_connect", connect)
-    assert dg.materialize([daily], instance=instance, tags=RANGE).success
-    # The 31 materializations arrive as one batch, written with one connection per shard.
-    assert batches == [31, 2]
+    assert dg.materialize([daily, daily_is_fine], instance=instance, tags=RANGE).success
+    # The run's planned events (the asset's and its check's), then the 31 materializations,
+    # arrive as one batch each, written with one connection per shard.
+    assert batches == [2, 2, 31, 2]
 
 
 def test_the_local_instance_file_selects_it_under_dagster_home(

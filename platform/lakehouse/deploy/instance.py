@@ -48,9 +48,15 @@ INSTANCE_ENV = {
     "DAGSTER_EVENT_BATCH_SIZE": "1000",
 }
 
-# What the batched path writes: per-partition asset events of one step. Anything else in a
-# batch (planned events, failures) takes the stock path, event by event.
-_BATCHED = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_OBSERVATION}
+# What the batched path writes: a step's per-partition asset events, and the planned events a
+# new run records for its assets and checks. Anything else in a batch (failures) takes the
+# stock path, event by event.
+_BATCHED = {
+    dg.DagsterEventType.ASSET_MATERIALIZATION,
+    dg.DagsterEventType.ASSET_OBSERVATION,
+    dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+}
+_CHECK_PLANNED = dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
 
 
 class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
@@ -134,12 +140,19 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
         return cls(base_dir=base_dir, inst_data=inst_data)
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        """Write one step's asset events together; any other batch the stock way."""
+        """Write a step's asset events, or a new run's planned events, together; any other
+        batch the stock way.
+        """
         if not events or not all(
             event.dagster_event is not None
-            and event.dagster_event.event_type in _BATCHED
-            and event.dagster_event.asset_key is not None
             and event.run_id == events[0].run_id
+            and (
+                event.dagster_event.event_type == _CHECK_PLANNED
+                or (
+                    event.dagster_event.event_type in _BATCHED
+                    and event.dagster_event.asset_key is not None
+                )
+            )
             for event in events
         ):
             super().store_event_batch(events)
@@ -162,8 +175,8 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
             raise
 
     def _index_batch(self, events: Sequence[EventLogEntry], statements: Sequence[Any]) -> None:
-        """Mirror the batch's events in the index shard, with their tags and the asset's
-        latest-event entry, in one transaction.
+        """Mirror the batch's events in the index shard, with the asset events' tags and the
+        asset's latest-event entry, and the checks' planned executions, in one transaction.
         """
         with self.index_transaction() as conn:
             event_ids: list[int] = []
@@ -173,16 +186,28 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
                     msg = "Cannot store asset event tags for null event id."
                     raise dg.DagsterInvariantViolationError(msg)
                 event_ids.append(inserted[0])
-            self._store_asset_event_tags(conn, events, event_ids)
+            checks = [
+                index
+                for index, event in enumerate(events)
+                if event.dagster_event_type == _CHECK_PLANNED
+            ]
+            assets = [index for index in range(len(events)) if index not in set(checks)]
+            self._store_asset_event_tags(
+                conn, [events[i] for i in assets], [event_ids[i] for i in assets]
+            )
             # An asset's index row holds its latest event of each kind, each write replacing the
             # last: writing only the last of each kind leaves the row as the stock path does.
             last_of_kind = {
                 (event.dagster_event.asset_key, event.dagster_event.event_type): index
-                for index, event in enumerate(events)
+                for index in assets
+                for event in [events[index]]
                 if event.dagster_event is not None
             }
             for index in sorted(last_of_kind.values()):
                 self._store_asset_event(conn, events[index], event_ids[index])
+            planned = [row for i in checks for row in self._planned_rows(events[i], event_ids[i])]
+            if planned:
+                conn.execute(AssetCheckExecutionsTable.insert(), planned)
 
     def _store_asset_check_evaluation_planned(
         self, event: EventLogEntry, event_id: int | None
@@ -191,12 +216,16 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
         partitioned or not), with the event encoded once instead of once per row: a year's run
         plans 42 checks x 365 rows.
         """
+        with self.index_connection() as conn:
+            conn.execute(AssetCheckExecutionsTable.insert(), self._planned_rows(event, event_id))
+
+    def _planned_rows(self, event: EventLogEntry, event_id: int | None) -> list[dict[str, Any]]:
+        """A planned check's execution rows, one per partition its run plans it for."""
         planned = event.get_dagster_event().event_specific_data
         if not isinstance(planned, AssetCheckEvaluationPlanned):
-            super()._store_asset_check_evaluation_planned(event, event_id)
-            return
+            msg = f"not a planned check evaluation: {planned!r}"
+            raise dg.DagsterInvariantViolationError(msg)
         subset = planned.partitions_subset
-        partitions = subset.get_partition_keys() if subset else [None]
         row = {
             "asset_key": planned.asset_key.to_string(),
             "check_name": planned.check_name,
@@ -206,11 +235,8 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
             "evaluation_event_timestamp": self._event_insert_timestamp(event),
             "evaluation_event_storage_id": event_id,
         }
-        with self.index_connection() as conn:
-            conn.execute(
-                AssetCheckExecutionsTable.insert(),
-                [{**row, "partition": partition} for partition in partitions],
-            )
+        partitions = subset.get_partition_keys() if subset else [None]
+        return [{**row, "partition": partition} for partition in partitions]
 
 
 def _shard_engine(url: str) -> Engine:
