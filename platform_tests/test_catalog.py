@@ -10,11 +10,14 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from lakehouse.definitions import build_resources, defs
 from lakehouse.resources.catalog import Catalog
 from lakehouse.resources.delta_tables import DeltaStore
+from lakehouse.resources.lake_io import LakeIOManager
 from lakehouse.runner import materialize_range
 from lakehouse.settings import Settings
 
@@ -109,3 +112,65 @@ def test_the_catalog_names_every_lake_table_and_drops_a_vanished_one(tmp_path: P
             r[0] for r in con.sql("SELECT table_name FROM information_schema.tables").fetchall()
         }
     assert views == {"a"}
+
+
+def test_a_view_binds_one_file_until_a_column_is_added_then_reads_old_rows_as_null(
+    tmp_path: Path,
+) -> None:
+    days = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-04")
+    extra = {"on": False}
+
+    @dg.asset(key=["marts", "grow"], partitions_def=days, metadata={"partition_expr": "day"})
+    def grow(context: dg.AssetExecutionContext) -> pl.DataFrame:
+        frame = pl.DataFrame({"day": [date.fromisoformat(context.partition_key)], "a": [1]})
+        return frame.with_columns(b=pl.lit("new")) if extra["on"] else frame
+
+    catalog = tmp_path / "warehouse.duckdb"
+    manager = LakeIOManager(base_dir=str(tmp_path / "lake"), catalog_path=str(catalog))
+
+    def build(day: str) -> None:
+        assert dg.materialize([grow], resources={"io_manager": manager}, partition_key=day).success
+
+    def view() -> tuple[str, list[tuple[object, ...]]]:
+        with duckdb.connect(str(catalog), read_only=True) as con:
+            [(sql,)] = con.sql("SELECT sql FROM duckdb_views() WHERE view_name = 'grow'").fetchall()
+            return sql, con.sql("SELECT * FROM marts.grow ORDER BY day").fetchall()
+
+    build("2024-01-01")
+    build("2024-01-02")
+    sql, rows = view()
+    assert "union_by_name = false" in sql
+    assert rows == [(date(2024, 1, 1), 1), (date(2024, 1, 2), 1)]
+    extra["on"] = True
+    build("2024-01-03")
+    sql, rows = view()
+    assert "union_by_name = true" in sql
+    assert rows == [
+        (date(2024, 1, 1), 1, None),
+        (date(2024, 1, 2), 1, None),
+        (date(2024, 1, 3), 1, "new"),
+    ]
+
+
+def test_an_all_null_column_is_written_in_the_table_s_type_so_any_file_can_bind_the_view(
+    tmp_path: Path,
+) -> None:
+    days = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-03")
+    notes = {"2024-01-01": ["x"], "2024-01-02": [None]}
+
+    @dg.asset(key=["marts", "notes"], partitions_def=days, metadata={"partition_expr": "day"})
+    def notes_(context: dg.AssetExecutionContext) -> pl.DataFrame:
+        day = date.fromisoformat(context.partition_key)
+        return pl.DataFrame({"day": [day], "note": notes[context.partition_key]})
+
+    catalog = tmp_path / "warehouse.duckdb"
+    manager = LakeIOManager(base_dir=str(tmp_path / "lake"), catalog_path=str(catalog))
+    for day in notes:
+        assert dg.materialize(
+            [notes_], resources={"io_manager": manager}, partition_key=day
+        ).success
+    (null_day,) = (tmp_path / "lake" / "marts" / "notes" / "day=2024-01-02").glob("*.parquet")
+    assert pq.read_schema(null_day).field("note").type == pa.large_string()
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        rows = con.sql("SELECT * FROM marts.notes ORDER BY day").fetchall()
+    assert rows == [(date(2024, 1, 1), "x"), (date(2024, 1, 2), None)]

@@ -24,7 +24,12 @@ import duckdb
 import polars as pl
 from deltalake import DeltaTable
 
-from lakehouse.resources.delta_tables import DeltaStore, is_object_store, table_schema
+from lakehouse.resources.delta_tables import (
+    DeltaStore,
+    in_every_file,
+    is_object_store,
+    table_schema,
+)
 from lakehouse.sql import quote, table_name
 
 
@@ -50,8 +55,11 @@ def view_sql(con: duckdb.DuckDBPyConnection, table: DeltaTable) -> str:
     listed = ", ".join(_literal(f) for f in files)
     hive = ", ".join(f"{_literal(c)}: {_literal(types[c])}" for c in partitions)
     options = f", hive_partitioning = true, hive_types = {{{hive}}}" if partitions else ""
+    # Files of one shape are bound by the first one's columns; otherwise DuckDB reads every
+    # file's footer to fill the columns older files lack with nulls.
+    union = "false" if in_every_file(table) else "true"
     select = ", ".join(quote(n) for n in schema)
-    return f"SELECT {select} FROM read_parquet([{listed}], union_by_name = true{options})"
+    return f"SELECT {select} FROM read_parquet([{listed}], union_by_name = {union}{options})"
 
 
 class Catalog:

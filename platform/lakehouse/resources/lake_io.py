@@ -395,11 +395,12 @@ class LakeIOManager(dg.ConfigurableIOManager):
         slice_: PartitionSlice | None,
         metadata: dict[str, str],
     ) -> int:
-        fitted = delta_compatible(frame.collect_schema())
+        table = self.store.open(uri)
+        stored = table_schema(table) if table is not None else None
+        fitted = delta_compatible(frame.collect_schema(), stored)
         if fitted != frame.collect_schema():
             frame = frame.cast(fitted)
         schema = frame.collect_schema()
-        table = self.store.open(uri)
         if slice_ is None:
             return self._write_files(uri, frame, [], [()], metadata)
         slice_.check(schema)
