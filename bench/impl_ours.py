@@ -2,7 +2,8 @@
 
 Modes:
     full      materialize every asset and check over the range in one run, into a fresh home
-    oneday    re-run one day over an existing home, `--repeat` times
+    oneday    re-run one day over an existing home, `--repeat` times: every asset, or with
+              `--new-day` what a new day's landing run builds (the flights calendar, raw to marts)
     overhead  import time and the run time of one trivial asset (Dagster's fixed cost)
 
 Settings come from the environment, as for `make run` (LAKEHOUSE_HOME, LAKEHOUSE_START/END,
@@ -92,14 +93,37 @@ def instance_for(kind: str) -> dg.DagsterInstance:
     return dg.DagsterInstance.get() if kind == "home" else dg.DagsterInstance.ephemeral()
 
 
-def run_range(start: date, end: date, instance_kind: str = "home") -> dict[str, Any]:
-    """One timed run of the whole graph over [start, end]."""
+def new_day_selection() -> dg.AssetSelection:
+    """What a new day's landing run builds (`sensors/chain.py`): every asset on the flights
+    calendar, raw to marts, with their checks. The reference tables and the dimensions, which a
+    day of flights does not change, are left out.
+    """
+    graph = defs.resolve_asset_graph()
+    days = graph.get(dg.AssetKey(["raw", "flights"])).partitions_def
+    return dg.AssetSelection.assets(
+        *(key for key in graph.materializable_asset_keys if graph.get(key).partitions_def == days)
+    )
+
+
+def run_range(
+    start: date,
+    end: date,
+    instance_kind: str = "home",
+    selection: dg.AssetSelection | None = None,
+) -> dict[str, Any]:
+    """One timed run over [start, end] of the selection (the whole graph by default)."""
     settings = Settings.from_env()
     with instance_for(instance_kind) as instance:
         called = time.time()
         began = time.perf_counter()
         result = materialize_range(
-            defs, start, end, instance, resources=build_resources(settings), log_level="WARNING"
+            defs,
+            start,
+            end,
+            instance,
+            resources=build_resources(settings),
+            selection=selection,
+            log_level="WARNING",
         )
         run_s = time.perf_counter() - began
         # The run is complete here: reading its event log back for the step timings below is
@@ -194,6 +218,9 @@ def main() -> None:
     parser.add_argument("--end", type=date.fromisoformat)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--new-day", action="store_true", help="oneday: only what a new day's landing builds"
+    )
     parser.add_argument("--instance", choices=["home", "memory"], default="home")
     args = parser.parse_args()
     imports = {"import_dagster_s": T_DAGSTER - T0, "import_definitions_s": T_DEFS - T_DAGSTER}
@@ -202,11 +229,19 @@ def main() -> None:
         report["total_s"] = report.pop("result_at") - T0  # time to result, imports included
         export(Settings.from_env(), args.out)
     elif args.mode == "oneday":
-        runs = [run_range(args.start, args.start, args.instance) for _ in range(args.repeat)]
+        selection = new_day_selection() if args.new_day else None
+        runs = [
+            run_range(args.start, args.start, args.instance, selection) for _ in range(args.repeat)
+        ]
+        median = runs[
+            [r["run_s"] for r in runs].index(statistics.median_low(r["run_s"] for r in runs))
+        ]
         report = {
             "run_s": statistics.median(r["run_s"] for r in runs),
             "runs_s": [r["run_s"] for r in runs],
-            "steps_s": runs[-1]["steps_s"],
+            # Where the median run's time went: creating the run, the steps, Dagster between
+            # them, and the end (the IO managers' teardown writes the catalog).
+            **{k: median[k] for k in ("startup_s", "between_steps_s", "wrapup_s", "steps_s")},
         }
     else:
         times = trivial_runs(args.repeat)

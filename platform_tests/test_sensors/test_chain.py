@@ -25,7 +25,7 @@ FLIGHTS_TO_MARTS = keys(
 
 
 def test_a_day_of_flights_runs_through_to_every_mart_once_its_other_inputs_are_built() -> None:
-    chain = downstream_chain(GRAPH, dg.AssetKey(["raw", "flights"]), lambda _: True)
+    chain = downstream_chain(GRAPH, [dg.AssetKey(["raw", "flights"])], lambda _: True)
     assert sorted(chain) == sorted(FLIGHTS_TO_MARTS)
     # Upstream first: the run's steps follow the graph.
     assert chain.index(dg.AssetKey(["marts", "fct_flights"])) < chain.index(
@@ -35,19 +35,19 @@ def test_a_day_of_flights_runs_through_to_every_mart_once_its_other_inputs_are_b
 
 def test_a_mart_waiting_on_another_sources_day_is_left_to_automation() -> None:
     weather = dg.AssetKey(["staged", "weather"])
-    chain = downstream_chain(GRAPH, dg.AssetKey(["raw", "flights"]), lambda key: key != weather)
+    chain = downstream_chain(GRAPH, [dg.AssetKey(["raw", "flights"])], lambda key: key != weather)
     waiting = dg.AssetKey(["marts", "mart_delay_weather"])
     assert sorted(chain) == sorted(k for k in FLIGHTS_TO_MARTS if k != waiting)
 
 
 def test_nothing_past_raw_before_the_reference_tables_are_built() -> None:
     built = {dg.AssetKey(["marts", name]) for name in ("dim_airline", "dim_airport", "dim_plane")}
-    chain = downstream_chain(GRAPH, dg.AssetKey(["raw", "flights"]), built.__contains__)
+    chain = downstream_chain(GRAPH, [dg.AssetKey(["raw", "flights"])], built.__contains__)
     assert chain == keys("raw/flights")  # staged/flights reads staged/airports, never built
 
 
 def test_a_monthly_mart_of_a_daily_source_is_on_another_calendar_and_left_out() -> None:
-    chain = downstream_chain(GRAPH, dg.AssetKey(["raw", "seattle_weather"]), lambda _: True)
+    chain = downstream_chain(GRAPH, [dg.AssetKey(["raw", "seattle_weather"])], lambda _: True)
     assert sorted(chain) == sorted(
         keys("raw/seattle_weather", "staged/seattle_weather", "staged/seattle_weather_quarantine")
     )
@@ -71,3 +71,11 @@ def test_an_input_counts_as_built_once_it_holds_the_days_and_its_blocking_checks
             dg.AssetCheckEvaluation(asset_key=airports, check_name=check.name, passed=False)
         )
         assert not built_for(GRAPH, instance, days)(airports)
+
+
+def test_a_day_of_flights_and_weather_in_one_run_reaches_the_mart_they_meet_in() -> None:
+    roots = keys("raw/flights", "raw/weather")
+    weather = dg.AssetKey(["staged", "weather"])
+    chain = downstream_chain(GRAPH, roots, lambda key: key != weather)
+    assert dg.AssetKey(["marts", "mart_delay_weather"]) in chain
+    assert chain.index(weather) < chain.index(dg.AssetKey(["marts", "mart_delay_weather"]))

@@ -261,3 +261,45 @@ def test_a_delivery_is_judged_alike_on_the_fast_and_the_exact_path(
         assert inspection.rows == rows
     else:
         assert problem in str(inspection.problem)
+
+
+WEATHER_HEADER = (
+    b"origin,year,month,day,hour,temp,dewp,humid,wind_dir,wind_speed,wind_gust,precip,"
+    b"pressure,visib,time_hour\n"
+)
+RAW_WEATHER = dg.AssetKey(["raw", "weather"])
+
+
+def weather_line(day: int) -> bytes:
+    return f"EWR,2013,1,{day},5,39,28,64,260,12,,0,1012,10,2013-01-0{day} 05:00:00\n".encode()
+
+
+def test_a_day_both_partners_deliver_is_one_run_and_the_partner_defers_a_bounded_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    landing = tmp_path / "landing"
+    deliver(landing / "flights" / "2013-01-02.csv", HEADER + day_line(2))
+    deliver(landing / "weather" / "2013-01-02.csv", WEATHER_HEADER + weather_line(2))
+    deliver(landing / "weather" / "2013-01-03.csv", WEATHER_HEADER + weather_line(3))
+    with dg.instance_for_test() as instance:
+        flights = tick(instance, landing, None)
+        weather = tick(instance, landing, None, name="weather_landing")
+        # The first source by name takes its partner's delivery of the same day along ...
+        [request] = flights.run_requests or []
+        assert request.partition_key == "2013-01-02"
+        assert {RAW_FLIGHTS, RAW_WEATHER} <= set(request.asset_selection or [])
+        # ... and the partner's sensor leaves that day to it, taking the unpaired day alone.
+        assert partitions(weather) == ["2013-01-03"]
+        assert RAW_FLIGHTS not in (weather.run_requests[0].asset_selection or [])  # type: ignore[index]
+
+        # Had the flights run not come, the day is taken alone once the wait is over ...
+        monkeypatch.setattr(landing_sensor, "PARTNER_WAIT_SECONDS", 0)
+        alone = tick(instance, landing, weather.cursor, "weather_landing")
+        assert partitions(alone) == ["2013-01-02"]
+        # ... and once the flights run has ingested it, it needs no run of its own.
+        body = WEATHER_HEADER + weather_line(2)
+        held = pl.DataFrame(
+            {"_partition_date": [date(2013, 1, 2)], "_content_hash": [content_hash(body)]}
+        )
+        store_daily(str(tmp_path / "lake"), ["raw", "weather"], held, "_partition_date")
+        assert partitions(tick(instance, landing, weather.cursor, "weather_landing")) == []

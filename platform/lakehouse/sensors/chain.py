@@ -11,11 +11,11 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 def downstream_chain(
     graph: BaseAssetGraph,
-    root: dg.AssetKey,
+    roots: Sequence[dg.AssetKey],
     built: Callable[[dg.AssetKey], bool],
 ) -> list[dg.AssetKey]:
-    """The root and every asset downstream of it that one run over the root's partitions can
-    build, upstream first: automated assets on the root's partitions definition (or none),
+    """The roots and every asset downstream of them that one run over the roots' partitions
+    can build, upstream first: automated assets on the roots' partitions definition (or none),
     each of whose other dependencies is either in the run or already `built` for the run's
     partitions.
 
@@ -26,12 +26,13 @@ def downstream_chain(
 
     Args:
         graph: The repository's asset graph.
-        root: The raw asset the landing sensor requests.
+        roots: The raw assets the landing sensor requests (its own, and its partners' that
+            delivered the same days: `partners.py`), on one partitions definition.
         built: Whether a dependency outside the run holds the run's partitions (any
             materialization, for an unpartitioned one).
     """
-    partitions = graph.get(root).partitions_def
-    chosen = {root}
+    partitions = graph.get(roots[0]).partitions_def
+    chosen = set(roots)
     for key in graph.toposorted_asset_keys:
         node = graph.get(key)
         if key in chosen or not node.is_materializable or not node.parent_keys & chosen:

@@ -2,13 +2,16 @@
 
 import functools
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 
 from lakehouse.assets.automation import EVERY_DAEMON_LOOP_SECONDS
 from lakehouse.dates import days_between
-from lakehouse.declarations import SourceSpec
+from lakehouse.declarations import SourceSpec, declared_sources
 from lakehouse.landing import (
     LandingFileError,
     content_hash,
@@ -23,6 +26,14 @@ from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
 from lakehouse.runner import range_tags
 from lakehouse.sensors.chain import built_for, downstream_chain
+from lakehouse.sensors.partners import (
+    PARTNER_WAIT_SECONDS,
+    Arrival,
+    partners,
+    pending_arrivals,
+    raw_key,
+    together,
+)
 from lakehouse.sensors.planning import (
     FileStat,
     Inspection,
@@ -40,13 +51,17 @@ REDELIVER = "deliver a fixed file under the same name: a changed file is looked 
 
 
 def run_request(
-    context: dg.SensorEvaluationContext, run: PlannedRun, raw: dg.AssetKey
+    context: dg.SensorEvaluationContext,
+    run: PlannedRun,
+    raw: dg.AssetKey,
+    taken_along: Sequence[dg.AssetKey] = (),
 ) -> dg.RunRequest:
     """One day is a partition run; consecutive days are one single-run backfill of the range.
-    Either carries the days on to every table downstream it can build (`downstream_chain`).
+    Either carries the days on to every table downstream it can build (`downstream_chain`),
+    with the raw tables of the partners whose deliveries of the same days it takes along.
     """
     days = [d.isoformat() for d in days_between(run.start, run.end)]
-    chain = carried(context, raw, days)
+    chain = carried(context, [raw, *taken_along], days)
     if run.start == run.end:
         return dg.RunRequest(run_key=run.run_key, partition_key=days[0], asset_selection=chain)
     return dg.RunRequest(
@@ -65,19 +80,19 @@ def snapshot_request(
     return [
         dg.RunRequest(
             run_key="+".join(r.run_key for r in plan.runs),
-            asset_selection=carried(context, raw, []),
+            asset_selection=carried(context, [raw], []),
         )
     ]
 
 
 def carried(
-    context: dg.SensorEvaluationContext, raw: dg.AssetKey, partition_keys: list[str]
+    context: dg.SensorEvaluationContext, raws: Sequence[dg.AssetKey], partition_keys: list[str]
 ) -> list[dg.AssetKey]:
-    """The raw asset and what its run builds after it for these partitions."""
-    if context.repository_def is None:  # a test's bare context: the raw asset alone
-        return [raw]
+    """The raw assets and what their run builds after them for these partitions."""
+    if context.repository_def is None:  # a test's bare context: the raw assets alone
+        return list(raws)
     graph = context.repository_def.asset_graph
-    return downstream_chain(graph, raw, built_for(graph, context.instance, partition_keys))
+    return downstream_chain(graph, raws, built_for(graph, context.instance, partition_keys))
 
 
 def outside_range(spec: SourceSpec) -> str:
@@ -108,13 +123,88 @@ def inspect_delivery(source: Source, path: Path) -> Inspection:
     return Inspection(content_hash(data), rows=rows.height)
 
 
+@dataclass
+class Pairing:
+    """On one tick of a daily source's sensor: its recent deliveries' partners (`partners.py`),
+    whose deliveries of the same days it takes along or defers its own to.
+    """
+
+    source: Source
+    arrived: dict[date, int]  # own deliveries recent enough to pair, by day
+    earlier: list[Source]  # partners whose sensors take this source's deliveries along
+    later: list[Source]  # partners whose deliveries this sensor takes along
+    pending: Callable[[Source], dict[date, Arrival]]
+
+    @classmethod
+    def for_tick(
+        cls,
+        context: dg.SensorEvaluationContext,
+        source: Source,
+        listing: Sequence[FileStat],
+        landing: LandingZone,
+        lake: Lake,
+        now_ns: int,
+    ) -> "Pairing":
+        """The pairing of this tick (none without a repository, or for older deliveries)."""
+        wait_ns = PARTNER_WAIT_SECONDS * 1_000_000_000
+        arrived = {
+            s.day: s.arrived_ns
+            for s in listing
+            if s.day is not None and now_ns - s.arrived_ns < wait_ns
+        }
+        graph = context.repository_def.asset_graph if context.repository_def else None
+        mates = partners(graph, source.name) if graph is not None and arrived else []
+
+        @functools.cache
+        def pending(partner: Source) -> dict[date, Arrival]:
+            return pending_arrivals(
+                partner, sorted(arrived), landing, lake, inspect_delivery, now_ns
+            )
+
+        return cls(
+            source,
+            arrived,
+            [p for p in mates if p.name < source.name],
+            [p for p in mates if p.name > source.name],
+            pending,
+        )
+
+    def _paired(self, partner: Source, day: date) -> bool:
+        found = self.pending(partner).get(day)
+        own = self.arrived.get(day)
+        return (
+            found is not None
+            and found.ready
+            and own is not None
+            and together(found.arrived_ns, own)
+        )
+
+    def defers(self, stat: FileStat) -> bool:
+        """Whether a recent delivery is left to an earlier partner's run, which takes it along
+        with its own delivery of the same day.
+        """
+        return stat.day is not None and any(self._paired(p, stat.day) for p in self.earlier)
+
+    def taken_along(self, run: PlannedRun) -> list[dg.AssetKey]:
+        """The raw tables of the later partners that delivered every day of the run with it."""
+        days = days_between(run.start, run.end)
+        return [raw_key(p.name) for p in self.later if all(self._paired(p, day) for day in days)]
+
+
 def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
     """A sensor that requests the raw asset of a declared source for its complete new
     deliveries, with what the same run can build downstream; automation builds the rest.
     """
     source = landing_source(spec)
-    raw = dg.AssetKey(["raw", source.name])
+    raw = raw_key(source.name)
     daily = spec.daily
+    # The raw tables this sensor may take along: other daily sources on the same calendar
+    # (`partners` narrows them, on each tick, to those meeting this one downstream).
+    same_calendar = [
+        raw_key(name)
+        for name, other in declared_sources().items()
+        if daily and other.daily and name != spec.name and other.partitions == spec.partitions
+    ]
 
     @dg.sensor(
         name=f"{source.name}_landing",
@@ -124,7 +214,7 @@ def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
         # What a landing run may carry the days on to: the raw asset and what is downstream of
         # it. (An asset selection, not a target: a target is one job over the selection, which
         # cannot span the calendars of a source and its monthly marts.)
-        asset_selection=dg.AssetSelection.assets(raw).downstream(),
+        asset_selection=dg.AssetSelection.assets(raw, *same_calendar).downstream(),
         minimum_interval_seconds=EVERY_DAEMON_LOOP_SECONDS if daily else REFERENCE_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
@@ -156,6 +246,8 @@ def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
         days = [stat.day for stat in listing if stat.day is not None]
         held_days = functools.cache(lambda: lake.held_hashes(raw, days))
         snapshots = functools.cache(lambda: lake.file_hashes(raw))
+        now_ns = time.time_ns()
+        pairing = Pairing.for_tick(context, source, listing, landing, lake, now_ns)
         plan = plan_landing_runs(
             source.name,
             listing,
@@ -169,7 +261,8 @@ def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
                 if daily and stat.day is not None
                 else snapshots().get(f"{source.name}/{stat.name}")
             ),
-            now_ns=time.time_ns(),
+            defer=pairing.defers,
+            now_ns=now_ns,
             quiet_ns=landing.quiet_ns,
         )
         for name, reason in plan.rejected.items():
@@ -180,16 +273,21 @@ def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
                 f"{', '.join(plan.waiting[:3])} (taken once marked complete or quiet for "
                 f"{landing.quiet_seconds:g} s)"
             )
+        if plan.deferred:
+            context.log.info(
+                f"left {', '.join(plan.deferred[:3])} to the run of a partner source that "
+                f"delivered the same day (taken alone after {PARTNER_WAIT_SECONDS} s)"
+            )
+        requests = []
         for run in plan.runs:
+            along = pairing.taken_along(run) if daily else []
             context.log.info(
                 f"{run.run_key}: {len(run.files)} new file(s) {', '.join(run.files[:3])}"
+                + (f", with {', '.join(k.to_user_string() for k in along)}" if along else "")
             )
+            requests.append(run_request(context, run, raw, along))
         return dg.SensorResult(
-            run_requests=(
-                [run_request(context, r, raw) for r in plan.runs]
-                if daily
-                else snapshot_request(context, plan, raw)
-            ),
+            run_requests=requests if daily else snapshot_request(context, plan, raw),
             cursor=plan.cursor.to_json(),
             asset_events=[
                 dg.AssetObservation(

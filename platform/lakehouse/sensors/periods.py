@@ -97,7 +97,7 @@ def make_period_sensor(spec: SourceSpec) -> dg.SensorDefinition:
                     dg.RunRequest(
                         run_key=f"{run.run_key}:{name}",
                         partition_key=key,
-                        asset_selection=carried(context, raw, [key]),
+                        asset_selection=carried(context, [raw], [key]),
                     )
                 )
         return dg.SensorResult(

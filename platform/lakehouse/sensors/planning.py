@@ -165,12 +165,15 @@ class Plan:
         rejected: Files refused on this tick (each is reported once, until it changes).
         waiting: Files that may still be being written (no completion marker newer than them,
             changed within the quiet period); looked at again next tick.
+        deferred: Complete files left for a partner source's run to take along; looked at
+            again next tick.
     """
 
     runs: list[PlannedRun]
     cursor: LandingCursor
     rejected: dict[str, str]
     waiting: list[str]
+    deferred: list[str] = field(default_factory=list)
 
 
 def plan_landing_runs(
@@ -181,6 +184,7 @@ def plan_landing_runs(
     *,
     accepts: Callable[[date], str | None] = lambda _: None,
     ingested_hash: Callable[[FileStat], str | None] = lambda _: None,
+    defer: Callable[[FileStat], bool] = lambda _: False,
     now_ns: int,
     quiet_ns: int,
 ) -> Plan:
@@ -204,6 +208,8 @@ def plan_landing_runs(
         ingested_hash: The SHA-256 of the delivery the raw layer already holds for a file's
             day, if any: a file it matches needs no run (e.g. `make run` ingested it before
             the sensor first looked).
+        defer: Whether a complete file is left, for now, to another sensor's run (it is
+            then judged again next tick, as a file still being written is).
         now_ns: The current time, in the same clock as the mtimes.
         quiet_ns: How long a file without a completion marker must be untouched to be
             complete.
@@ -211,6 +217,7 @@ def plan_landing_runs(
     seen, rejected = dict(cursor.files), dict(cursor.rejected)
     new_rejections: dict[str, str] = {}
     waiting: list[str] = []
+    deferred: list[str] = []
     changed: list[tuple[date, str, str]] = []  # (day, file, sha256 + delivery mtime)
     settled_ns = cursor.watermark_ns  # the latest arrival settled (or already behind the mark)
 
@@ -247,6 +254,9 @@ def plan_landing_runs(
         if not is_complete(stat.mtime_ns, stat.marker_ns, now_ns=now_ns, quiet_ns=quiet_ns):
             waiting.append(stat.name)
             continue
+        if defer(stat):
+            deferred.append(stat.name)
+            continue
         found = inspect(stat.name)
         settled_ns = max(settled_ns, stat.arrived_ns)
         if found.problem is not None:
@@ -266,7 +276,7 @@ def plan_landing_runs(
             changed.append((stat.day, stat.name, arrival))
     # The mark moves to the latest arrival settled, but never past a file still being written.
     arrivals = {stat.name: stat.arrived_ns for stat in listing}
-    unsettled = [arrivals[name] for name in waiting]
+    unsettled = [arrivals[name] for name in (*waiting, *deferred)]
     watermark = min([settled_ns, *(t - 1 for t in unsettled)])
     watermark = max(watermark, cursor.watermark_ns)
     # A file that disappeared is forgotten, so delivering it again is new; one behind the mark
@@ -280,7 +290,7 @@ def plan_landing_runs(
         },
         watermark_ns=watermark,
     )
-    return Plan(_group_consecutive(source, changed), after, new_rejections, waiting)
+    return Plan(_group_consecutive(source, changed), after, new_rejections, waiting, deferred)
 
 
 def _group_consecutive(source: str, changed: list[tuple[date, str, str]]) -> list[PlannedRun]:
