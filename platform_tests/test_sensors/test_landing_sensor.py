@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 import lakehouse.sensors.landing as landing_sensor
+import lakehouse.sensors.partners as partners
 from lakehouse.definitions import ASSETS, SENSORS, build_resources
 from lakehouse.landing import content_hash, marker_path, write_atomic
 from lakehouse.settings import Settings
@@ -293,7 +294,7 @@ def test_a_day_both_partners_deliver_is_one_run_and_the_partner_defers_a_bounded
         assert RAW_FLIGHTS not in (weather.run_requests[0].asset_selection or [])  # type: ignore[index]
 
         # Had the flights run not come, the day is taken alone once the wait is over ...
-        monkeypatch.setattr(landing_sensor, "PARTNER_WAIT_SECONDS", 0)
+        monkeypatch.setattr(partners, "PARTNER_WAIT_SECONDS", 0)
         alone = tick(instance, landing, weather.cursor, "weather_landing")
         assert partitions(alone) == ["2013-01-02"]
         # ... and once the flights run has ingested it, it needs no run of its own.

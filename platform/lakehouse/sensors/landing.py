@@ -2,9 +2,7 @@
 
 import functools
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
@@ -26,14 +24,7 @@ from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
 from lakehouse.runner import range_tags
 from lakehouse.sensors.chain import built_for, downstream_chain
-from lakehouse.sensors.partners import (
-    PARTNER_WAIT_SECONDS,
-    Arrival,
-    partners,
-    pending_arrivals,
-    raw_key,
-    together,
-)
+from lakehouse.sensors.partners import PARTNER_WAIT_SECONDS, Pairing, raw_key
 from lakehouse.sensors.planning import (
     FileStat,
     Inspection,
@@ -123,74 +114,6 @@ def inspect_delivery(source: Source, path: Path) -> Inspection:
     return Inspection(content_hash(data), rows=rows.height)
 
 
-@dataclass
-class Pairing:
-    """On one tick of a daily source's sensor: its recent deliveries' partners (`partners.py`),
-    whose deliveries of the same days it takes along or defers its own to.
-    """
-
-    source: Source
-    arrived: dict[date, int]  # own deliveries recent enough to pair, by day
-    earlier: list[Source]  # partners whose sensors take this source's deliveries along
-    later: list[Source]  # partners whose deliveries this sensor takes along
-    pending: Callable[[Source], dict[date, Arrival]]
-
-    @classmethod
-    def for_tick(
-        cls,
-        context: dg.SensorEvaluationContext,
-        source: Source,
-        listing: Sequence[FileStat],
-        landing: LandingZone,
-        lake: Lake,
-        now_ns: int,
-    ) -> "Pairing":
-        """The pairing of this tick (none without a repository, or for older deliveries)."""
-        wait_ns = PARTNER_WAIT_SECONDS * 1_000_000_000
-        arrived = {
-            s.day: s.arrived_ns
-            for s in listing
-            if s.day is not None and now_ns - s.arrived_ns < wait_ns
-        }
-        graph = context.repository_def.asset_graph if context.repository_def else None
-        mates = partners(graph, source.name) if graph is not None and arrived else []
-
-        @functools.cache
-        def pending(partner: Source) -> dict[date, Arrival]:
-            return pending_arrivals(
-                partner, sorted(arrived), landing, lake, inspect_delivery, now_ns
-            )
-
-        return cls(
-            source,
-            arrived,
-            [p for p in mates if p.name < source.name],
-            [p for p in mates if p.name > source.name],
-            pending,
-        )
-
-    def _paired(self, partner: Source, day: date) -> bool:
-        found = self.pending(partner).get(day)
-        own = self.arrived.get(day)
-        return (
-            found is not None
-            and found.ready
-            and own is not None
-            and together(found.arrived_ns, own)
-        )
-
-    def defers(self, stat: FileStat) -> bool:
-        """Whether a recent delivery is left to an earlier partner's run, which takes it along
-        with its own delivery of the same day.
-        """
-        return stat.day is not None and any(self._paired(p, stat.day) for p in self.earlier)
-
-    def taken_along(self, run: PlannedRun) -> list[dg.AssetKey]:
-        """The raw tables of the later partners that delivered every day of the run with it."""
-        days = days_between(run.start, run.end)
-        return [raw_key(p.name) for p in self.later if all(self._paired(p, day) for day in days)]
-
-
 def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
     """A sensor that requests the raw asset of a declared source for its complete new
     deliveries, with what the same run can build downstream; automation builds the rest.
@@ -247,7 +170,9 @@ def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
         held_days = functools.cache(lambda: lake.held_hashes(raw, days))
         snapshots = functools.cache(lambda: lake.file_hashes(raw))
         now_ns = time.time_ns()
-        pairing = Pairing.for_tick(context, source, listing, landing, lake, now_ns)
+        pairing = Pairing.for_tick(
+            context, source, listing, landing, lake, inspect_delivery, now_ns
+        )
         plan = plan_landing_runs(
             source.name,
             listing,

@@ -23,11 +23,12 @@ import dagster as dg
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 
 from lakehouse.assets.automation import EVERY_DAEMON_LOOP_SECONDS
+from lakehouse.dates import days_between
 from lakehouse.declarations import declared_sources
 from lakehouse.landing import is_complete, list_landing_files, marker_mtime_ns
 from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
-from lakehouse.sensors.planning import Inspection
+from lakehouse.sensors.planning import FileStat, Inspection, PlannedRun
 from lakehouse.sources import Source, landing_source
 
 # How long a sensor defers a delivery its partner's sensor is to take along: a few daemon loops
@@ -117,3 +118,68 @@ def pending_arrivals(
 def together(a_ns: int, b_ns: int) -> bool:
     """Whether two deliveries arrived within one daemon loop of each other."""
     return abs(a_ns - b_ns) <= TOGETHER_NS
+
+
+@dataclass
+class Pairing:
+    """On one tick of a daily source's sensor: its recent deliveries' partners (`partners.py`),
+    whose deliveries of the same days it takes along or defers its own to.
+    """
+
+    arrived: dict[date, int]  # own deliveries recent enough to pair, by day
+    earlier: list[Source]  # partners whose sensors take this source's deliveries along
+    later: list[Source]  # partners whose deliveries this sensor takes along
+    pending: Callable[[Source], dict[date, Arrival]]
+
+    @classmethod
+    def for_tick(
+        cls,
+        context: dg.SensorEvaluationContext,
+        source: Source,
+        listing: Sequence[FileStat],
+        landing: LandingZone,
+        lake: Lake,
+        inspect: Callable[[Source, Path], Inspection],
+        now_ns: int,
+    ) -> "Pairing":
+        """The pairing of this tick (none without a repository, or for older deliveries)."""
+        wait_ns = PARTNER_WAIT_SECONDS * 1_000_000_000
+        arrived = {
+            s.day: s.arrived_ns
+            for s in listing
+            if s.day is not None and now_ns - s.arrived_ns < wait_ns
+        }
+        graph = context.repository_def.asset_graph if context.repository_def else None
+        mates = partners(graph, source.name) if graph is not None and arrived else []
+
+        @functools.cache
+        def pending(partner: Source) -> dict[date, Arrival]:
+            return pending_arrivals(partner, sorted(arrived), landing, lake, inspect, now_ns)
+
+        return cls(
+            arrived,
+            [p for p in mates if p.name < source.name],
+            [p for p in mates if p.name > source.name],
+            pending,
+        )
+
+    def _paired(self, partner: Source, day: date) -> bool:
+        found = self.pending(partner).get(day)
+        own = self.arrived.get(day)
+        return (
+            found is not None
+            and found.ready
+            and own is not None
+            and together(found.arrived_ns, own)
+        )
+
+    def defers(self, stat: FileStat) -> bool:
+        """Whether a recent delivery is left to an earlier partner's run, which takes it along
+        with its own delivery of the same day.
+        """
+        return stat.day is not None and any(self._paired(p, stat.day) for p in self.earlier)
+
+    def taken_along(self, run: PlannedRun) -> list[dg.AssetKey]:
+        """The raw tables of the later partners that delivered every day of the run with it."""
+        days = days_between(run.start, run.end)
+        return [raw_key(p.name) for p in self.later if all(self._paired(p, day) for day in days)]
