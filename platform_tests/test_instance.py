@@ -4,6 +4,7 @@ one transaction per shard, and read back exactly as Dagster's stock SQLite stora
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -258,3 +259,28 @@ def test_a_wipe_leaves_no_connection_on_a_deleted_shard(
     (run,) = materialize_twice(instance)[:1]
     logged = instance.all_logs(run, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
     assert len(logged) == len(DAYS.get_partition_keys())
+
+
+def test_a_watched_run_sees_each_new_event_while_its_connection_stays_open(
+    batching: tuple[dg.DagsterInstance, BatchingSqliteEventLogStorage],
+) -> None:
+    # The UI follows a running run's log through this watch: each write must wake it, though
+    # a kept connection commits to the shard's WAL file and leaves the shard file unchanged.
+    instance, storage = batching
+    (run_id,) = materialize_twice(instance)[:1]
+    run = instance.get_run_by_id(run_id)
+    assert run is not None
+    seen: list[str] = []
+
+    def follow(entry: Any, _: str) -> None:
+        seen.append(entry.dagster_event.message if entry.dagster_event else entry.user_message)
+
+    storage.watch(run_id, str(storage.get_records_for_run(run_id).cursor), follow)
+    try:
+        instance.report_engine_event("still going", run)
+        deadline = time.monotonic() + 10
+        while "still going" not in seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        storage.end_watch(run_id, follow)
+    assert "still going" in seen

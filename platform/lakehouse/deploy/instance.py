@@ -28,16 +28,23 @@ from dagster._core.events import (
 )
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.event_log.base import EventHandlerFn
 from dagster._core.storage.event_log.schema import (
     AssetCheckExecutionsTable,
     SqlEventLogStorageTable,
 )
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    SqliteEventLogStorage,
+    SqliteEventLogStorageWatchdog,
+)
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.storage.sqlite_storage import _event_logs_directory
 from dagster._serdes import ConfigurableClassData, serialize_value
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import event as sa_event
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
+from watchdog.events import FileSystemEvent
+from watchdog.observers import Observer
 
 # Dagster reads these from the environment, not from dagster.yaml, so every process of a
 # deployment needs them (the Makefile exports them locally). A range run then records one
@@ -101,6 +108,22 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
                 self._initialized_dbs.add(shard)
             with engine.connect() as conn, conn.begin():
                 yield conn
+
+    def watch(self, run_id: str, cursor: str | None, callback: EventHandlerFn) -> None:
+        """As Dagster's (the UI follows a running run's log through it), waking on writes to
+        the shard's WAL file too: a kept connection commits there, and the shard file itself
+        changes only when the WAL is checkpointed into it.
+        """
+        observer: Any = self._obs
+        if observer is None:
+            observer = Observer()
+            observer.start()
+            self._obs = observer  # Dagster's attribute, annotated None where it is declared
+        handler = _WalAwareWatchdog(self, run_id, callback, cursor)
+        self._watchers[run_id][callback] = (
+            handler,
+            observer.schedule(handler, self._base_dir, recursive=True),
+        )
 
     def _close_engines(self) -> None:
         with self._db_lock:
@@ -191,7 +214,7 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
                 for index, event in enumerate(events)
                 if event.dagster_event_type == _CHECK_PLANNED
             ]
-            assets = [index for index in range(len(events)) if index not in set(checks)]
+            assets = sorted(set(range(len(events))) - set(checks))
             self._store_asset_event_tags(
                 conn, [events[i] for i in assets], [event_ids[i] for i in assets]
             )
@@ -216,6 +239,11 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
         partitioned or not), with the event encoded once instead of once per row: a year's run
         plans 42 checks x 365 rows.
         """
+        if not isinstance(
+            event.get_dagster_event().event_specific_data, AssetCheckEvaluationPlanned
+        ):
+            super()._store_asset_check_evaluation_planned(event, event_id)
+            return
         with self.index_connection() as conn:
             conn.execute(AssetCheckExecutionsTable.insert(), self._planned_rows(event, event_id))
 
@@ -239,6 +267,24 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
         return [{**row, "partition": partition} for partition in partitions]
 
 
+class _WalAwareWatchdog(SqliteEventLogStorageWatchdog):
+    """Dagster's watch of one run's shard, matching its WAL file as well as the shard file."""
+
+    def __init__(
+        self,
+        storage: SqliteEventLogStorage,
+        run_id: str,
+        callback: EventHandlerFn,
+        cursor: str | None,
+    ) -> None:
+        super().__init__(storage, run_id, callback, cursor)
+        self._patterns = [self._log_path, f"{self._log_path}-wal"]
+
+    def on_modified(self, event: FileSystemEvent) -> None:
+        """Read the run's new events, whichever of its two files changed."""
+        self._process_log()
+
+
 def _shard_engine(url: str) -> Engine:
     """An engine keeping a connection to an event-log shard open, committing without fsync.
 
@@ -256,7 +302,7 @@ def _shard_engine(url: str) -> Engine:
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
     )
 
-    @event.listens_for(engine, "connect")
+    @sa_event.listens_for(engine, "connect")
     def _no_fsync_per_commit(dbapi_connection: sqlite3.Connection, _: ConnectionPoolEntry) -> None:
         dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
