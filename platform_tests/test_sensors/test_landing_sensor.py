@@ -8,6 +8,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
+from dagster._core.definitions.sensor_definition import SensorExecutionData
+from dagster._core.utils import make_new_run_id
 
 import lakehouse.sensors.landing as landing_sensor
 import lakehouse.sensors.partners as partners
@@ -23,6 +25,20 @@ RAW_FLIGHTS = dg.AssetKey(["raw", "flights"])
 
 def sensor_named(name: str) -> dg.SensorDefinition:
     return next(s for s in SENSORS if s.name == name)
+
+
+def evaluated(
+    instance: dg.DagsterInstance, landing: Path, name: str = "flights_landing"
+) -> SensorExecutionData:
+    """A first tick as the daemon evaluates it (Dagster's checks of the result included)."""
+    sensor = sensor_named(name)
+    resources = build_resources(Settings.from_env().with_home(landing.parent))
+    with dg.build_sensor_context(
+        instance=instance,
+        resources=resources,
+        definitions=dg.Definitions(assets=ASSETS, sensors=[sensor], resources=resources),
+    ) as context:
+        return sensor.evaluate_tick(context)
 
 
 def tick(
@@ -279,28 +295,43 @@ def test_a_day_both_partners_deliver_is_one_run_and_the_partner_defers_a_bounded
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     landing = tmp_path / "landing"
-    deliver(landing / "flights" / "2013-01-02.csv", HEADER + day_line(2))
+    flights_day = HEADER + day_line(2)
+    deliver(landing / "flights" / "2013-01-02.csv", flights_day)
     deliver(landing / "weather" / "2013-01-02.csv", WEATHER_HEADER + weather_line(2))
     deliver(landing / "weather" / "2013-01-03.csv", WEATHER_HEADER + weather_line(3))
     with dg.instance_for_test() as instance:
-        flights = tick(instance, landing, None)
-        weather = tick(instance, landing, None, name="weather_landing")
-        # The first source by name takes its partner's delivery of the same day along ...
-        [request] = flights.run_requests or []
+        # The first source by name takes its partner's delivery of the same day along (and
+        # Dagster accepts the request: a sensor may request only its own asset selection) ...
+        [request] = evaluated(instance, landing).run_requests
         assert request.partition_key == "2013-01-02"
         assert {RAW_FLIGHTS, RAW_WEATHER} <= set(request.asset_selection or [])
         # ... and the partner's sensor leaves that day to it, taking the unpaired day alone.
+        weather = tick(instance, landing, None, name="weather_landing")
         assert partitions(weather) == ["2013-01-03"]
-        assert RAW_FLIGHTS not in (weather.run_requests[0].asset_selection or [])  # type: ignore[index]
 
-        # Had the flights run not come, the day is taken alone once the wait is over ...
-        monkeypatch.setattr(partners, "PARTNER_WAIT_SECONDS", 0)
-        alone = tick(instance, landing, weather.cursor, "weather_landing")
-        assert partitions(alone) == ["2013-01-02"]
-        # ... and once the flights run has ingested it, it needs no run of its own.
-        body = WEATHER_HEADER + weather_line(2)
+        def weather_tick() -> list[str | None]:
+            return partitions(tick(instance, landing, weather.cursor, "weather_landing"))
+
+        # The wait is bounded: past it, the day is taken alone.
+        with monkeypatch.context() as patched:
+            patched.setattr(partners, "PARTNER_WAIT_SECONDS", 0)
+            assert weather_tick() == ["2013-01-02"]
+
+        # The flights run is under way and has ingested its own day: the weather day stays
+        # left to it until it ends ...
         held = pl.DataFrame(
-            {"_partition_date": [date(2013, 1, 2)], "_content_hash": [content_hash(body)]}
+            {"_partition_date": [date(2013, 1, 2)], "_content_hash": [content_hash(flights_day)]}
         )
-        store_daily(str(tmp_path / "lake"), ["raw", "weather"], held, "_partition_date")
-        assert partitions(tick(instance, landing, weather.cursor, "weather_landing")) == []
+        store_daily(str(tmp_path / "lake"), ["raw", "flights"], held, "_partition_date")
+        run = dg.DagsterRun(
+            job_name="__ASSET_JOB",
+            run_id=make_new_run_id(),
+            status=dg.DagsterRunStatus.STARTED,
+            asset_selection=frozenset(request.asset_selection or []),
+            tags={"dagster/partition": "2013-01-02"},
+        )
+        instance.add_run(run)
+        assert weather_tick() == []
+        # ... and, had it ended without it, the weather day is taken alone.
+        instance.report_run_failed(run)
+        assert weather_tick() == ["2013-01-02"]

@@ -9,7 +9,7 @@ import dagster as dg
 
 from lakehouse.assets.automation import EVERY_DAEMON_LOOP_SECONDS
 from lakehouse.dates import days_between
-from lakehouse.declarations import SourceSpec, declared_sources
+from lakehouse.declarations import SourceSpec
 from lakehouse.landing import (
     LandingFileError,
     content_hash,
@@ -24,7 +24,7 @@ from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
 from lakehouse.runner import range_tags
 from lakehouse.sensors.chain import built_for, downstream_chain
-from lakehouse.sensors.partners import PARTNER_WAIT_SECONDS, Pairing, raw_key
+from lakehouse.sensors.partners import Pairing, raw_key, same_calendar
 from lakehouse.sensors.planning import (
     FileStat,
     Inspection,
@@ -121,13 +121,6 @@ def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
     source = landing_source(spec)
     raw = raw_key(source.name)
     daily = spec.daily
-    # The raw tables this sensor may take along: other daily sources on the same calendar
-    # (`partners` narrows them, on each tick, to those meeting this one downstream).
-    same_calendar = [
-        raw_key(name)
-        for name, other in declared_sources().items()
-        if daily and other.daily and name != spec.name and other.partitions == spec.partitions
-    ]
 
     @dg.sensor(
         name=f"{source.name}_landing",
@@ -137,7 +130,9 @@ def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
         # What a landing run may carry the days on to: the raw asset and what is downstream of
         # it. (An asset selection, not a target: a target is one job over the selection, which
         # cannot span the calendars of a source and its monthly marts.)
-        asset_selection=dg.AssetSelection.assets(raw, *same_calendar).downstream(),
+        asset_selection=dg.AssetSelection.assets(
+            raw, *(raw_key(name) for name in same_calendar(source.name))
+        ).downstream(),
         minimum_interval_seconds=EVERY_DAEMON_LOOP_SECONDS if daily else REFERENCE_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
@@ -201,7 +196,7 @@ def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
         if plan.deferred:
             context.log.info(
                 f"left {', '.join(plan.deferred[:3])} to the run of a partner source that "
-                f"delivered the same day (taken alone after {PARTNER_WAIT_SECONDS} s)"
+                "delivered the same day (taken alone if it has not after a few loops)"
             )
         requests = []
         for run in plan.runs:

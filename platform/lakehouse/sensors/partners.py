@@ -26,8 +26,10 @@ from lakehouse.assets.automation import EVERY_DAEMON_LOOP_SECONDS
 from lakehouse.dates import days_between
 from lakehouse.declarations import declared_sources
 from lakehouse.landing import is_complete, list_landing_files, marker_mtime_ns
+from lakehouse.partitions import daily_partitions
 from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
+from lakehouse.runner import run_partitions
 from lakehouse.sensors.planning import FileStat, Inspection, PlannedRun
 from lakehouse.sources import Source, landing_source
 
@@ -35,14 +37,20 @@ from lakehouse.sources import Source, landing_source
 # (the partner's look, the queue, the run reaching its raw step).
 PARTNER_WAIT_SECONDS = 30
 TOGETHER_NS = EVERY_DAEMON_LOOP_SECONDS * 1_000_000_000
+# A run in these states may still write its raw tables.
+UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
 @dataclass(frozen=True)
 class Arrival:
-    """A partner's delivery for a day that its raw table does not hold yet."""
+    """A partner's complete, readable delivery for a day that its raw table does not hold."""
 
     arrived_ns: int
-    ready: bool  # complete and readable: a run may ingest it now
 
 
 def raw_key(source: str) -> dg.AssetKey:
@@ -51,32 +59,37 @@ def raw_key(source: str) -> dg.AssetKey:
 
 
 @functools.cache
-def _daily_sources() -> dict[str, Source]:
-    return {name: landing_source(s) for name, s in declared_sources().items() if s.daily}
+def same_calendar(source: str) -> tuple[str, ...]:
+    """The other daily sources partitioned by the same days as `source` (none if it is not
+    daily): the raw tables its sensor may take along.
+    """
+    specs = declared_sources()
+    own = specs.get(source)
+    if own is None or not own.daily:
+        return ()
+    days = daily_partitions(own)
+    return tuple(
+        name
+        for name, spec in sorted(specs.items())
+        if name != source and spec.daily and daily_partitions(spec) == days
+    )
 
 
 def partners(graph: BaseAssetGraph, source: str) -> list[Source]:
-    """The other daily sources on `source`'s calendar whose raw tables meet its raw table
-    downstream, by name.
+    """The sources on `source`'s calendar whose raw tables meet its raw table downstream, by
+    name.
     """
-    own = raw_key(source)
-    if not graph.has(own):
-        return []
-    days = graph.get(own).partitions_def
-    reached = _downstream(graph, own)
+    reached = _downstream(graph, raw_key(source))
     return [
-        other
-        for name, other in sorted(_daily_sources().items())
-        if name != source
-        and graph.has(raw_key(name))
-        and graph.get(raw_key(name)).partitions_def == days
-        and reached & _downstream(graph, raw_key(name))
+        landing_source(declared_sources()[name])
+        for name in same_calendar(source)
+        if graph.has(raw_key(name)) and reached & _downstream(graph, raw_key(name))
     ]
 
 
 def _downstream(graph: BaseAssetGraph, root: dg.AssetKey) -> set[dg.AssetKey]:
     found: set[dg.AssetKey] = set()
-    frontier = [root]
+    frontier = [root] if graph.has(root) else []
     while frontier:
         for child in graph.get(frontier.pop()).child_keys:
             if child not in found:
@@ -93,25 +106,29 @@ def pending_arrivals(
     inspect: Callable[[Source, Path], Inspection],
     now_ns: int,
 ) -> dict[date, Arrival]:
-    """The partner's deliveries for `days` that its raw table does not hold yet."""
+    """The partner's complete, readable deliveries for `days` that its raw table does not
+    hold yet (what its own sensor would request a run for).
+    """
     wanted = set(days)
-    files = [f for f in list_landing_files(landing.path, partner.name).files if f.day in wanted]
-    if not files:
-        return {}
-    held = lake.held_hashes(raw_key(partner.name), [f.day for f in files])
-    found = {}
-    for file in files:
-        stat = file.path.stat()
-        inspection = inspect(partner, file.path)
-        if inspection.held_by(held.get(file.day)):
+    complete: dict[date, tuple[Path, int]] = {}
+    for file in list_landing_files(landing.path, partner.name).files:
+        if file.day not in wanted:
             continue
-        complete = is_complete(
-            stat.st_mtime_ns, marker_mtime_ns(file.path), now_ns=now_ns, quiet_ns=landing.quiet_ns
-        )
-        found[file.day] = Arrival(
-            arrived_ns=max(stat.st_mtime_ns, stat.st_ctime_ns),
-            ready=complete and inspection.problem is None,
-        )
+        try:
+            stat = file.path.stat()
+        except FileNotFoundError:  # moved away since the listing
+            continue
+        marker = marker_mtime_ns(file.path)
+        if is_complete(stat.st_mtime_ns, marker, now_ns=now_ns, quiet_ns=landing.quiet_ns):
+            complete[file.day] = (file.path, max(stat.st_mtime_ns, stat.st_ctime_ns))
+    if not complete:
+        return {}
+    held = lake.held_hashes(raw_key(partner.name), sorted(complete))
+    found = {}
+    for day, (path, arrived_ns) in complete.items():
+        inspection = inspect(partner, path)
+        if inspection.problem is None and not inspection.held_by(held.get(day)):
+            found[day] = Arrival(arrived_ns)
     return found
 
 
@@ -120,16 +137,31 @@ def together(a_ns: int, b_ns: int) -> bool:
     return abs(a_ns - b_ns) <= TOGETHER_NS
 
 
+def planned_by(runs: Sequence[dg.DagsterRun], raw: dg.AssetKey, day: date) -> bool:
+    """Whether one of `runs` (unfinished ones) builds `raw` for `day`."""
+    wanted = day.isoformat()
+    for run in runs:
+        if raw not in (run.asset_selection or ()):
+            continue
+        covered = run_partitions(run.tags)
+        first, _, last = covered.partition("..")
+        if covered == wanted or (last and first <= wanted <= last):
+            return True
+    return False
+
+
 @dataclass
 class Pairing:
-    """On one tick of a daily source's sensor: its recent deliveries' partners (`partners.py`),
-    whose deliveries of the same days it takes along or defers its own to.
+    """On one tick of a daily source's sensor: the partners of its recent deliveries, whose
+    deliveries of the same days it takes along, or to whose runs it leaves its own.
     """
 
+    raw: dg.AssetKey
     arrived: dict[date, int]  # own deliveries recent enough to pair, by day
     earlier: list[Source]  # partners whose sensors take this source's deliveries along
     later: list[Source]  # partners whose deliveries this sensor takes along
     pending: Callable[[Source], dict[date, Arrival]]
+    unfinished: Callable[[], list[dg.DagsterRun]]
 
     @classmethod
     def for_tick(
@@ -142,12 +174,14 @@ class Pairing:
         inspect: Callable[[Source, Path], Inspection],
         now_ns: int,
     ) -> "Pairing":
-        """The pairing of this tick (none without a repository, or for older deliveries)."""
+        """The pairing of this tick: none without a repository, or for deliveries that
+        arrived longer ago than the wait (or in the future: a clock that is off pairs nothing).
+        """
         wait_ns = PARTNER_WAIT_SECONDS * 1_000_000_000
         arrived = {
             s.day: s.arrived_ns
             for s in listing
-            if s.day is not None and now_ns - s.arrived_ns < wait_ns
+            if s.day is not None and 0 <= now_ns - s.arrived_ns < wait_ns
         }
         graph = context.repository_def.asset_graph if context.repository_def else None
         mates = partners(graph, source.name) if graph is not None and arrived else []
@@ -156,30 +190,45 @@ class Pairing:
         def pending(partner: Source) -> dict[date, Arrival]:
             return pending_arrivals(partner, sorted(arrived), landing, lake, inspect, now_ns)
 
+        @functools.cache
+        def unfinished() -> list[dg.DagsterRun]:
+            return list(context.instance.get_runs(dg.RunsFilter(statuses=UNFINISHED)))
+
         return cls(
+            raw_key(source.name),
             arrived,
             [p for p in mates if p.name < source.name],
             [p for p in mates if p.name > source.name],
             pending,
+            unfinished,
         )
 
     def _paired(self, partner: Source, day: date) -> bool:
         found = self.pending(partner).get(day)
         own = self.arrived.get(day)
-        return (
-            found is not None
-            and found.ready
-            and own is not None
-            and together(found.arrived_ns, own)
-        )
+        return found is not None and own is not None and together(found.arrived_ns, own)
 
     def defers(self, stat: FileStat) -> bool:
-        """Whether a recent delivery is left to an earlier partner's run, which takes it along
-        with its own delivery of the same day.
+        """Whether a recent delivery is left, for now, to an earlier partner: its sensor takes
+        the delivery along with its own of the same day, or its run doing so is under way.
         """
-        return stat.day is not None and any(self._paired(p, stat.day) for p in self.earlier)
+        if stat.day not in self.arrived or not self.earlier:
+            return False
+        day = stat.day
+        return any(self._paired(p, day) for p in self.earlier) or planned_by(
+            self.unfinished(), self.raw, day
+        )
 
     def taken_along(self, run: PlannedRun) -> list[dg.AssetKey]:
-        """The raw tables of the later partners that delivered every day of the run with it."""
+        """The raw tables of the later partners that delivered every day of the run with it
+        (and whose own sensors have not requested those days already).
+        """
         days = days_between(run.start, run.end)
-        return [raw_key(p.name) for p in self.later if all(self._paired(p, day) for day in days)]
+        return [
+            raw_key(p.name)
+            for p in self.later
+            if all(
+                self._paired(p, day) and not planned_by(self.unfinished(), raw_key(p.name), day)
+                for day in days
+            )
+        ]
