@@ -5,18 +5,19 @@ It replays three simulated years at 1x, the 2013 sample re-dated to 2014 and 201
 (`lakehouse.simulator.redate`), under `lakehouse dev` (UI, daemon, code server: what
 `make dev` runs) on a fresh data home and a fresh instance. The days are delivered in chunks
 of calendar months (two by default) as `lakehouse land` delivers them (each file with its
-completion marker, the reference snapshots when they change); the landing sensors and automation carry them to the marts. When
-the marts hold a chunk's last day and nothing has run for a while, it records: the days
-landed, each sensor's cursor (bytes, as the instance stores it and the UI shows it), the size
-of DAGSTER_HOME (its biggest files named) and of the data home, the tick rows kept, and, every
+completion marker, the reference snapshots when they change); the landing sensors and
+automation carry them to the marts. When the marts hold a chunk's last day and nothing has run
+for a while, it records: the days landed, each sensor's cursor (bytes, as the instance stores
+it and the UI shows it), the size of DAGSTER_HOME (its biggest files named) and of the data
+home, the tick rows kept, and, every
 few chunks, how long the main UI pages take to show their content in Chromium (Playwright).
 
 The sources' partitions are declared in their YAML files (2013 for flights and weather). The
 soak runs the platform's code unchanged from a copy of the `lakehouse` package whose flights
 and weather declarations end on `--end` instead (what "widen `partitions` in its YAML" means
 for a user), loaded through a workspace file of its own. The vega-datasets sources are not
-landed: the soak is the flights replay (and under the daemon the stocks' 615 month-and-symbol
-files would be 615 runs, one per partition key).
+landed: the soak is the flights replay (and under the daemon the stocks' 560 month-and-symbol
+files would be 560 runs, one per partition key).
 
 Results: bench/soak.json (written after every chunk) and bench/soak.md (BENCH_RESULTS for
 another folder); `--report` rewrites soak.md from soak.json.
