@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from deltalake import DeltaTable
 
 from bench.dev import (
     BUSY,
@@ -66,6 +67,11 @@ LANDING_SENSOR = "flights_landing"
 PARTITIONED = "marts/fct_flights"
 PAGE_TIMEOUT_MS = 120_000
 TOP_FILES = 5
+# The cursors the report shows in columns (the others, untouched by the replay, in one).
+SHOWN_CURSORS = ("flights_landing", "weather_landing", "propagate")
+# The instance's own databases the report names: the run index with the asset event index,
+# and the sensor and schedule ticks.
+INSTANCE_FILES = ("history/runs/index.db", "schedules/schedules.db")
 
 
 @dataclass
@@ -150,6 +156,31 @@ def tick_rows(dagster_home: Path) -> int:
         return 0
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
         return int(db.execute("SELECT COUNT(*) FROM job_ticks").fetchone()[0])
+
+
+def materializations(dagster_home: Path) -> dict[str, int]:
+    """Materializations recorded per asset (one per partition written), from the SQLite event
+    index: how often each day was built.
+    """
+    database = dagster_home / "history" / "runs" / "index.db"
+    query = (
+        "SELECT asset_key, COUNT(*) FROM event_logs "
+        "WHERE dagster_event_type = 'ASSET_MATERIALIZATION' GROUP BY asset_key"
+    )
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        rows = db.execute(query).fetchall()
+    return {"/".join(json.loads(key)): int(count) for key, count in sorted(rows)}
+
+
+def live_lake_bytes(home: Path) -> int:
+    """Bytes of the files the lake's tables' current versions hold (the rest of the lake is
+    older versions, kept for time travel until `lakehouse vacuum` passes their retention).
+    """
+    total = 0
+    for delta_log in (home / "lake").rglob("_delta_log"):
+        actions = DeltaTable(str(delta_log.parent)).get_add_actions(flatten=True)
+        total += int(sum(actions.column("size_bytes").to_pylist()))
+    return total
 
 
 def cursor_sizes(instance: dg.DagsterInstance) -> dict[str, int]:
@@ -346,7 +377,19 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             )
         if instance.get_runs_count(dg.RunsFilter(statuses=BUSY)):
             log("runs still in progress at the end")
+    results["final"] = final_state(home, dagster_home)
     return results
+
+
+def final_state(home: Path, dagster_home: Path) -> dict[str, Any]:
+    """What the end of the soak holds: the lake's live share, and how often each asset's days
+    were built (a planes snapshot rebuilds every day of the fact and its marts).
+    """
+    return {
+        "lake_bytes": folder_bytes(home / "lake"),
+        "lake_live_bytes": live_lake_bytes(home),
+        "materializations": materializations(dagster_home),
+    }
 
 
 def write_json(results: dict[str, Any], folder: Path) -> None:
@@ -421,6 +464,11 @@ def growth(points: list[tuple[int, float]]) -> dict[str, Any]:
     }
 
 
+def _table(header: list[str]) -> list[str]:
+    """A Markdown table's header and rule, every column right-aligned."""
+    return ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
+
+
 def _cell(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}"
 
@@ -452,41 +500,69 @@ def markdown(results: dict[str, Any]) -> str:
         "with the soak's minutes, not with the days landed.",
         "",
     ]
-    sensors = sorted({name for s in samples for name in s["cursors"]})
-    page_names = list(dict.fromkeys(p for s in samples for p in s["pages_s"]))
+    shown = [n for n in SHOWN_CURSORS if any(n in s["cursors"] for s in samples)]
     header = [
         "days",
         "last day",
         "chunk s",
         "runs",
-        *[f"cursor {n} B" for n in sensors],
+        *[f"cursor {n} B" for n in shown],
+        "other cursors, max B",
         "ticks kept",
         "DAGSTER_HOME MB",
+        *[f"{Path(f).name} MB" for f in INSTANCE_FILES],
         "lake MB",
         "warehouse MB",
         "landing MB",
-        *[f"{p} s" for p in page_names],
     ]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
+    lines += _table(header)
     for s in samples:
+        others = [v for n, v in s["cursors"].items() if n not in shown]
+        files = s["biggest_files"]
         row = [
             str(s["days"]),
             s["last_day"],
             f"{s['chunk_s']:.0f}",
             f"{s['runs']} ({s['failed_runs']} failed)" if s["failed_runs"] else str(s["runs"]),
-            *[str(s["cursors"].get(n, "-")) for n in sensors],
+            *[str(s["cursors"].get(n, "-")) for n in shown],
+            str(max(others, default=0)),
             str(s["ticks"]),
             f"{s['dagster_home_bytes'] / 1e6:.1f}",
+            *[f"{files[f] / 1e6:.1f}" if f in files else "-" for f in INSTANCE_FILES],
             f"{s['data_bytes']['lake'] / 1e6:.1f}",
             f"{s['data_bytes']['warehouse'] / 1e6:.2f}",
             f"{s['data_bytes']['landing'] / 1e6:.1f}",
-            *[f"{s['pages_s'][p]:.2f}" if p in s["pages_s"] else "" for p in page_names],
         ]
         lines.append("| " + " | ".join(row) + " |")
+    page_names = list(dict.fromkeys(p for s in samples for p in s["pages_s"]))
+    lines += ["", "Page loads (seconds until the page's content shows):", ""]
+    lines += _table(["days", *page_names])
+    for s in samples:
+        if s["pages_s"]:
+            cells = [f"{s['pages_s'][p]:.2f}" if p in s["pages_s"] else "-" for p in page_names]
+            lines.append(f"| {s['days']} | " + " | ".join(cells) + " |")
     if samples:
         lines += ["", f"Biggest files in DAGSTER_HOME at {last['days']} days:", ""]
         lines += [
             f"- `{path}`: {size / 1e6:.1f} MB" for path, size in last["biggest_files"].items()
+        ]
+    if final := results.get("final"):
+        days = last["days"]
+        lines += [
+            "",
+            f"At the end: the lake holds {final['lake_bytes'] / 1e6:.0f} MB, of which the "
+            f"tables' current versions {final['lake_live_bytes'] / 1e6:.0f} MB (the rest: older "
+            "versions, which `lakehouse vacuum` removes once past their 7-day retention, never "
+            "reached in a soak of minutes). Materializations recorded per day landed (each is "
+            "one partition built; above 1, days were built again):",
+            "",
+            "| asset | materializations | per day landed |",
+            "|---|---:|---:|",
+        ]
+        lines += [
+            f"| {key} | {count} | {count / days:.2f} |"
+            for key, count in final["materializations"].items()
+            if count >= days / 2
         ]
     lines += [
         "",
