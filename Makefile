@@ -26,7 +26,7 @@ export UV_SYSTEM_CERTS := 1
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help install run dev test fuzz lint typecheck defs crash bench bench-latency clean
+.PHONY: help install run dev test fuzz lint typecheck defs crash bench bench-latency bench-soak clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -79,6 +79,10 @@ bench: install  ## Benchmarks (#7) at BENCH_SCALES (default 1,10,50): bench/resu
 
 bench-latency: install  ## Landing -> marts latency under `lakehouse dev` (#18): bench/latency.{json,md}
 	$(RUN) python -m bench.latency
+
+# Not part of `make bench`: about half an hour on 2 cores.
+bench-soak: install  ## Three simulated years under `lakehouse dev`: state, storage, page loads (#18): bench/soak.{json,md}
+	$(RUN) python -m bench.soak
 
 clean:  ## Remove data and instance state (keeps the environment)
 	rm -rf data .dagster

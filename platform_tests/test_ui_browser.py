@@ -24,24 +24,13 @@ import pytest
 
 from lakehouse.definitions import defs
 from lakehouse.simulator.sample import SAMPLE_SOURCES
+from platform_tests.browser import CHROMIUM, CHROMIUM_FLAGS
 from platform_tests.production.services import free_port, wait_until
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-# Without the background-networking flags Chromium keeps trying hosts this machine cannot reach.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 FIRST, LAST = "2013-01-01", "2013-01-03"
 STAGED_FLIGHTS = dg.AssetKey(["staged", "flights"])
 UI_TIMEOUT_MS = 60_000

@@ -3,10 +3,13 @@ plane dimension has real history to track (the package ships one undated table).
 """
 
 import csv
+import functools
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+
+from lakehouse.simulator.redate import SAMPLE_YEAR
 
 Row = dict[str, str]
 
@@ -44,14 +47,30 @@ SNAPSHOT_DAYS = (date(2013, 4, 1), date(2013, 8, 1), date(2013, 11, 1))
 
 def planes_snapshots(sample: bytes, start: date, end: date) -> dict[date, bytes]:
     """The planes deliveries of a replay of [start, end]: the fleet as it stands on `start`
-    (the sample, with the changes of every snapshot day up to `start`), then each snapshot day
-    inside the range with the changes so far applied.
+    (the latest snapshot dated up to `start`), then each snapshot dated inside the range.
+
+    The sample year's snapshots (the sample on 1 January, then each snapshot day with the
+    changes so far) repeat in every later year, re-dated as the daily files are: each year of a
+    longer replay starts from the sample's fleet again.
+    """
+    dated = [
+        (day.replace(year=year), body)
+        for year in range(SAMPLE_YEAR, end.year + 1)
+        for day, body in _sample_year(sample)
+    ]
+    in_force = next((body for day, body in reversed(dated) if day <= start), dated[0][1])
+    return {start: in_force, **{day: body for day, body in dated if start < day <= end}}
+
+
+@functools.cache
+def _sample_year(sample: bytes) -> tuple[tuple[date, bytes], ...]:
+    """The sample year's snapshots in order: the sample on 1 January, then every snapshot day
+    with the changes up to it applied.
     """
     reader = csv.DictReader(io.StringIO(sample.decode()))
     header = list(reader.fieldnames or [])
     rows = list(reader)
-    in_force = sample if sample.endswith(b"\n") else sample + b"\n"
-    snapshots: dict[date, bytes] = {}
+    snapshots = [(date(SAMPLE_YEAR, 1, 1), sample if sample.endswith(b"\n") else sample + b"\n")]
     for day in SNAPSHOT_DAYS:
         retired: set[int] = set()
         for change in (c for c in CHANGES if c.day == day):
@@ -60,13 +79,10 @@ def planes_snapshots(sample: bytes, start: date, end: date) -> dict[date, bytes]
                     retired.add(index)
                 else:
                     rows[index] = change.apply(rows[index])
-        if day <= end:
-            body = _to_csv(header, [r for i, r in enumerate(rows) if i not in retired])
-            if day <= start:
-                in_force = body
-            else:
-                snapshots[day] = body
-    return {start: in_force, **snapshots}
+        snapshots.append(
+            (day, _to_csv(header, [r for i, r in enumerate(rows) if i not in retired]))
+        )
+    return tuple(snapshots)
 
 
 def _to_csv(header: list[str], rows: list[Row]) -> bytes:

@@ -13,6 +13,7 @@ from lakehouse.dates import days_between
 from lakehouse.landing import landing_path, list_landing_files, write_atomic
 from lakehouse.simulator.faults import Fault, Injected, Step
 from lakehouse.simulator.planes import planes_snapshots
+from lakehouse.simulator.redate import lines_of_day
 from lakehouse.simulator.sample import (
     DATE_COLUMNS,
     FLIGHTS,
@@ -44,7 +45,7 @@ def split_by_day(data: bytes, source: Source) -> dict[date, list[bytes]]:
         msg = f"{source.name} is not a daily source"
         raise ValueError(msg)
     lines = data.split(b"\n")
-    header = next(csv.reader([lines[0].decode()]))
+    header = _columns(lines[0])
     positions = [header.index(name) for name in DATE_COLUMNS]
     by_day: dict[date, list[bytes]] = defaultdict(list)
     for line in lines[1:]:
@@ -56,13 +57,19 @@ def split_by_day(data: bytes, source: Source) -> dict[date, list[bytes]]:
     return by_day
 
 
+def _columns(header: bytes) -> list[str]:
+    """The column names of a CSV header line."""
+    return next(csv.reader([header.decode()]))
+
+
 def land_source(
     source: Source, landing_root: Path, start: date, end: date, sample: bytes | None = None
 ) -> Landed:
     """Write `source`'s deliveries for days in [start, end] under `landing_root`.
 
     A daily source gets one file for every day, header only when the sample has no rows that
-    day (a delivery saying "nothing happened", rather than a gap). A snapshot source gets its
+    day (a delivery saying "nothing happened", rather than a gap); a day after the sample year
+    gets the sample year's same calendar day re-dated (`lines_of_day`). A snapshot source gets its
     snapshots dated inside the range (planes changes over the year; the others once, on
     `start`), each only if it differs from the snapshot in force then (the latest one landed
     before it): landing a few days later in the year sends no copy of an unchanged reference
@@ -79,8 +86,9 @@ def land_source(
     else:
         header, _, _ = data.partition(b"\n")
         by_day = split_by_day(data, source)
+        columns = _columns(header)
         deliveries = {
-            day: b"\n".join([header, *by_day.get(day, [])]) + b"\n"
+            day: b"\n".join([header, *lines_of_day(by_day, day, columns)]) + b"\n"
             for day in days_between(start, end)
         }
     written, unchanged, rows = 0, 0, 0
@@ -135,17 +143,18 @@ def land_sample(
 def daily_steps(
     start: date, end: date, sources: Iterable[Source], samples: dict[str, bytes] | None = None
 ) -> list[Step]:
-    """One delivery step per daily source per day, day by day (header only on a quiet day)."""
+    """One delivery step per daily source per day, day by day (header only on a quiet day; a
+    day after the sample year is its re-dated calendar day, `lines_of_day`).
+    """
     by_source = {}
     for source in sources:
         data = (samples or {}).get(source.name) or sample_bytes(source)
         header, _, _ = data.partition(b"\n")
-        by_day = split_by_day(data, source)
-        by_source[source.name] = (header, by_day)
+        by_source[source.name] = (header, _columns(header), split_by_day(data, source))
     return [
-        Step(name, day, b"\n".join([header, *by_day.get(day, [])]) + b"\n")
+        Step(name, day, b"\n".join([header, *lines_of_day(by_day, day, columns)]) + b"\n")
         for day in days_between(start, end)
-        for name, (header, by_day) in by_source.items()
+        for name, (header, columns, by_day) in by_source.items()
     ]
 
 
