@@ -9,8 +9,8 @@ completion marker, the reference snapshots when they change); the landing sensor
 automation carry them to the marts. When the marts hold a chunk's last day and nothing has run
 for a while, it records: the days landed, each sensor's cursor (bytes, as the instance stores
 it and the UI shows it), the size of DAGSTER_HOME (its biggest files named) and of the data
-home, the tick rows kept, and, every
-few chunks, how long the main UI pages take to show their content in Chromium (Playwright).
+home, the tick rows kept, and, every few chunks, how long the main UI pages take to show their
+content in Chromium (Playwright).
 
 The sources' partitions are declared in their YAML files (2013 for flights and weather). The
 soak runs the platform's code unchanged from a copy of the `lakehouse` package whose flights
