@@ -133,8 +133,14 @@ def stages(
     flights = [r for r in runs if dg.AssetKey(["raw", "flights"]) in (r.asset_selection or [])]
     weather_mart = dg.AssetKey(["marts", "mart_delay_weather"])
     builders = [r for r in runs if weather_mart in (r.asset_selection or [])]
+    both = {dg.AssetKey(["raw", "flights"]), dg.AssetKey(["raw", "weather"])}
     sensors = [r.tags.get("dagster/sensor_name", "") for r in builders]
-    by = "landing run" if any(s.endswith("_landing") for s in sensors) else "automation"
+    if any(both <= set(r.asset_selection or []) for r in builders):
+        by = "one landing run"  # the flights run took the day's weather along
+    elif any(s.endswith("_landing") for s in sensors):
+        by = "landing run"
+    else:
+        by = "automation"
     if not flights:
         return {}, by
     run = min(flights, key=lambda r: r.run_id)
@@ -240,10 +246,11 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append("")
     built = [d["delay_weather_by"] for d in results["deliveries"]]
     lines.append(
-        "mart_delay_weather needs the day's weather too: built by the landing run that came "
-        f"second on {built.count('landing run')} day(s), by automation on "
-        f"{built.count('automation')} (both files seen on one tick: neither run could wait "
-        "for the other's)."
+        "mart_delay_weather needs the day's weather too: built on "
+        f"{built.count('one landing run')} day(s) by the flights landing run, which took the "
+        "day's weather along (`sensors/partners.py`), on "
+        f"{built.count('landing run')} by a landing run of its own, on "
+        f"{built.count('automation')} by automation."
     )
     return "\n".join(lines) + "\n"
 
