@@ -59,9 +59,11 @@ ROWS = "rows"
 # Delta keeps instants in UTC: a column zoned elsewhere is stored in UTC, its zone kept here in
 # the field's metadata and restored on read.
 TIME_ZONE = "lakehouse.time_zone"
-# A column every file of its table holds: each column of a new table, none added later (older
-# files lack it). Where every column holds it, a reader may take the columns from one file
-# instead of reading every file's footer (the catalog's views: ~70 us a file, each run).
+# A column every file of its table holds: each column of a table created by committing our own
+# files (`commit_partition_files`), none added later (older files lack it); tables created by
+# `write_deltalake` (`overwrite_where`) carry none. Where every column holds it, a reader may
+# take the columns from one file instead of reading every file's footer (the catalog's views:
+# ~70 us a file, each run).
 IN_EVERY_FILE = "lakehouse.in_every_file"
 MAX_READER_VERSION = 3
 # Commits of one table that race another writer are retried on the newest version this often.
