@@ -33,11 +33,9 @@ import signal
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -58,7 +56,7 @@ from bench.dev import (
 from bench.run import log, machine
 from lakehouse.deploy.instance import INSTANCE_ENV
 from lakehouse.simulator.replay import land_sample
-from platform_tests.browser import CHROMIUM, CHROMIUM_FLAGS
+from platform_tests.browser import chromium_page, open_page
 
 MARTS = ("mart_ontime_daily", "mart_delay_weather")
 WIDENED = ("flights", "weather")  # the sources whose declared partitions the soak extends
@@ -241,27 +239,6 @@ def pages(base: str) -> dict[str, tuple[str, Callable[[Any], Any]]]:
     }
 
 
-@contextmanager
-def browser() -> Iterator[Any]:
-    """A page in Debian's Chromium with a fresh profile."""
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415 (only when measuring)
-
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_FLAGS,
-            headless=True,
-            viewport={"width": 1600, "height": 1100},
-        )
-        page = context.new_page()
-        page.set_default_timeout(PAGE_TIMEOUT_MS)
-        try:
-            yield page
-        finally:
-            context.close()
-
-
 def page_loads(base: str) -> tuple[dict[str, float], dict[str, str]]:
     """Seconds from navigating to each page until its content is visible (best of two loads,
     after one visit that fills the browser's cache and dismisses the first-visit dialog), and
@@ -269,15 +246,8 @@ def page_loads(base: str) -> tuple[dict[str, float], dict[str, str]]:
     """
     seconds: dict[str, float] = {}
     shown: dict[str, str] = {}
-    with browser() as page:
-        page.goto(f"{base}/overview")
-        page.get_by_text(re.compile("Overview")).first.wait_for()
-        skip = page.get_by_role("button", name="Skip")
-        try:
-            skip.wait_for(timeout=5000)
-            skip.click()
-        except Exception:  # noqa: BLE001 (Playwright's TimeoutError: no dialog this time)
-            pass
+    with chromium_page(PAGE_TIMEOUT_MS) as page:
+        open_page(page, f"{base}/overview", dialog_timeout_ms=5000)
         for name, (url, content) in pages(base).items():
             loads = []
             for _ in range(2):

@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ import pytest
 
 from lakehouse.definitions import defs
 from lakehouse.simulator.sample import SAMPLE_SOURCES
-from platform_tests.browser import CHROMIUM, CHROMIUM_FLAGS
+from platform_tests.browser import CHROMIUM, chromium_page, open_page
 from platform_tests.production.services import free_port, wait_until
 
 pytestmark = pytest.mark.slow
@@ -128,35 +127,9 @@ def responds(url: str) -> bool:
 @pytest.fixture(scope="module")
 def browser_page(ui: str) -> Iterator[Any]:
     """A page in Debian's Chromium with a fresh profile."""
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415  (only for this module)
-
     ARTIFACTS.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_FLAGS,
-            headless=True,
-            viewport={"width": 1600, "height": 1100},
-        )
-        page = context.new_page()
-        page.set_default_timeout(UI_TIMEOUT_MS)
-        try:
-            yield page
-        finally:
-            context.close()
-
-
-def open_page(page: Any, url: str) -> None:
-    """Go to a UI page; a first visit may be greeted by a newsletter dialog, which is skipped."""
-    page.goto(url)
-    page.get_by_text(re.compile("Overview")).first.wait_for()
-    skip = page.get_by_role("button", name="Skip")
-    try:
-        skip.wait_for(timeout=3000)
-    except Exception:  # noqa: BLE001  (Playwright's TimeoutError: no dialog this time)
-        return
-    skip.click()
+    with chromium_page(UI_TIMEOUT_MS) as page:
+        yield page
 
 
 def shown_as(name: str, label: str) -> bool:
