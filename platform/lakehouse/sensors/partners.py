@@ -31,7 +31,7 @@ from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
 from lakehouse.runner import run_partitions
 from lakehouse.sensors.planning import FileStat, Inspection, PlannedRun
-from lakehouse.sources import Source, landing_source
+from lakehouse.sources import Source, sources
 
 # How long a sensor defers a delivery its partner's sensor is to take along: a few daemon loops
 # (the partner's look, the queue, the run reaching its raw step).
@@ -80,8 +80,9 @@ def partners(graph: BaseAssetGraph, source: str) -> list[Source]:
     name.
     """
     reached = _downstream(graph, raw_key(source))
+    landing_views = sources()
     return [
-        landing_source(declared_sources()[name])
+        landing_views[name]
         for name in same_calendar(source)
         if graph.has(raw_key(name)) and reached & _downstream(graph, raw_key(name))
     ]
