@@ -4,6 +4,7 @@ independent computation on the published CSV; and a source written only as YAML 
 """
 
 import os
+from datetime import date
 
 import dagster as dg
 import duckdb
@@ -17,6 +18,7 @@ from lakehouse.components import LandingSource
 from lakehouse.declarations import DEFS_DIR, SourceSpec, declared_marts, declared_sources
 from lakehouse.definitions import ASSETS, SENSORS, build_resources
 from lakehouse.landing import write_atomic
+from lakehouse.runner import RANGE_END, RANGE_START
 from lakehouse.settings import Settings
 from lakehouse.vega import vega_file
 
@@ -227,3 +229,43 @@ def test_the_sensor_of_a_keyed_source_requests_one_partition_per_new_file(
     }
     assert "not one of stocks's symbols" in str(rejected["stocks/2000-01-01_TSLA.csv"])
     assert "stocks/notes.csv" in rejected
+
+
+def test_the_whole_stocks_history_landed_under_the_daemon_is_three_range_runs(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(settings.home))
+    landed = CliRunner().invoke(app, ["land", "--from", "vega:stocks.csv", "--source", "stocks"])
+    assert landed.exit_code == 0, landed.output
+    sensor = next(s for s in SENSORS if s.name == "stocks_landing")
+    resources = build_resources(settings)
+    defs = dg.Definitions(assets=ASSETS, sensors=[sensor], resources=resources)
+    with dg.instance_for_test() as instance:
+        with dg.build_sensor_context(
+            instance=instance, resources=resources, definitions=defs
+        ) as context:
+            result = sensor(context)
+        assert isinstance(result, dg.SensorResult)
+        # 560 files, one per month and symbol; GOOG (between AMZN and IBM) starts in 2004-08.
+        ranges = sorted((r.tags[RANGE_START], r.tags[RANGE_END]) for r in result.run_requests or [])
+        assert ranges == [
+            ("2000-01-01|AAPL", "2010-03-01|AMZN"),
+            ("2000-01-01|IBM", "2010-03-01|MSFT"),
+            ("2004-08-01|GOOG", "2010-03-01|GOOG"),
+        ]
+        for request in result.run_requests or []:
+            assert set(request.asset_selection or []) >= {
+                dg.AssetKey(["raw", "stocks"]),
+                dg.AssetKey(["staged", "stocks"]),
+            }
+            run = dg.materialize(
+                [a for a in ASSETS if isinstance(a, dg.AssetsDefinition)],
+                instance=instance,
+                resources=resources,
+                tags=request.tags,
+                selection=request.asset_selection,
+            )
+            assert run.success
+    staged = pl.read_delta(str(settings.lake_dir / "staged" / "stocks"))
+    assert staged.height == 560
+    assert staged.filter(pl.col("symbol") == "GOOG")["date"].min() == date(2004, 8, 1)

@@ -1,19 +1,23 @@
-"""The landing sensor of a monthly or keyed source: a run of its raw asset for each complete,
-new or changed file, one partition (period, and key) each.
+"""The landing sensor of a monthly or keyed source: runs of its raw asset for its complete, new
+or changed files, over as few rectangular ranges of partitions (periods times keys) as they
+fill.
 """
 
 import functools
+import hashlib
 import time
+from collections.abc import Mapping
 
 import dagster as dg
 
 from lakehouse.declarations import SourceSpec
 from lakehouse.landing import marker_mtime_ns, may_be_delivery
 from lakehouse.partitions import PERIOD
-from lakehouse.periods import FilePartition, expected_names, partition_of, refusal
+from lakehouse.periods import Block, FilePartition, blocks, expected_names, partition_of, refusal
 from lakehouse.renames import RENAMES
 from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
+from lakehouse.runner import RANGE_END, RANGE_START
 from lakehouse.sensors.landing import (
     REDELIVER,
     REFERENCE_INTERVAL_SECONDS,
@@ -33,9 +37,34 @@ def partition_key(spec: SourceSpec, partition: FilePartition) -> str:
     return dg.MultiPartitionKey({PERIOD: period, keys.name: partition.key})
 
 
+def block_request(
+    context: dg.SensorEvaluationContext,
+    spec: SourceSpec,
+    block: Block,
+    raw: dg.AssetKey,
+    files: Mapping[str, FilePartition],
+    arrivals: Mapping[str, str],
+) -> dg.RunRequest:
+    """One run of a block's partitions (a partition run for one file, else a single-run
+    backfill of the range), carried downstream. Its key names the files' deliveries
+    (`arrivals`: each file's planned run key), so the same delivery never starts two runs.
+    """
+    digest = hashlib.sha256(
+        "".join(f"{arrivals[name]}:{name}" for name in block.files).encode()
+    ).hexdigest()[:16]
+    first, last = partition_key(spec, block.first), partition_key(spec, block.last)
+    run_key = f"{spec.name}:{first}..{last}:{digest}"
+    chain = carried(context, [raw], [partition_key(spec, files[name]) for name in block.files])
+    if first == last:
+        return dg.RunRequest(run_key=run_key, partition_key=first, asset_selection=chain)
+    tags = {RANGE_START: str(first), RANGE_END: str(last)}
+    return dg.RunRequest(run_key=run_key, tags=tags, asset_selection=chain)
+
+
 def make_period_sensor(spec: SourceSpec) -> dg.SensorDefinition:
     """A sensor that requests the raw asset of a monthly or keyed source for its complete new
-    deliveries, one run per file, with what it can build downstream; automation the rest.
+    deliveries (a few ranges for many files), with what it can build downstream; automation
+    the rest.
     """
     source = landing_source(spec)
     raw = dg.AssetKey(["raw", spec.name])
@@ -43,7 +72,7 @@ def make_period_sensor(spec: SourceSpec) -> dg.SensorDefinition:
     @dg.sensor(
         name=f"{spec.name}_landing",
         description=f"Starts a run of raw/{spec.name}, and of what it can build downstream, for "
-        f"each complete new or changed file in "
+        f"complete new or changed files (a few ranges for many) in "
         f"landing/{spec.name}/ (named {expected_names(spec)}); other files are rejected with the "
         "reason.",
         asset_selection=dg.AssetSelection.assets(raw).downstream(),
@@ -89,17 +118,13 @@ def make_period_sensor(spec: SourceSpec) -> dg.SensorDefinition:
         rejected = {name: refused.get(name, reason) for name, reason in plan.rejected.items()}
         for name, reason in rejected.items():
             context.log.warning(f"rejected {spec.name}/{name}: {reason} ({REDELIVER})")
-        requests = []
-        for run in plan.runs:
-            for name in run.files:
-                key = partition_key(spec, partitions[name])
-                requests.append(
-                    dg.RunRequest(
-                        run_key=f"{run.run_key}:{name}",
-                        partition_key=key,
-                        asset_selection=carried(context, [raw], [key]),
-                    )
-                )
+        # Files new on this tick, in a few rectangular ranges: a history landed at once (the
+        # 560 stocks files) is a handful of runs, not one per file.
+        arrivals = {name: run.run_key for run in plan.runs for name in run.files}
+        requests = [
+            block_request(context, spec, block, raw, partitions, arrivals)
+            for block in blocks(spec, {name: partitions[name] for name in arrivals})
+        ]
         return dg.SensorResult(
             run_requests=requests,
             cursor=plan.cursor.to_json(),
