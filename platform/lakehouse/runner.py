@@ -22,6 +22,7 @@ BAD_PARTITIONS = "bad_partitions"
 SHOWN_PROBLEMS = 50  # bad deliveries a failure lists before it stops
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
+IN_PROCESS_JOB = "__ephemeral_asset_job__"  # the name Dagster's `materialize` gives its runs
 
 
 def range_tags(start: date, end: date) -> dict[str, str]:
@@ -156,12 +157,17 @@ def run_planned(
         tags = {RANGE_START: span[0], RANGE_END: span[1]}
     assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
     checks = list(defs.asset_checks or [])
-    return dg.materialize(
-        [*assets, *checks],
-        instance=instance,
+    job = dg.Definitions(
+        assets=[*assets, *checks],
         resources=resources if resources is not None else dict(defs.resources or {}),
+        jobs=[dg.define_asset_job(IN_PROCESS_JOB, selection=dg.AssetSelection.assets(*run.keys))],
+    ).resolve_job_def(IN_PROCESS_JOB)
+    # The run records the assets it targets, as a run the daemon launches does: the UI shows
+    # them, and automation does not build again what the run built after their dependencies.
+    return job.execute_in_process(
+        instance=instance,
         tags=tags,
-        selection=dg.AssetSelection.assets(*run.keys),
+        asset_selection=list(run.keys),
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         raise_on_error=False,
     )
