@@ -118,8 +118,9 @@ def test_landed_days_reach_the_marts_on_their_own_and_a_failed_check_holds_its_d
         assert materializations(instance, FACT, d2) == facts_before + 2
         assert mart_totals(settings).equals(expected.cast(mart_totals(settings).schema))
 
-        # A new planes snapshot (every plane gets two more seats) flows into dim_plane as new
-        # versions, and every day of the fact is rebuilt against them.
+        # A new planes snapshot dated d3 (every plane gets two more seats) flows into dim_plane
+        # as new versions valid from d3, and the days of the fact from d3 on are rebuilt
+        # against them, in the snapshot's run: the days before keep their versions.
         planes = settings.landing_dir / "planes"
         header, *rows = (planes / "2013-01-01.csv").read_text().splitlines()
         seats = header.split(",").index("seats")
@@ -129,8 +130,15 @@ def test_landed_days_reach_the_marts_on_their_own_and_a_failed_check_holds_its_d
             if (f := row.split(","))
         ]
         write_atomic(planes / "2013-01-03.csv", "\n".join([header, *refit]).encode() + b"\n")
+        d3 = date(2013, 1, 3)
+        d3_before = materializations(instance, FACT, d3)
+        runs_before = len(daemon.runs)
         daemon.settle()
-        assert materializations(instance, FACT, d1) == d1_before + 2
+        assert len(daemon.runs) == runs_before + 1  # the snapshot's run; automation adds none
+        assert materializations(instance, FACT, d1) == d1_before + 1
+        assert materializations(instance, FACT, d2) == facts_before + 2
+        assert materializations(instance, FACT, d3) == d3_before + 1
+        assert materializations(instance, ONTIME, d3) > 0
         with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
             [(new_versions,)] = con.sql(
                 "SELECT count(*) FROM marts.dim_plane WHERE valid_from = DATE '2013-01-03'"
@@ -139,5 +147,11 @@ def test_landed_days_reach_the_marts_on_their_own_and_a_failed_check_holds_its_d
                 "SELECT count(*) FROM marts.fct_flights f JOIN marts.dim_plane p USING (plane_sk) "
                 "WHERE f.flight_date = DATE '2013-01-03' AND p.valid_from = DATE '2013-01-03'"
             ).fetchall()
+            # Every flight is keyed to the plane's version valid on its date.
+            [(misdated,)] = con.sql(
+                "SELECT count(*) FROM marts.fct_flights f JOIN marts.dim_plane p USING (plane_sk) "
+                "WHERE f.flight_date < p.valid_from OR f.flight_date >= p.valid_to"
+            ).fetchall()
         assert new_versions == len(rows)
         assert on_new > 0
+        assert misdated == 0

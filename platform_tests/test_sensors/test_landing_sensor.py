@@ -204,8 +204,8 @@ def test_a_new_planes_snapshot_rebuilds_raw_planes_once(tmp_path: Path) -> None:
     with dg.instance_for_test() as instance:
         first = tick(instance, landing, None, "planes_landing")
         [request] = first.run_requests or []
-        # The run carries the snapshot to the plane dimension; the daily fact built from it is
-        # automation's (one run cannot hold unpartitioned and every day's partitions).
+        # The run carries the snapshot to the plane dimension; no day of the fact is built yet,
+        # so there is none to rebuild from the snapshot's day (`test_automation`).
         assert request.asset_selection == [
             dg.AssetKey(["raw", "planes"]),
             dg.AssetKey(["staged", "planes"]),

@@ -12,6 +12,11 @@ from lakehouse.transforms.spec import TableSpec
 
 OWNERS = ["team:data-platform"]
 SCHEMA = "dagster/column_schema"
+AS_OF_DAY = "lakehouse/reads_as_of_day"
+"""Definition metadata of a partitioned asset: the unpartitioned dependencies (asset keys,
+comma-separated) each of its days reads only as of that day, as the flights fact reads the plane
+dimension's version valid on the flight's date. A snapshot dated D adds versions valid from D
+on, so it can change only the days from D on."""
 
 
 def column_schema(spec: TableSpec) -> dg.TableSchema:

@@ -9,6 +9,7 @@ import polars as pl
 
 from lakehouse.assets.automation import BUILD_WHEN_MISSING, PROPAGATE
 from lakehouse.assets.metadata import (
+    AS_OF_DAY,
     OWNERS,
     column_schema,
     daily_metadata,
@@ -146,7 +147,11 @@ ORPHAN_KEYS = {
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
     freshness_policy=DAILY_FRESHNESS,
-    metadata=definition_metadata(column_schema(FCT_FLIGHTS), **{PARTITION_EXPR: "flight_date"}),
+    metadata=definition_metadata(
+        column_schema(FCT_FLIGHTS),
+        # A flight is keyed to the plane's version valid on its date (`fct_flights`).
+        **{PARTITION_EXPR: "flight_date", AS_OF_DAY: "marts/dim_plane"},
+    ),
     **WAREHOUSE,
 )
 def fct_flights_asset(

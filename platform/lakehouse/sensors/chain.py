@@ -3,10 +3,13 @@ so a new delivery reaches the marts in one run instead of one run per automation
 """
 
 from collections.abc import Callable, Sequence
+from datetime import date
 
 import dagster as dg
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+from lakehouse.assets.metadata import AS_OF_DAY
 
 
 def downstream_chain(
@@ -73,3 +76,61 @@ def built_for(
         return held and not failed_blocking_check(key)
 
     return built
+
+
+def as_of_dependencies(graph: BaseAssetGraph, key: dg.AssetKey) -> set[dg.AssetKey]:
+    """The dependencies `key` reads as of each of its days (`AS_OF_DAY`)."""
+    named = str(graph.get(key).metadata.get(AS_OF_DAY, "") or "")
+    return {dg.AssetKey.from_user_string(k.strip()) for k in named.split(",") if k.strip()}
+
+
+def dated_chain(
+    graph: BaseAssetGraph,
+    instance: dg.DagsterInstance,
+    chain: Sequence[dg.AssetKey],
+    since: date,
+) -> tuple[list[dg.AssetKey], list[str]]:
+    """What a snapshot's run rebuilds of the partitioned tables after its unpartitioned `chain`:
+    the tables fed by the chain only through dependencies they read as of each day, over the
+    days they hold from the snapshot's day (`since`) on, and what the same run can build after
+    them. Automation would rebuild every day instead; it ignores a dependency's update by a run
+    that also targeted the table, so the days before `since` are left as they are.
+
+    Returns:
+        The assets and the partition keys (one consecutive range); nothing when no table reads
+        the chain as of its days, holds days from `since` on, or can be rebuilt over all of
+        them (a dependency lacks one: automation then rebuilds as before).
+    """
+    from_chain = set(chain)
+    roots = [
+        key
+        for key in graph.toposorted_asset_keys
+        if key not in from_chain
+        and (node := graph.get(key)).partitions_def is not None
+        and node.automation_condition is not None
+        and (fed := node.parent_keys & from_chain)
+        and fed <= as_of_dependencies(graph, key)
+    ]
+    if not roots or len({graph.get(key).partitions_def for key in roots}) != 1:
+        return [], []
+    partitions = graph.get(roots[0]).partitions_def
+    if not isinstance(partitions, dg.TimeWindowPartitionsDefinition):
+        return [], []
+    held = set().union(*(instance.get_materialized_partitions(key) for key in roots))
+    keys = list(partitions.get_partition_keys())
+    due = [
+        n
+        for n, k in enumerate(keys)
+        if k in held and partitions.time_window_for_partition_key(k).end.date() > since
+    ]
+    if not due:
+        return [], []
+    days = keys[due[0] : due[-1] + 1]
+    built = built_for(graph, instance, days)
+    if not all(
+        parent in from_chain or built(parent)
+        for key in roots
+        for parent in graph.get(key).parent_keys
+    ):
+        return [], []
+    return downstream_chain(graph, roots, built), days

@@ -22,8 +22,8 @@ from lakehouse.partitions import daily_partitions
 from lakehouse.renames import RENAMES
 from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
-from lakehouse.runner import range_tags
-from lakehouse.sensors.chain import built_for, downstream_chain
+from lakehouse.runner import RANGE_END, RANGE_START, range_tags
+from lakehouse.sensors.chain import built_for, dated_chain, downstream_chain
 from lakehouse.sensors.partners import Pairing, raw_key, same_calendar
 from lakehouse.sensors.planning import (
     FileStat,
@@ -64,16 +64,27 @@ def snapshot_request(
     context: dg.SensorEvaluationContext, plan: Plan, raw: dg.AssetKey
 ) -> list[dg.RunRequest]:
     """A reference table is rebuilt from all its snapshots: one run for every change, with the
-    unpartitioned tables built from it (automation rebuilds the daily ones).
+    unpartitioned tables built from it. A partitioned table that reads them as of each day (the
+    fact and the plane dimension) is rebuilt in the same run from the earliest new snapshot's
+    day on (`dated_chain`); automation rebuilds every day of the others.
     """
     if not plan.runs:
         return []
-    return [
-        dg.RunRequest(
-            run_key="+".join(r.run_key for r in plan.runs),
-            asset_selection=carried(context, [raw], []),
-        )
-    ]
+    run_key = "+".join(r.run_key for r in plan.runs)
+    chain = carried(context, [raw], [])
+    if context.repository_def is None:  # a test's bare context: the raw assets alone
+        return [dg.RunRequest(run_key=run_key, asset_selection=chain)]
+    graph = context.repository_def.asset_graph
+    since = min(r.start for r in plan.runs)
+    dated, days = dated_chain(graph, context.instance, chain, since)
+    if not dated:
+        return [dg.RunRequest(run_key=run_key, asset_selection=chain)]
+    chosen = {*chain, *dated}
+    selection = [key for key in graph.toposorted_asset_keys if key in chosen]
+    if len(days) == 1:
+        return [dg.RunRequest(run_key=run_key, partition_key=days[0], asset_selection=selection)]
+    tags = {RANGE_START: days[0], RANGE_END: days[-1]}
+    return [dg.RunRequest(run_key=run_key, tags=tags, asset_selection=selection)]
 
 
 def carried(
