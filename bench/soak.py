@@ -16,8 +16,7 @@ The sources' partitions are declared in their YAML files (2013 for flights and w
 soak runs the platform's code unchanged from a copy of the `lakehouse` package whose flights
 and weather declarations end on `--end` instead (what "widen `partitions` in its YAML" means
 for a user), loaded through a workspace file of its own. The vega-datasets sources are not
-landed: the soak is the flights replay (and under the daemon the stocks' 560 month-and-symbol
-files would be 560 runs, one per partition key).
+landed: the soak is the flights replay.
 
 Results: bench/soak.json (written after every chunk) and bench/soak.md (BENCH_RESULTS for
 another folder); `--report` rewrites soak.md from soak.json.
