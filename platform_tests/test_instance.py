@@ -5,6 +5,7 @@ one transaction per shard, and read back exactly as Dagster's stock SQLite stora
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -284,3 +285,47 @@ def test_a_watched_run_sees_each_new_event_while_its_connection_stays_open(
     finally:
         storage.end_watch(run_id, follow)
     assert "still going" in seen
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+def watched(context: dg.AssetExecutionContext) -> None:
+    if context.partition_key_range.start != context.partition_key_range.end:
+        raise dg.Failure("fails every range")  # after the run's planned events
+
+
+def automation_sees(instance: dg.DagsterInstance, condition: dg.AutomationCondition) -> int:
+    assets = dg.map_asset_specs(
+        lambda spec: spec.replace_attributes(automation_condition=condition), [watched]
+    )
+    with warnings.catch_warnings():  # the tester passes a beta parameter itself
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        result = dg.evaluate_automation_conditions(
+            defs=dg.Definitions(assets=assets), instance=instance
+        )
+    [evaluated] = result.results
+    return evaluated.true_subset.size
+
+
+def test_a_range_run_s_partitions_are_in_progress_then_failed_as_partition_runs_are(
+    batching: tuple[dg.DagsterInstance, BatchingSqliteEventLogStorage],
+) -> None:
+    instance, _ = batching
+    job = dg.Definitions(
+        assets=[watched], jobs=[dg.define_asset_job("ranges", selection=[watched])]
+    ).resolve_job_def("ranges")
+    # A range run as the daemon creates it: one planned event for its 31 partitions.
+    queued = instance.create_run_for_job(job, asset_selection=frozenset([watched.key]), tags=RANGE)
+    planned = instance.all_logs(
+        queued.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+    )
+    assert [e.dagster_event.partition for e in planned if e.dagster_event] == [None]
+    # While it is under way, automation does not start its partitions again beside it.
+    assert automation_sees(instance, dg.AutomationCondition.in_progress()) == 31
+    instance.report_run_canceled(queued)
+    # A range run that fails: its partitions are failed, until a run builds them.
+    failed = job.execute_in_process(instance=instance, tags=RANGE, raise_on_error=False)
+    assert not failed.success
+    assert automation_sees(instance, dg.AutomationCondition.in_progress()) == 0
+    assert automation_sees(instance, dg.AutomationCondition.execution_failed()) == 31
+    job.execute_in_process(instance=instance, partition_key="2013-01-05")
+    assert automation_sees(instance, dg.AutomationCondition.execution_failed()) == 30

@@ -16,10 +16,12 @@ import psycopg2
 import pytest
 
 from lakehouse.definitions import build_resources, defs
+from lakehouse.deploy.instance import INSTANCE_ENV, PlannedRangesMixin
 from lakehouse.runner import materialize_range
 from lakehouse.settings import Settings
 from platform_tests.production.conftest import REPO
 from platform_tests.production.services import Postgres
+from platform_tests.test_instance import RANGE, automation_sees, watched
 
 pytestmark = [pytest.mark.slow, pytest.mark.production]
 D1 = date(2013, 1, 1)
@@ -36,7 +38,9 @@ def test_production_instance_stores_everything_in_postgres(
 ) -> None:
     with dg.DagsterInstance.from_config(str(production_home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        storage = instance.event_log_storage
+        assert type(storage).__name__ == "PlannedRangesPostgresEventLogStorage"
+        assert isinstance(storage, PlannedRangesMixin)
         assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
         # The password reaches the instance through the environment only, never the file.
@@ -161,3 +165,16 @@ def run_daemon_until_sensor_run(
     pytest.fail(
         f"no finished sensor run within {timeout:.0f} s; daemon log:\n{log.read_text()[-3000:]}"
     )
+
+
+def test_a_range_run_under_way_is_in_progress_on_postgres(
+    production_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in INSTANCE_ENV.items():  # as deployed: one planned event for the range
+        monkeypatch.setenv(name, value)
+    with dg.DagsterInstance.from_config(str(production_home)) as instance:
+        job = dg.Definitions(
+            assets=[watched], jobs=[dg.define_asset_job("ranges", selection=[watched])]
+        ).resolve_job_def("ranges")
+        instance.create_run_for_job(job, asset_selection=frozenset([watched.key]), tags=RANGE)
+        assert automation_sees(instance, dg.AutomationCondition.in_progress()) == 31

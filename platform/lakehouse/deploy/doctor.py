@@ -87,10 +87,9 @@ def instance_storage(env: Mapping[str, str]) -> list[Finding]:
         config = yaml.safe_load(config_file.read_text()) or {}
     except yaml.YAMLError as error:
         return _bad(area, f"{config_file} is not valid YAML: {_first_line(error)}")
-    postgres = (config.get("storage") or {}).get("postgres")
-    if not postgres:
+    db = postgres_db(config)
+    if db is None:
         return _ok(area, f"{config_file}: local SQLite storage under {home}")
-    db = postgres.get("postgres_db") or {}
     findings = (
         [
             Finding(
@@ -166,9 +165,20 @@ def instance_state(env: Mapping[str, str], now: float | None = None) -> list[Fin
                 "block with purge_after_days (as in the repository's dagster.yaml)"
             ),
         )
-    if (config.get("storage") or {}).get("postgres"):
+    if postgres_db(config) is not None:
         return findings or _ok(area, "old sensor and schedule ticks are purged")
     return findings + _ok(area, _sqlite_growth(Path(home or "."), now or time.time()))
+
+
+def postgres_db(config: dict[str, Any]) -> dict[str, Any] | None:
+    """The PostgreSQL settings of an instance file (`storage: postgres`, or the event log's
+    when each storage is configured apart, as in deploy/dagster.yaml); None for SQLite.
+    """
+    together = (config.get("storage") or {}).get("postgres")
+    if together is not None:
+        return together.get("postgres_db") or {}
+    apart = ((config.get("event_log_storage") or {}).get("config") or {}).get("postgres_db")
+    return apart if isinstance(apart, dict) else None
 
 
 def _sqlite_growth(home: Path, now: float) -> str:

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
+import sqlalchemy as db
 from dagster._core.events import (
     AssetCheckEvaluationPlanned,
     AssetMaterializationPlannedData,
@@ -33,13 +34,14 @@ from dagster._core.storage.event_log.schema import (
     AssetCheckExecutionsTable,
     SqlEventLogStorageTable,
 )
+from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SqliteEventLogStorage,
     SqliteEventLogStorageWatchdog,
 )
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.storage.sqlite_storage import _event_logs_directory
-from dagster._serdes import ConfigurableClassData, serialize_value
+from dagster._serdes import ConfigurableClassData, deserialize_value, serialize_value
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy import event as sa_event
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
@@ -64,9 +66,65 @@ _BATCHED = {
     dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
 }
 _CHECK_PLANNED = dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
+PLANNED = dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
 
 
-class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
+class PlannedRangesMixin(SqlEventLogStorage):
+    """Partition status that understands a range run's planned events.
+
+    With `DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS` a range run records one planned
+    event per asset, naming its partitions, instead of one per partition; Dagster's query for
+    the partitions planned and not yet materialized reads only the per-partition kind. So the
+    partitions of a range run under way were not in progress (declarative automation built them
+    a second time beside the run, and the UI showed them missing), and those of a failed one
+    were not failed. Here a range's planned event counts for each partition it names that has
+    no materialization or per-partition planned event after it.
+    """
+
+    def get_latest_asset_partition_materialization_attempts_without_materializations(
+        self, asset_key: dg.AssetKey, after_storage_id: int | None = None
+    ) -> Mapping[str, tuple[str, int]]:
+        """Each partition whose latest planned materialization (its own, or its range's) has
+        none after it, with that event's run and storage id: in progress while the run is,
+        failed if the run failed.
+        """
+        attempts = dict(
+            super().get_latest_asset_partition_materialization_attempts_without_materializations(
+                asset_key, after_storage_id
+            )
+        )
+        table = SqlEventLogStorageTable
+        query = (
+            db.select(table.c.id, table.c.run_id, table.c.event)
+            .where(
+                table.c.asset_key == asset_key.to_string(),
+                table.c.dagster_event_type == PLANNED.value,
+                table.c.partition.is_(None),
+                table.c.id > (after_storage_id or 0),
+            )
+            .order_by(table.c.id)
+        )
+        with self.index_connection() as conn:
+            ranges = conn.execute(query).fetchall()
+        if not ranges:
+            return attempts
+        since = min(row.id for row in ranges)
+        later = {
+            kind: self.get_latest_storage_id_by_partition(asset_key, kind, after_cursor=since)
+            for kind in (dg.DagsterEventType.ASSET_MATERIALIZATION, PLANNED)
+        }
+        for row in ranges:
+            planned = deserialize_value(row.event, EventLogEntry).dagster_event
+            data = planned.event_specific_data if planned is not None else None
+            if not isinstance(data, AssetMaterializationPlannedData) or not data.partitions_subset:
+                continue
+            for partition in data.partitions_subset.get_partition_keys():
+                if all(ids.get(partition, 0) < row.id for ids in later.values()):
+                    attempts[partition] = (row.run_id, row.id)
+        return attempts
+
+
+class BatchingSqliteEventLogStorage(PlannedRangesMixin, SqliteEventLogStorage):
     """Dagster's SQLite event log, writing a batch of asset events in one transaction per shard.
 
     The tables end up as the stock `store_event` leaves them, event by event (the run shard's
@@ -320,7 +378,8 @@ def mark_failed_partitions(
     partition failed when the run fails: its partition status reads failures from
     per-partition planned events. Writing those events into the failed run's log for the
     partitions it names as bad gives the UI what Dagster would have recorded without the
-    setting, at no cost to runs that succeed.
+    setting, at no cost to runs that succeed. (The instance's own storages read a range's
+    planned event as well, `PlannedRangesMixin`; this keeps the bad days failed on any other.)
 
     Returns:
         How many asset partitions were marked.
