@@ -155,3 +155,13 @@ def test_landed_days_reach_the_marts_on_their_own_and_a_failed_check_holds_its_d
         assert new_versions == len(rows)
         assert on_new > 0
         assert misdated == 0
+
+        # A snapshot dated after every day the fact holds changes none of them: its run
+        # rebuilds only the fact's last day (so that it targets the fact and automation
+        # leaves the others), not the history.
+        write_atomic(planes / "2013-02-01.csv", "\n".join([header, *rows]).encode() + b"\n")
+        runs_before = len(daemon.runs)
+        daemon.settle()
+        assert len(daemon.runs) == runs_before + 1
+        assert materializations(instance, FACT, d1) == d1_before + 1
+        assert materializations(instance, FACT, d3) == d3_before + 2

@@ -219,6 +219,28 @@ def test_a_new_planes_snapshot_rebuilds_raw_planes_once(tmp_path: Path) -> None:
         assert len(second.run_requests or []) == 1
 
 
+def test_a_planes_snapshot_waits_for_a_run_under_way_that_builds_the_fact(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    header = b"tailnum,year,type,manufacturer,model,engines,seats,speed,engine\n"
+    deliver(landing / "planes" / "2013-04-01.csv", header + b"N10156,2004,a,b,c,2,55,NA,d\n")
+    fact = dg.AssetKey(["marts", "fct_flights"])
+    with dg.instance_for_test() as instance:
+        # A landing run building days of the fact is under way: had the snapshot's run built
+        # dim_plane after that run read it, those days would keep the old planes.
+        building = dg.DagsterRun(
+            job_name="__ASSET_JOB",
+            run_id="building-the-fact",
+            status=dg.DagsterRunStatus.STARTED,
+            asset_selection=frozenset([RAW_FLIGHTS, fact]),
+        )
+        instance.add_run(building)
+        waiting = tick(instance, landing, None, "planes_landing")
+        assert waiting.run_requests == []
+        instance.report_run_failed(building)  # finished: the snapshot goes on
+        [request] = tick(instance, landing, waiting.cursor, "planes_landing").run_requests or []
+        assert dg.AssetKey(["marts", "dim_plane"]) in (request.asset_selection or [])
+
+
 def test_a_restart_or_a_crash_mid_tick_neither_skips_nor_repeats_a_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

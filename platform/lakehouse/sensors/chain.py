@@ -84,22 +84,9 @@ def as_of_dependencies(graph: BaseAssetGraph, key: dg.AssetKey) -> set[dg.AssetK
     return {dg.AssetKey.from_user_string(k.strip()) for k in named.split(",") if k.strip()}
 
 
-def dated_chain(
-    graph: BaseAssetGraph,
-    instance: dg.DagsterInstance,
-    chain: Sequence[dg.AssetKey],
-    since: date,
-) -> tuple[list[dg.AssetKey], list[str]]:
-    """What a snapshot's run rebuilds of the partitioned tables after its unpartitioned `chain`:
-    the tables fed by the chain only through dependencies they read as of each day, over the
-    days they hold from the snapshot's day (`since`) on, and what the same run can build after
-    them. Automation would rebuild every day instead; it ignores a dependency's update by a run
-    that also targeted the table, so the days before `since` are left as they are.
-
-    Returns:
-        The assets and the partition keys (one consecutive range); nothing when no table reads
-        the chain as of its days, holds days from `since` on, or can be rebuilt over all of
-        them (a dependency lacks one: automation then rebuilds as before).
+def as_of_roots(graph: BaseAssetGraph, chain: Sequence[dg.AssetKey]) -> list[dg.AssetKey]:
+    """The partitioned tables fed by an unpartitioned `chain` only through dependencies they
+    read as of each day (`AS_OF_DAY`), on one time-window partitioning; none otherwise.
     """
     from_chain = set(chain)
     roots = [
@@ -111,22 +98,49 @@ def dated_chain(
         and (fed := node.parent_keys & from_chain)
         and fed <= as_of_dependencies(graph, key)
     ]
-    if not roots or len({graph.get(key).partitions_def for key in roots}) != 1:
+    partitionings = {graph.get(key).partitions_def for key in roots}
+    if len(partitionings) != 1 or not isinstance(
+        next(iter(partitionings)), dg.TimeWindowPartitionsDefinition
+    ):
+        return []
+    return roots
+
+
+def dated_chain(
+    graph: BaseAssetGraph,
+    instance: dg.DagsterInstance,
+    chain: Sequence[dg.AssetKey],
+    since: date,
+) -> tuple[list[dg.AssetKey], list[str]]:
+    """What a snapshot's run rebuilds of the partitioned tables after its unpartitioned `chain`:
+    the tables that read the chain as of each day (`as_of_roots`), over the days they hold from
+    the snapshot's day (`since`) on, and what the same run can build after them. Automation
+    would rebuild every day instead; it ignores a dependency's update by a run that also
+    targeted the table, so the days before `since` are left as they are. When the tables hold
+    no day from `since` on, the run takes their last day (one day rebuilt, so that the run
+    targets them and automation leaves them).
+
+    Returns:
+        The assets and the partition keys (one consecutive range); nothing when no table reads
+        the chain as of its days, holds a day, or can be rebuilt over all of them (a dependency
+        lacks one: automation then rebuilds every day, as before).
+    """
+    roots = as_of_roots(graph, chain)
+    if not roots:
         return [], []
     partitions = graph.get(roots[0]).partitions_def
-    if not isinstance(partitions, dg.TimeWindowPartitionsDefinition):
-        return [], []
+    assert isinstance(partitions, dg.TimeWindowPartitionsDefinition)  # as_of_roots'
     held = set().union(*(instance.get_materialized_partitions(key) for key in roots))
     keys = list(partitions.get_partition_keys())
-    due = [
-        n
-        for n, k in enumerate(keys)
-        if k in held and partitions.time_window_for_partition_key(k).end.date() > since
-    ]
-    if not due:
+    present = [n for n, k in enumerate(keys) if k in held]
+    if not present:
         return [], []
+    due = [
+        n for n in present if partitions.time_window_for_partition_key(keys[n]).end.date() > since
+    ] or present[-1:]
     days = keys[due[0] : due[-1] + 1]
     built = built_for(graph, instance, days)
+    from_chain = set(chain)
     if not all(
         parent in from_chain or built(parent)
         for key in roots

@@ -23,8 +23,8 @@ from lakehouse.renames import RENAMES
 from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
 from lakehouse.runner import RANGE_END, RANGE_START, range_tags
-from lakehouse.sensors.chain import built_for, dated_chain, downstream_chain
-from lakehouse.sensors.partners import Pairing, raw_key, same_calendar
+from lakehouse.sensors.chain import as_of_roots, built_for, dated_chain, downstream_chain
+from lakehouse.sensors.partners import UNFINISHED, Pairing, raw_key, same_calendar
 from lakehouse.sensors.planning import (
     FileStat,
     Inspection,
@@ -85,6 +85,20 @@ def snapshot_request(
         return [dg.RunRequest(run_key=run_key, partition_key=days[0], asset_selection=selection)]
     tags = {RANGE_START: days[0], RANGE_END: days[-1]}
     return [dg.RunRequest(run_key=run_key, tags=tags, asset_selection=selection)]
+
+
+def building_as_of(context: dg.SensorEvaluationContext, raw: dg.AssetKey) -> list[dg.AssetKey]:
+    """The tables reading a snapshot source as of each day (`as_of_roots`) that a run under way
+    builds: none in a test's bare context.
+    """
+    if context.repository_def is None:
+        return []
+    roots = set(as_of_roots(context.repository_def.asset_graph, carried(context, [raw], [])))
+    if not roots:
+        return []
+    runs = context.instance.get_runs(dg.RunsFilter(statuses=UNFINISHED))
+    built = roots & {key for run in runs for key in run.asset_selection or ()}
+    return sorted(built, key=lambda key: key.to_user_string())
 
 
 def carried(
@@ -179,6 +193,7 @@ def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
         pairing = Pairing.for_tick(
             context, source, listing, landing, lake, inspect_delivery, now_ns
         )
+        building = functools.cache(lambda: building_as_of(context, raw))
         plan = plan_landing_runs(
             source.name,
             listing,
@@ -192,7 +207,9 @@ def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
                 if daily and stat.day is not None
                 else snapshots().get(f"{source.name}/{stat.name}")
             ),
-            defer=pairing.defers,
+            # A snapshot waits for a run under way that builds days reading it as of their date
+            # (its run then rebuilds those days from the snapshot's on, `dated_chain`).
+            defer=pairing.defers if daily else lambda _: bool(building()),
             now_ns=now_ns,
             quiet_ns=landing.quiet_ns,
         )
@@ -204,10 +221,15 @@ def make_landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
                 f"{', '.join(plan.waiting[:3])} (taken once marked complete or quiet for "
                 f"{landing.quiet_seconds:g} s)"
             )
-        if plan.deferred:
+        if plan.deferred and daily:
             context.log.info(
                 f"left {', '.join(plan.deferred[:3])} to the run of a partner source that "
                 "delivered the same day (taken alone if it has not after a few loops)"
+            )
+        elif plan.deferred:
+            context.log.info(
+                f"{', '.join(plan.deferred[:3])} waits for the run under way that builds "
+                f"{', '.join(k.to_user_string() for k in building())}"
             )
         requests = []
         for run in plan.runs:
