@@ -33,7 +33,6 @@ import sqlite3
 import statistics
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -55,7 +54,7 @@ from bench.dev import (
 from bench.run import log, machine
 from lakehouse.deploy.instance import INSTANCE_ENV
 from lakehouse.simulator.replay import land_sample
-from platform_tests.browser import chromium_page, open_page
+from platform_tests.browser import chromium_page, open_page, responds
 
 MARTS = ("mart_ontime_daily", "mart_delay_weather")
 WIDENED = ("flights", "weather")  # the sources whose declared partitions the soak extends
@@ -207,15 +206,6 @@ def wait_for_day(home: Path, day: str, timeout_s: float) -> bool:
             return True
         time.sleep(1)
     return False
-
-
-def responds(url: str) -> bool:
-    """Whether the UI answers."""
-    try:
-        with urllib.request.urlopen(url, timeout=2) as reply:  # noqa: S310 (loopback only)
-            return bool(reply.status == 200)
-    except OSError:
-        return False
 
 
 def pages(base: str) -> dict[str, tuple[str, Callable[[Any], Any]]]:

@@ -4,6 +4,7 @@ a browser Playwright downloads).
 
 import re
 import tempfile
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,3 +55,12 @@ def open_page(page: Any, url: str, dialog_timeout_ms: int = 3000) -> None:
     except Exception:  # noqa: BLE001  (Playwright's TimeoutError: no dialog this time)
         return
     skip.click()
+
+
+def responds(url: str) -> bool:
+    """Whether the UI answers at `url` (loopback)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as reply:  # noqa: S310 (loopback only)
+            return bool(reply.status == 200)
+    except OSError:
+        return False

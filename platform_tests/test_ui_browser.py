@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import pytest
 
 from lakehouse.definitions import defs
 from lakehouse.simulator.sample import SAMPLE_SOURCES
-from platform_tests.browser import CHROMIUM, chromium_page, open_page
+from platform_tests.browser import CHROMIUM, chromium_page, open_page, responds
 from platform_tests.production.services import free_port, wait_until
 
 pytestmark = pytest.mark.slow
@@ -114,14 +113,6 @@ def ui(landed_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
         log.close()
-
-
-def responds(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as reply:  # noqa: S310  (loopback only)
-            return bool(reply.status == 200)
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
