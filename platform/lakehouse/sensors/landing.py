@@ -22,7 +22,7 @@ from lakehouse.partitions import daily_partitions
 from lakehouse.renames import RENAMES
 from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
-from lakehouse.runner import RANGE_END, RANGE_START, range_tags
+from lakehouse.runner import RANGE_END, RANGE_START
 from lakehouse.sensors.chain import as_of_roots, built_for, dated_chain, downstream_chain
 from lakehouse.sensors.partners import UNFINISHED, Pairing, raw_key, same_calendar
 from lakehouse.sensors.planning import (
@@ -53,11 +53,19 @@ def run_request(
     """
     days = [d.isoformat() for d in days_between(run.start, run.end)]
     chain = carried(context, [raw, *taken_along], days)
-    if run.start == run.end:
-        return dg.RunRequest(run_key=run.run_key, partition_key=days[0], asset_selection=chain)
-    return dg.RunRequest(
-        run_key=run.run_key, tags=range_tags(run.start, run.end), asset_selection=chain
-    )
+    return span_request(run.run_key, days[0], days[-1], chain)
+
+
+def span_request(
+    run_key: str, first: str, last: str, selection: Sequence[dg.AssetKey]
+) -> dg.RunRequest:
+    """A run of partition `first`, or a single-run backfill of `first`..`last` (a range of a
+    multi-partitioned asset is the rectangle between the two keys).
+    """
+    if first == last:
+        return dg.RunRequest(run_key=run_key, partition_key=first, asset_selection=selection)
+    tags = {RANGE_START: first, RANGE_END: last}
+    return dg.RunRequest(run_key=run_key, tags=tags, asset_selection=selection)
 
 
 def snapshot_request(
@@ -81,10 +89,7 @@ def snapshot_request(
         return [dg.RunRequest(run_key=run_key, asset_selection=chain)]
     chosen = {*chain, *dated}
     selection = [key for key in graph.toposorted_asset_keys if key in chosen]
-    if len(days) == 1:
-        return [dg.RunRequest(run_key=run_key, partition_key=days[0], asset_selection=selection)]
-    tags = {RANGE_START: days[0], RANGE_END: days[-1]}
-    return [dg.RunRequest(run_key=run_key, tags=tags, asset_selection=selection)]
+    return [span_request(run_key, days[0], days[-1], selection)]
 
 
 def building_as_of(context: dg.SensorEvaluationContext, raw: dg.AssetKey) -> list[dg.AssetKey]:

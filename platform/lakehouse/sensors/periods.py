@@ -17,12 +17,12 @@ from lakehouse.periods import Block, FilePartition, blocks, expected_names, part
 from lakehouse.renames import RENAMES
 from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
-from lakehouse.runner import RANGE_END, RANGE_START
 from lakehouse.sensors.landing import (
     REDELIVER,
     REFERENCE_INTERVAL_SECONDS,
     carried,
     inspect_delivery,
+    span_request,
 )
 from lakehouse.sensors.planning import FileStat, LandingCursor, plan_landing_runs
 from lakehouse.sources import landing_source
@@ -55,10 +55,7 @@ def block_request(
     first, last = partition_key(spec, block.first), partition_key(spec, block.last)
     run_key = f"{spec.name}:{first}..{last}:{digest}"
     chain = carried(context, [raw], [partition_key(spec, files[name]) for name in block.files])
-    if first == last:
-        return dg.RunRequest(run_key=run_key, partition_key=first, asset_selection=chain)
-    tags = {RANGE_START: str(first), RANGE_END: str(last)}
-    return dg.RunRequest(run_key=run_key, tags=tags, asset_selection=chain)
+    return span_request(run_key, str(first), str(last), chain)
 
 
 def make_period_sensor(spec: SourceSpec) -> dg.SensorDefinition:
