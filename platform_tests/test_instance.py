@@ -15,6 +15,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as db
 from dagster._core.storage.event_log.schema import AssetKeyTable, SqlEventLogStorageTable
+from dagster._core.storage.event_log.sqlite import sqlite_event_log
 from dagster._serdes import deserialize_value
 
 from lakehouse.deploy.instance import INSTANCE_ENV, BatchingSqliteEventLogStorage
@@ -243,6 +244,36 @@ def test_a_shard_s_connection_is_kept_and_commits_without_fsync(
             synchronous = conn.exec_driver_sql("PRAGMA synchronous").scalar()
     assert connections[0] is connections[1]
     assert (journal, synchronous) == ("wal", 1)  # 1 = NORMAL: no fsync at each commit
+
+
+def shard_layout(instance: dg.DagsterInstance, run: str) -> dict[str, Any]:
+    """A run shard's tables and indexes as created, its migration stamp and journal mode."""
+    with instance.event_log_storage.run_connection(run) as conn:  # type: ignore[attr-defined]
+        return {
+            "schema": sorted(
+                conn.exec_driver_sql(
+                    "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+                ).fetchall()
+            ),
+            "revision": conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar(),
+            "journal": conn.exec_driver_sql("PRAGMA journal_mode").scalar(),
+        }
+
+
+def test_a_run_s_shard_is_created_as_dagster_creates_it_without_reading_the_migrations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with instance_with("SqliteEventLogStorage", tmp_path / "stock") as stock:
+        expected = shard_layout(stock, materialize_twice(stock)[0])
+    with instance_with("BatchingSqliteEventLogStorage", tmp_path / "ours") as ours:
+        read_migrations: list[str] = []
+        for name in ("check_alembic_revision", "stamp_alembic_rev"):
+            monkeypatch.setattr(
+                sqlite_event_log, name, lambda *_, name=name: read_migrations.append(name)
+            )
+        runs = materialize_twice(ours)
+        assert read_migrations == []  # the scripts were read once, when the instance started
+        assert [shard_layout(ours, run) for run in runs] == [expected, expected]
 
 
 def test_a_wipe_leaves_no_connection_on_a_deleted_shard(

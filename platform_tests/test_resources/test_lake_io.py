@@ -433,3 +433,70 @@ def test_a_table_written_run_after_run_is_checkpointed_every_ten_commits(tmp_pat
         "00000000000000000009.checkpoint.parquet"
     ]
     assert table(tmp_path)["value"].to_list() == [1]
+
+
+def test_a_store_reusing_tables_sees_every_later_commit_and_keeps_versions_apart(
+    tmp_path: Path,
+) -> None:
+    daily_numbers(tmp_path)
+    reusing, other = DeltaStore(str(tmp_path), reuse_tables=True), DeltaStore(str(tmp_path))
+    uri = reusing.uri(["raw", "numbers"])
+    first = reusing.open(uri)
+    assert first is not None
+    version = first.version()
+    other.delete_where(uri, "value = 2", {})  # another writer commits
+    again = reusing.open(uri)
+    assert again is first  # brought up to date, not read again
+    assert again.version() == version + 1
+    assert sorted(reusing.scan(again).collect()["value"]) == [1, 3]
+    older = reusing.open(uri, version)
+    assert older is not None
+    assert older is not first
+    assert (older.version(), first.version()) == (version, version + 1)
+    assert sorted(reusing.scan(older).collect()["value"]) == [1, 2, 3]
+
+
+def test_a_run_reads_each_of_its_tables_from_its_checkpoint_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @dg.asset(
+        key=["raw", "numbers"],
+        partitions_def=DAYS,
+        metadata={"partition_expr": "day"},
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
+    def numbers(context: dg.AssetExecutionContext) -> pl.DataFrame:
+        return pl.concat(rows(date.fromisoformat(k), 1) for k in context.partition_keys)
+
+    @dg.asset(
+        key=["staged", "doubled"],
+        ins={"numbers": dg.AssetIn(["raw", "numbers"])},
+        partitions_def=DAYS,
+        metadata={"partition_expr": "day"},
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
+    def doubled(numbers: pl.LazyFrame) -> pl.LazyFrame:
+        return numbers.with_columns(pl.col("value") * 2)
+
+    manager = LakeIOManager(base_dir=str(tmp_path / "lake"), catalog_path=str(tmp_path / "c.db"))
+
+    def materialize() -> None:
+        result = dg.materialize([numbers, doubled], resources={"io_manager": manager}, tags=RANGE)
+        assert result.success
+
+    materialize()  # creates both tables
+    opened: list[str] = []
+    constructor = DeltaTable.__init__
+
+    def counted(self: DeltaTable, table_uri: str, *args: Any, **kwargs: Any) -> None:
+        opened.append(Path(str(table_uri)).name)
+        constructor(self, table_uri, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaTable, "__init__", counted)
+    # Each table is written, checked and published, and `numbers` is also read; a run without
+    # reuse opened them 7 times.
+    materialize()
+    assert sorted(opened) == ["doubled", "numbers"]
+    materialize()  # a new run opens them afresh, and sees the previous run's commits
+    assert sorted(opened) == ["doubled", "doubled", "numbers", "numbers"]
+    assert DeltaTable(str(tmp_path / "lake" / "staged" / "doubled")).version() == 2

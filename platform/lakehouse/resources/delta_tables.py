@@ -146,10 +146,21 @@ def read_partition_dir(relative: str) -> tuple[tuple[str, ...], tuple[str, ...]]
 
 
 class DeltaStore:
-    """The Delta tables under one root (a folder or an object-store URI)."""
+    """The Delta tables under one root (a folder or an object-store URI).
 
-    def __init__(self, root: str) -> None:
+    With `reuse_tables`, the newest version of a table is opened once and brought up to date
+    on each later `open` (`update_incremental`, ~1 ms, reads only the commits since) instead of
+    read from its last checkpoint again (~10 ms): for one run, whose steps open the same tables
+    ~40 times (inputs, the write's checks, the commit, the catalog). A frame scanned from such
+    a table reads the version the table holds when the frame is collected, so a run opens a
+    table again only once its earlier frames are consumed (a step's outputs are written after
+    its inputs are read). Not for a long-lived reader: a table deleted and created again in
+    between would be missed.
+    """
+
+    def __init__(self, root: str, *, reuse_tables: bool = False) -> None:
         self.root = root.rstrip("/")
+        self._opened: dict[str, DeltaTable] | None = {} if reuse_tables else None
 
     def uri(self, parts: Sequence[str]) -> str:
         """The URI (or path) of the table named by `parts` (`["staged", "flights"]`)."""
@@ -161,6 +172,14 @@ class DeltaStore:
         Raises:
             TableStoreError: the folder holds something that is not a readable Delta table.
         """
+        opened = self._opened.get(uri) if self._opened is not None and version is None else None
+        if opened is not None:
+            try:
+                opened.update_incremental()
+            except (DeltaError, OSError) as error:
+                raise TableStoreError(unreadable(uri, error)) from error
+            check_protocol(opened, uri)
+            return opened
         options = storage_options(uri)
         try:
             if not DeltaTable.is_deltatable(uri, storage_options=options):
@@ -173,6 +192,8 @@ class DeltaStore:
         except (DeltaError, OSError) as error:
             raise TableStoreError(unreadable(uri, error)) from error
         check_protocol(table, uri)
+        if self._opened is not None and version is None:
+            self._opened[uri] = table
         return table
 
     def scan(self, table: DeltaTable) -> pl.LazyFrame:

@@ -294,13 +294,22 @@ class LakeIOManager(dg.ConfigurableIOManager):
         "views are pointed at the versions the run committed. None: no catalog.",
     )
 
+    # The run's tables, each opened once (see `DeltaStore`'s `reuse_tables`); a new run starts
+    # with none.
+    _store: DeltaStore | None = PrivateAttr(default=None)
+    # Tables committed since the catalog was last written.
+    _unpublished: set[tuple[str, ...]] = PrivateAttr(default_factory=set)
+
     @property
     def store(self) -> DeltaStore:
         """The Delta tables under the lake's root."""
-        return DeltaStore(self.base_dir)
+        if self._store is None:
+            self._store = DeltaStore(self.base_dir, reuse_tables=True)
+        return self._store
 
-    # Tables committed since the catalog was last written.
-    _unpublished: set[tuple[str, ...]] = PrivateAttr(default_factory=set)
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Open every table afresh in a new run (or step process)."""
+        self._store = None
 
     def _to_publish(self, asset_key: dg.AssetKey) -> None:
         """Name a committed table for the catalog written when the run ends."""
@@ -316,6 +325,7 @@ class LakeIOManager(dg.ConfigurableIOManager):
         if self._unpublished and self.catalog_path is not None:
             Catalog(Path(self.catalog_path), self.store).publish(sorted(self._unpublished))
             self._unpublished.clear()
+        self._store = None
 
     def table_uri(self, asset_key: dg.AssetKey) -> str:
         """Where one asset's table lives."""
