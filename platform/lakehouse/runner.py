@@ -15,6 +15,7 @@ import dagster as dg
 from lakehouse.deploy.instance import mark_failed_partitions
 from lakehouse.failures import RunFailure
 from lakehouse.partitions import DAILY
+from lakehouse.sensors.chain import carried_tags
 
 # The failure metadata naming the partitions a run failed for, when only some of its partitions
 # are at fault: `lakehouse materialize` then runs the others without them.
@@ -166,7 +167,7 @@ def run_planned(
     # them, and automation does not build again what the run built after their dependencies.
     return job.execute_in_process(
         instance=instance,
-        tags=tags,
+        tags={**tags, **carried_tags(defs.resolve_asset_graph(), run.keys)},
         asset_selection=list(run.keys),
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         raise_on_error=False,

@@ -2,8 +2,9 @@
 
 import dagster as dg
 
+from lakehouse.assets.automation import CARRIED_DOWNSTREAM
 from lakehouse.definitions import defs
-from lakehouse.sensors.chain import built_for, downstream_chain
+from lakehouse.sensors.chain import built_for, carried_tags, carries_downstream, downstream_chain
 
 GRAPH = defs.resolve_asset_graph()
 
@@ -79,3 +80,14 @@ def test_a_day_of_flights_and_weather_in_one_run_reaches_the_mart_they_meet_in()
     chain = downstream_chain(GRAPH, roots, lambda key: key != weather)
     assert dg.AssetKey(["marts", "mart_delay_weather"]) in chain
     assert chain.index(weather) < chain.index(dg.AssetKey(["marts", "mart_delay_weather"]))
+
+
+def test_only_a_run_through_to_every_mart_is_tagged_as_carrying_everything_downstream() -> None:
+    assert carries_downstream(GRAPH, FLIGHTS_TO_MARTS)
+    assert carried_tags(GRAPH, FLIGHTS_TO_MARTS) == {CARRIED_DOWNSTREAM: "true"}
+    waiting = dg.AssetKey(["marts", "mart_delay_weather"])
+    short = [key for key in FLIGHTS_TO_MARTS if key != waiting]
+    assert not carries_downstream(GRAPH, short)  # automation still has the mart to build
+    assert carried_tags(GRAPH, short) == {}
+    assert not carries_downstream(GRAPH, keys("raw/flights"))
+    assert carried_tags(None, FLIGHTS_TO_MARTS) == {}  # a test's bare sensor context

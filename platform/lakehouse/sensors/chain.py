@@ -9,6 +9,7 @@ import dagster as dg
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
+from lakehouse.assets.automation import CARRIED_DOWNSTREAM
 from lakehouse.assets.metadata import AS_OF_DAY
 
 
@@ -25,7 +26,8 @@ def downstream_chain(
     What is left out (a mart waiting on another source's day, a table on another calendar, a
     multi-asset only partly eligible) is left to declarative automation, which builds it once
     its inputs are there; it does not build again what the run built (Dagster ignores an
-    update by a run that also targeted the child).
+    update by a run that also targeted the child, and every partition's update by a run that
+    carries everything downstream: `carried_tags`).
 
     Args:
         graph: The repository's asset graph.
@@ -47,6 +49,32 @@ def downstream_chain(
     # A step that writes several assets (a staged table and its quarantine) runs whole or not.
     whole = {key for key in chosen if graph.get(key).execution_set_asset_keys <= chosen}
     return [key for key in graph.toposorted_asset_keys if key in whole]
+
+
+def carries_downstream(graph: BaseAssetGraph, selection: Sequence[dg.AssetKey]) -> bool:
+    """Whether a run of `selection` builds every automated asset downstream of it: then
+    automation has nothing to do after its updates (tagged `CARRIED_DOWNSTREAM`).
+    """
+    chosen = set(selection)
+    reached = set(chosen)
+    for key in graph.toposorted_asset_keys:
+        node = graph.get(key)
+        if key in reached or not node.parent_keys & reached:
+            continue
+        if node.is_materializable and node.automation_condition is not None:
+            if key not in chosen:
+                return False
+            reached.add(key)
+    return True
+
+
+def carried_tags(graph: BaseAssetGraph | None, selection: Sequence[dg.AssetKey]) -> dict[str, str]:
+    """The `CARRIED_DOWNSTREAM` tag for a run of `selection` that builds everything automated
+    downstream of it (none without a graph, in a test's bare sensor context).
+    """
+    if graph is None or not carries_downstream(graph, selection):
+        return {}
+    return {CARRIED_DOWNSTREAM: "true"}
 
 
 def built_for(

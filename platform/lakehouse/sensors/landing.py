@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 
 from lakehouse.assets.automation import EVERY_DAEMON_LOOP_SECONDS
 from lakehouse.dates import days_between
@@ -23,7 +24,13 @@ from lakehouse.renames import RENAMES
 from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
 from lakehouse.runner import RANGE_END, RANGE_START
-from lakehouse.sensors.chain import as_of_roots, built_for, dated_chain, downstream_chain
+from lakehouse.sensors.chain import (
+    as_of_roots,
+    built_for,
+    carried_tags,
+    dated_chain,
+    downstream_chain,
+)
 from lakehouse.sensors.partners import UNFINISHED, Pairing, raw_key, same_calendar
 from lakehouse.sensors.planning import (
     FileStat,
@@ -53,19 +60,32 @@ def run_request(
     """
     days = [d.isoformat() for d in days_between(run.start, run.end)]
     chain = carried(context, [raw, *taken_along], days)
-    return span_request(run.run_key, days[0], days[-1], chain)
+    return span_request(context, run.run_key, days[0], days[-1], chain)
 
 
 def span_request(
-    run_key: str, first: str, last: str, selection: Sequence[dg.AssetKey]
+    context: dg.SensorEvaluationContext,
+    run_key: str,
+    first: str,
+    last: str,
+    selection: Sequence[dg.AssetKey],
 ) -> dg.RunRequest:
     """A run of partition `first`, or a single-run backfill of `first`..`last` (a range of a
-    multi-partitioned asset is the rectangle between the two keys).
+    multi-partitioned asset is the rectangle between the two keys); tagged if it carries
+    everything downstream (`carried_tags`).
     """
+    tags = carried_tags(graph_of(context), selection)
     if first == last:
-        return dg.RunRequest(run_key=run_key, partition_key=first, asset_selection=selection)
-    tags = {RANGE_START: first, RANGE_END: last}
+        return dg.RunRequest(
+            run_key=run_key, partition_key=first, asset_selection=selection, tags=tags
+        )
+    tags.update({RANGE_START: first, RANGE_END: last})
     return dg.RunRequest(run_key=run_key, tags=tags, asset_selection=selection)
+
+
+def graph_of(context: dg.SensorEvaluationContext) -> BaseAssetGraph | None:
+    """The repository's asset graph (none in a test's bare context)."""
+    return context.repository_def.asset_graph if context.repository_def is not None else None
 
 
 def snapshot_request(
@@ -80,16 +100,19 @@ def snapshot_request(
         return []
     run_key = "+".join(r.run_key for r in plan.runs)
     chain = carried(context, [raw], [])
-    if context.repository_def is None:  # a test's bare context: the raw assets alone
-        return [dg.RunRequest(run_key=run_key, asset_selection=chain)]
-    graph = context.repository_def.asset_graph
+    graph = graph_of(context)
+    unpartitioned = dg.RunRequest(
+        run_key=run_key, asset_selection=chain, tags=carried_tags(graph, chain)
+    )
+    if graph is None:  # a test's bare context: the raw assets alone
+        return [unpartitioned]
     since = min(r.start for r in plan.runs)
     dated, days = dated_chain(graph, context.instance, chain, since)
     if not dated:
-        return [dg.RunRequest(run_key=run_key, asset_selection=chain)]
+        return [unpartitioned]
     chosen = {*chain, *dated}
     selection = [key for key in graph.toposorted_asset_keys if key in chosen]
-    return [span_request(run_key, days[0], days[-1], selection)]
+    return [span_request(context, run_key, days[0], days[-1], selection)]
 
 
 def building_as_of(context: dg.SensorEvaluationContext, raw: dg.AssetKey) -> list[dg.AssetKey]:

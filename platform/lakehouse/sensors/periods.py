@@ -55,7 +55,7 @@ def block_request(
     first, last = partition_key(spec, block.first), partition_key(spec, block.last)
     run_key = f"{spec.name}:{first}..{last}:{digest}"
     chain = carried(context, [raw], [partition_key(spec, files[name]) for name in block.files])
-    return span_request(run_key, str(first), str(last), chain)
+    return span_request(context, run_key, str(first), str(last), chain)
 
 
 def make_period_sensor(spec: SourceSpec) -> dg.SensorDefinition:
