@@ -1,5 +1,6 @@
-"""Automation after a range run: what `PROPAGATE` asks for once the run's dependency days are
-updated but the asset's are not (a tick between the run's two steps, or a failed step).
+"""Automation after a landing range run: what `PROPAGATE` asks for once the run has updated a
+table's dependency on every day of its range but not the table, as a tick between the run's
+two steps sees it (or after a step that failed).
 """
 
 import warnings
@@ -22,13 +23,20 @@ CARRIED = {CARRIED_DOWNSTREAM: "true"}
 
 @dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
 def upstream() -> dg.MaterializeResult:
+    """The raw days a landing run brings."""
+    return dg.MaterializeResult()
+
+
+@dg.asset
+def reference() -> dg.MaterializeResult:
+    """A reference table every day reads (as staged flights read the airports)."""
     return dg.MaterializeResult()
 
 
 def downstream_asset(*, fails: bool) -> dg.AssetsDefinition:
     @dg.asset(
         name="downstream",
-        deps=[upstream],
+        deps=[upstream, reference],
         partitions_def=DAYS,
         backfill_policy=dg.BackfillPolicy.single_run(),
         automation_condition=PROPAGATE,
@@ -43,6 +51,7 @@ def downstream_asset(*, fails: bool) -> dg.AssetsDefinition:
 
 
 DOWNSTREAM = downstream_asset(fails=False)
+DAY_COUNT = len(DAYS.get_partition_keys())
 
 
 @pytest.fixture
@@ -53,17 +62,41 @@ def instance(monkeypatch: pytest.MonkeyPatch) -> Iterator[dg.DagsterInstance]:
         yield instance
 
 
-def requested_after_range_run(instance: dg.DagsterInstance, tags: dict[str, str]) -> int:
-    """Days of `downstream` automation asks for after a range run of both assets that updated
-    the dependency's days and failed before the asset's.
+def evaluated(
+    instance: dg.DagsterInstance, cursor: AssetDaemonCursor | None = None
+) -> dg.EvaluateAutomationConditionsResult:
+    """One automation tick over the assets, after the tick that left `cursor`."""
+    with warnings.catch_warnings():  # the tester passes a beta parameter itself
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.evaluate_automation_conditions(
+            defs=dg.Definitions(assets=[upstream, reference, DOWNSTREAM]),
+            instance=instance,
+            cursor=cursor,
+        )
+
+
+def requested_after_landing_run(
+    instance: dg.DagsterInstance, tags: dict[str, str], *, days_built_before: bool
+) -> int:
+    """Days of `downstream` automation asks for after a range run of `upstream` and
+    `downstream` whose second step failed: the tick sees the dependency's days updated and
+    the table's neither updated nor in progress.
     """
-    assert dg.materialize([upstream, DOWNSTREAM], instance=instance, tags=RANGE).success
-    settled = evaluated(instance)
+    assert dg.materialize([reference], instance=instance).success
+    if days_built_before:
+        assert dg.materialize([upstream, DOWNSTREAM], instance=instance, tags=RANGE).success
+    cursor = evaluated(instance).cursor
+    if not days_built_before:
+        # A new reference snapshot: every day of the table has new upstream data, but without
+        # its raw day none can be built yet.
+        assert dg.materialize([reference], instance=instance).success
+        cursor = evaluated(instance, cursor).cursor
     # As the daemon launches it: the run records the assets it targets.
     failing = downstream_asset(fails=True)
     job = dg.Definitions(
-        assets=[upstream, failing], jobs=[dg.define_asset_job("both", [upstream, failing])]
-    ).resolve_job_def("both")
+        assets=[upstream, reference, failing],
+        jobs=[dg.define_asset_job("landing", [upstream, failing])],
+    ).resolve_job_def("landing")
     result = job.execute_in_process(
         instance=instance,
         tags={**RANGE, **tags},
@@ -71,28 +104,33 @@ def requested_after_range_run(instance: dg.DagsterInstance, tags: dict[str, str]
         raise_on_error=False,
     )
     assert not result.success
-    return evaluated(instance, settled.cursor).get_num_requested(DOWNSTREAM.key)
+    return evaluated(instance, cursor).get_num_requested(DOWNSTREAM.key)
 
 
-def evaluated(
-    instance: dg.DagsterInstance, cursor: AssetDaemonCursor | None = None
-) -> dg.EvaluateAutomationConditionsResult:
-    """One automation tick over the two assets, after the tick that left `cursor`."""
-    with warnings.catch_warnings():  # the tester passes a beta parameter itself
-        warnings.simplefilter("ignore", dg.BetaWarning)
-        return dg.evaluate_automation_conditions(
-            defs=dg.Definitions(assets=[upstream, DOWNSTREAM]), instance=instance, cursor=cursor
-        )
-
-
-def test_a_run_carrying_everything_downstream_leaves_automation_nothing_on_any_day(
+def test_days_rebuilt_by_a_run_carrying_everything_downstream_are_left_to_it(
     instance: dg.DagsterInstance,
 ) -> None:
-    assert requested_after_range_run(instance, CARRIED) == 0
+    assert requested_after_landing_run(instance, CARRIED, days_built_before=True) == 0
 
 
 def test_without_the_tag_dagster_ignores_the_run_s_update_on_its_last_day_only(
     instance: dg.DagsterInstance,
 ) -> None:
-    # What a landing run that leaves an asset to automation gets, and why the tag exists.
-    assert requested_after_range_run(instance, {}) == len(DAYS.get_partition_keys()) - 1
+    # What a landing run that leaves the table to automation gets, and why the tag exists.
+    requested = requested_after_landing_run(instance, {}, days_built_before=True)
+    assert requested == DAY_COUNT - 1
+
+
+def test_new_days_are_left_to_the_run_that_brings_them_after_a_snapshot_came_first(
+    instance: dg.DagsterInstance,
+) -> None:
+    # Dagster's eager remembered the snapshot's new data for the days it could not build yet,
+    # and asked for all ten here although the run that brought their raw days builds them.
+    assert requested_after_landing_run(instance, CARRIED, days_built_before=False) == 0
+
+
+def test_new_days_brought_by_a_run_that_leaves_them_are_built_by_automation(
+    instance: dg.DagsterInstance,
+) -> None:
+    requested = requested_after_landing_run(instance, {}, days_built_before=False)
+    assert requested == DAY_COUNT - 1

@@ -12,10 +12,8 @@ CARRIED_DOWNSTREAM = "lakehouse/carried_downstream"
 
 # Dagster's any_deps_updated ignores a dependency's update by a run that also targeted the
 # asset, but it looks at the dependency's latest materialization only: after a range run, on
-# the range's last day alone. A tick that fell while such a run was between a dependency and
-# the asset (the asset already written, but after the tick's snapshot) asked for every other
-# day again. A run that carries everything downstream says so in a tag, which Dagster reads
-# for every partition's updates.
+# the range's last day alone. A run that carries everything downstream says so in a tag,
+# which Dagster reads for every partition's updates.
 _UPDATED_BY_ANOTHER_RUN = (
     AC.newly_updated()
     & ~AC.executed_with_root_target()
@@ -24,26 +22,31 @@ _UPDATED_BY_ANOTHER_RUN = (
 _ANY_DEPS_UPDATED = AC.any_deps_match(_UPDATED_BY_ANOTHER_RUN | AC.will_be_requested()).with_label(
     "any_deps_updated"
 )
-# Eager, for every partition rather than only the newest (days arrive late and out of order,
-# and a sample year lies in the past).
-_EAGER_ANY_DAY = AC.eager().without(AC.in_latest_time_window())
+_NEW_DATA = (AC.newly_missing() | _ANY_DEPS_UPDATED).with_label("new upstream data")
+_NOT_UNDER_WAY = (~AC.any_deps_in_progress() & ~AC.in_progress()).with_label("nothing under way")
 
+# Eager on every partition (days arrive late and out of order, and a sample year lies in the
+# past), except that new data counts only for a day whose dependencies are all there. Dagster's
+# eager remembers it for the others (every day not built yet, from its first tick) until the
+# day is built, and a tick's reads are not one snapshot (an asset's update is bounded by the
+# event id the tick started at, its run in progress is read later): a tick that fell while a
+# landing run was between a day's dependency and the day itself saw neither and asked for the
+# day again. A day whose dependency arrives later gets the dependency's update then, unless
+# the run that brought it also built the day.
 PROPAGATE = (
-    (_EAGER_ANY_DAY & AC.all_deps_blocking_checks_passed())
-    .replace("any_deps_updated", _ANY_DEPS_UPDATED)
-    .with_label("new upstream data, once its blocking checks passed")
-)
+    (_NEW_DATA & ~AC.any_deps_missing()).since_last_handled()
+    & ~AC.any_deps_missing()
+    & _NOT_UNDER_WAY
+    & AC.all_deps_blocking_checks_passed()
+).with_label("new upstream data, once its blocking checks passed")
 """Build when upstream data changed, never past a dependency whose blocking check failed."""
 
 PROPAGATE_OVER_DAYS_PRESENT = (
-    (
-        _EAGER_ANY_DAY.without(~AC.any_deps_missing())
-        & AC.all_deps_match(~AC.missing())  # every dependency has at least one day built
-        & AC.all_deps_blocking_checks_passed()
-    )
-    .replace("any_deps_updated", _ANY_DEPS_UPDATED)
-    .with_label("new upstream data on any day present, once its blocking checks passed")
-)
+    _NEW_DATA.since_last_handled()
+    & _NOT_UNDER_WAY
+    & AC.all_deps_match(~AC.missing())  # every dependency has at least one day built
+    & AC.all_deps_blocking_checks_passed()
+).with_label("new upstream data on any day present, once its blocking checks passed")
 """For a table over every day (routes): a day not delivered yet must not hold it back."""
 
 BUILD_WHEN_MISSING = (AC.missing() & ~AC.in_progress()).with_label("missing")
