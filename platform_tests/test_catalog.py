@@ -6,6 +6,7 @@ import textwrap
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -174,3 +175,30 @@ def test_an_all_null_column_is_written_in_the_table_s_type_so_any_file_can_bind_
     with duckdb.connect(str(catalog), read_only=True) as con:
         rows = con.sql("SELECT * FROM marts.notes ORDER BY day").fetchall()
     assert rows == [(date(2024, 1, 1), "x"), (date(2024, 1, 2), None)]
+
+
+def test_a_run_publishes_its_lake_tables_and_marts_in_one_catalog_write(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @dg.asset(key=["staged", "numbers"], io_manager_key="lake_io_manager")
+    def numbers() -> pl.DataFrame:
+        return pl.DataFrame({"value": [1, 2]})
+
+    @dg.asset(key=["marts", "total"], io_manager_key="warehouse_io_manager")
+    def total(numbers: pl.DataFrame) -> pl.DataFrame:
+        return numbers.select(pl.col("value").sum())
+
+    writes: list[list[str]] = []
+    publish = Catalog.publish
+
+    def counted(self: Catalog, tables: Any = None) -> None:
+        writes.append(["/".join(t) for t in tables])
+        publish(self, tables)
+
+    monkeypatch.setattr(Catalog, "publish", counted)
+    resources = build_resources(settings)
+    assert dg.materialize([numbers, total], resources=resources).success
+    assert writes == [["marts/total", "staged/numbers"]]  # readers see both change together
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert con.sql("SELECT * FROM marts.total").fetchall() == [(3,)]
+        assert con.sql("SELECT count(*) FROM staged.numbers").fetchall() == [(2,)]

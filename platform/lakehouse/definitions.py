@@ -28,6 +28,15 @@ from lakehouse.resources.warehouse_io import DuckDBWarehouseIOManager
 from lakehouse.sensors.failures import FailureLog, record_run_failures
 from lakehouse.settings import Settings
 
+# The marts in the lake: the lake's own IO manager under the marts' key, the same resource in
+# a run rather than a second one, so the run's tables, marts included, are published to the
+# catalog together, in one write when the run ends, and each is opened once.
+LAKE_FOR_MARTS = dg.IOManagerDefinition(
+    resource_fn=lambda context: context.resources.lake_io_manager,
+    required_resource_keys={"lake_io_manager"},
+    description="The lake's IO manager (`lake_io_manager`): the marts are Delta tables too.",
+)
+
 
 def build_resources(settings: Settings) -> dict[str, object]:
     """The resources for a settings' data home (tests pass a temporary one).
@@ -41,7 +50,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
     catalog = None if settings.lake_uri else str(settings.warehouse_path)
     lake = LakeIOManager(base_dir=settings.lake_location, catalog_path=catalog)
     url = settings.warehouse_url or ""
-    warehouse: dg.ConfigurableIOManager = lake
+    warehouse: dg.ConfigurableIOManager | dg.IOManagerDefinition = LAKE_FOR_MARTS
     if url.startswith("duckdb://"):
         database = url.removeprefix("duckdb://")
         warehouse = DuckDBWarehouseIOManager(duckdb=DuckDBResource(database=database))
