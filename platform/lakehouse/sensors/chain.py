@@ -51,6 +51,11 @@ def downstream_chain(
     return [key for key in graph.toposorted_asset_keys if key in whole]
 
 
+def graph_of(context: dg.SensorEvaluationContext) -> BaseAssetGraph | None:
+    """The repository's asset graph (none in a test's bare sensor context)."""
+    return context.repository_def.asset_graph if context.repository_def is not None else None
+
+
 def carries_downstream(graph: BaseAssetGraph, selection: Sequence[dg.AssetKey]) -> bool:
     """Whether a run of `selection` builds every automated asset downstream of it: then
     automation has nothing to do after its updates (tagged `CARRIED_DOWNSTREAM`).

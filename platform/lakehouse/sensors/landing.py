@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 
 from lakehouse.assets.automation import EVERY_DAEMON_LOOP_SECONDS
 from lakehouse.dates import days_between
@@ -30,6 +29,7 @@ from lakehouse.sensors.chain import (
     carried_tags,
     dated_chain,
     downstream_chain,
+    graph_of,
 )
 from lakehouse.sensors.partners import UNFINISHED, Pairing, raw_key, same_calendar
 from lakehouse.sensors.planning import (
@@ -83,11 +83,6 @@ def span_request(
     return dg.RunRequest(run_key=run_key, tags=tags, asset_selection=selection)
 
 
-def graph_of(context: dg.SensorEvaluationContext) -> BaseAssetGraph | None:
-    """The repository's asset graph (none in a test's bare context)."""
-    return context.repository_def.asset_graph if context.repository_def is not None else None
-
-
 def snapshot_request(
     context: dg.SensorEvaluationContext, plan: Plan, raw: dg.AssetKey
 ) -> list[dg.RunRequest]:
@@ -119,9 +114,10 @@ def building_as_of(context: dg.SensorEvaluationContext, raw: dg.AssetKey) -> lis
     """The tables reading a snapshot source as of each day (`as_of_roots`) that a run under way
     builds: none in a test's bare context.
     """
-    if context.repository_def is None:
+    graph = graph_of(context)
+    if graph is None:
         return []
-    roots = set(as_of_roots(context.repository_def.asset_graph, carried(context, [raw], [])))
+    roots = set(as_of_roots(graph, carried(context, [raw], [])))
     if not roots:
         return []
     runs = context.instance.get_runs(dg.RunsFilter(statuses=UNFINISHED))
@@ -133,9 +129,9 @@ def carried(
     context: dg.SensorEvaluationContext, raws: Sequence[dg.AssetKey], partition_keys: list[str]
 ) -> list[dg.AssetKey]:
     """The raw assets and what their run builds after them for these partitions."""
-    if context.repository_def is None:  # a test's bare context: the raw assets alone
+    graph = graph_of(context)
+    if graph is None:  # a test's bare context: the raw assets alone
         return list(raws)
-    graph = context.repository_def.asset_graph
     return downstream_chain(graph, raws, built_for(graph, context.instance, partition_keys))
 
 

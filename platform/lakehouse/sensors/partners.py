@@ -30,6 +30,7 @@ from lakehouse.partitions import daily_partitions
 from lakehouse.resources.lake_io import Lake
 from lakehouse.resources.landing import LandingZone
 from lakehouse.runner import run_partitions
+from lakehouse.sensors.chain import graph_of
 from lakehouse.sensors.planning import FileStat, Inspection, PlannedRun
 from lakehouse.sources import Source, sources
 
@@ -184,7 +185,7 @@ class Pairing:
             for s in listing
             if s.day is not None and 0 <= now_ns - s.arrived_ns < wait_ns
         }
-        graph = context.repository_def.asset_graph if context.repository_def else None
+        graph = graph_of(context)
         mates = partners(graph, source.name) if graph is not None and arrived else []
 
         @functools.cache
