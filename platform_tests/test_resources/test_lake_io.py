@@ -31,6 +31,12 @@ RANGE = {
     "dagster/asset_partition_range_start": "2013-01-01",
     "dagster/asset_partition_range_end": "2013-01-03",
 }
+# A daily asset written a range at a time, its days in the `day` column.
+DAILY_RANGE: dict[str, Any] = {
+    "partitions_def": DAYS,
+    "metadata": {"partition_expr": "day"},
+    "backfill_policy": dg.BackfillPolicy.single_run(),
+}
 
 
 def rows(day: date, *values: int) -> pl.DataFrame:
@@ -42,9 +48,7 @@ def staged_asset(produce: Any) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=["raw", "numbers"],
-        partitions_def=DAYS,
-        metadata={"partition_expr": "day"},
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        **DAILY_RANGE,
     )
     def numbers(context: dg.AssetExecutionContext) -> Any:
         days = [date.fromisoformat(k) for k in context.partition_keys]
@@ -219,9 +223,7 @@ def test_day_files_are_written_with_the_statistics_asked_for(
 def daily_numbers(lake: Path) -> Path:
     @dg.asset(
         key=["raw", "numbers"],
-        partitions_def=DAYS,
-        metadata={"partition_expr": "day"},
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        **DAILY_RANGE,
     )
     def numbers(context: dg.AssetExecutionContext) -> pl.DataFrame:
         days = [rows(date.fromisoformat(k), int(k[-1])) for k in context.partition_keys]
@@ -461,9 +463,7 @@ def test_a_run_reads_each_of_its_tables_from_its_checkpoint_once(
 ) -> None:
     @dg.asset(
         key=["raw", "numbers"],
-        partitions_def=DAYS,
-        metadata={"partition_expr": "day"},
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        **DAILY_RANGE,
     )
     def numbers(context: dg.AssetExecutionContext) -> pl.DataFrame:
         return pl.concat(rows(date.fromisoformat(k), 1) for k in context.partition_keys)
@@ -471,9 +471,7 @@ def test_a_run_reads_each_of_its_tables_from_its_checkpoint_once(
     @dg.asset(
         key=["staged", "doubled"],
         ins={"numbers": dg.AssetIn(["raw", "numbers"])},
-        partitions_def=DAYS,
-        metadata={"partition_expr": "day"},
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        **DAILY_RANGE,
     )
     def doubled(numbers: pl.LazyFrame) -> pl.LazyFrame:
         return numbers.with_columns(pl.col("value") * 2)
