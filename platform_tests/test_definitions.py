@@ -55,6 +55,7 @@ def test_asset_graph_keys_groups_and_checks() -> None:
         *(f"{name}_landing" for name in SOURCES),
         "propagate",
         "run_failures",
+        "failed_range_isolation",
     }
     assert {s.name for s in defs.schedules or []} == {
         f"{name}_catch_up" for name, spec in SOURCES.items() if spec.daily

@@ -26,6 +26,7 @@ from lakehouse.resources.landing import LandingZone
 from lakehouse.resources.postgres_warehouse_io import PASSWORD_ENV, PostgresWarehouseIOManager
 from lakehouse.resources.warehouse_io import DuckDBWarehouseIOManager
 from lakehouse.sensors.failures import FailureLog, record_run_failures
+from lakehouse.sensors.isolation import isolate_failed_ranges
 from lakehouse.settings import Settings
 
 # The marts in the lake: the lake's own IO manager under the marts' key, the same resource in
@@ -84,6 +85,7 @@ SENSORS = [
     *DECLARED_SENSORS,
     AUTOMATION_SENSOR,
     record_run_failures,
+    isolate_failed_ranges,
 ]
 
 SETTINGS = Settings.from_env()
