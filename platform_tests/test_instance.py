@@ -150,10 +150,12 @@ def test_batched_writes_read_back_exactly_as_the_stock_storage(tmp_path: Path) -
     assert len(expected["events"]) == 2 * 31
     assert set(expected["latest_by_partition"].values()) == {1}
     # Dagster plans an unpartitioned check once per partition of a range run, then records the
-    # evaluation as one more row.
-    statuses = [status for _, status, _, _ in expected["check_executions"]]
+    # evaluation as one more row: the planned rows stay, shown as skipped. Ours keeps the one
+    # row with the verdict of each run.
+    statuses = [status for _, status, _, _ in expected.pop("check_executions")]
     assert statuses.count("PLANNED") == 2 * 31
     assert statuses.count("SUCCEEDED") == 2
+    assert found.pop("check_executions") == [(0, "SUCCEEDED", "", True), (1, "SUCCEEDED", "", True)]
     assert ("dagster/data_version", "v1") in expected["events"][0][3]
     assert found == expected
 
@@ -360,3 +362,15 @@ def test_a_range_run_s_partitions_are_in_progress_then_failed_as_partition_runs_
     assert automation_sees(instance, dg.AutomationCondition.execution_failed()) == 31
     job.execute_in_process(instance=instance, partition_key="2013-01-05")
     assert automation_sees(instance, dg.AutomationCondition.execution_failed()) == 30
+
+
+def test_a_partition_run_s_check_keeps_one_row_with_its_verdict(
+    batching: tuple[dg.DagsterInstance, BatchingSqliteEventLogStorage],
+) -> None:
+    instance, _ = batching
+    run = dg.materialize([daily, daily_is_fine], instance=instance, partition_key="2013-01-05")
+    assert run.success
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        daily_is_fine.check_key, limit=10
+    )
+    assert [(c.status.value, c.partition) for c in history] == [("SUCCEEDED", None)]

@@ -84,7 +84,8 @@ class PlannedRangesMixin(SqlEventLogStorage):
     partitions of a range run under way were not in progress (declarative automation built them
     a second time beside the run, and the UI showed them missing), and those of a failed one
     were not failed. Here a range's planned event counts for each partition it names that has
-    no materialization or per-partition planned event after it.
+    no materialization or per-partition planned event after it. A check's verdict on a whole
+    run takes the place of the run's per-partition planned rows of that check.
     """
 
     def get_latest_asset_partition_materialization_attempts_without_materializations(
@@ -128,6 +129,31 @@ class PlannedRangesMixin(SqlEventLogStorage):
                 if all(ids.get(partition, 0) < row.id for ids in later.values()):
                     attempts[partition] = (row.run_id, row.id)
         return attempts
+
+    def _update_asset_check_evaluation(self, event: EventLogEntry, event_id: int | None) -> None:
+        """Record a check's verdict on its whole run in place of the run's planned rows.
+
+        Dagster plans a check once per partition of a partitioned run (for any check), and a
+        verdict that names no partition (an unpartitioned check's, or any check's in a range
+        run) then finds no row to complete and is added beside them: every planned row showed
+        as skipped once the run ended, 365 per check for a year's run. Here those planned rows
+        give way to the one row holding the verdict. A verdict for one partition is recorded
+        as Dagster records it.
+        """
+        evaluation = event.get_dagster_event().event_specific_data
+        if isinstance(evaluation, dg.AssetCheckEvaluation) and evaluation.partition is None:
+            table = AssetCheckExecutionsTable
+            with self.index_connection() as conn:
+                conn.execute(
+                    table.delete().where(
+                        table.c.asset_key == evaluation.asset_key.to_string(),
+                        table.c.check_name == evaluation.check_name,
+                        table.c.run_id == event.run_id,
+                        table.c.partition.is_not(None),
+                        table.c.execution_status == AssetCheckExecutionRecordStatus.PLANNED.value,
+                    )
+                )
+        super()._update_asset_check_evaluation(event, event_id)
 
 
 class BatchingSqliteEventLogStorage(PlannedRangesMixin, SqliteEventLogStorage):
