@@ -56,6 +56,7 @@ def test_asset_graph_keys_groups_and_checks() -> None:
         "propagate",
         "run_failures",
         "failed_range_isolation",
+        "run_retention",
     }
     assert {s.name for s in defs.schedules or []} == {
         f"{name}_catch_up" for name, spec in SOURCES.items() if spec.daily

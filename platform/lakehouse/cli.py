@@ -2,7 +2,7 @@
 
 import random
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +16,7 @@ from rich.table import Table
 from lakehouse import tables
 from lakehouse.dates import consecutive_spans
 from lakehouse.declarations import declared_sources
+from lakehouse.deploy.retention import prune_runs
 from lakehouse.failures import read_failures, record_failure
 from lakehouse.landing import LandingFileError, write_atomic
 from lakehouse.resources.delta_tables import DEFAULT_RETENTION_HOURS, DeltaStore, TableStoreError
@@ -442,6 +443,39 @@ def vacuum(
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from error
     console.print(f"{table}: {len(removed)} file(s) removed (retention {retention_hours} h)")
+
+
+@app.command("prune-runs")
+def prune_runs_command(
+    older_than_days: Annotated[
+        int | None,
+        typer.Option(help="Age in days (default: LAKEHOUSE_RUN_RETENTION_DAYS, 30).", min=1),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Only say which runs would go.")] = False,
+) -> None:
+    """Delete finished runs older than the retention, with their events, when nothing current
+    is theirs (no partition's latest materialization or failure, no check's latest verdict).
+    The `run_retention` sensor does this hourly under the daemon.
+    """
+    from lakehouse.definitions import defs  # noqa: PLC0415  (loads every source: only here)
+
+    settings = Settings.from_env()
+    days = older_than_days or settings.run_retention_days
+    if settings.dagster_home is None:
+        console.print("[red]DAGSTER_HOME is not set: there is no instance to prune.[/red]")
+        raise typer.Exit(1)
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        pruned = prune_runs(
+            instance,
+            defs.resolve_asset_graph().asset_check_keys,
+            timedelta(days=days),
+            dry_run=dry_run,
+        )
+    verb = "would delete" if dry_run else "deleted"
+    console.print(
+        f"{verb} {len(pruned.deleted)} run(s) finished over {days} days ago; kept {pruned.kept} "
+        "holding a current materialization, failure or check verdict"
+    )
 
 
 @app.command()

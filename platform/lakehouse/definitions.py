@@ -27,6 +27,7 @@ from lakehouse.resources.postgres_warehouse_io import PASSWORD_ENV, PostgresWare
 from lakehouse.resources.warehouse_io import DuckDBWarehouseIOManager
 from lakehouse.sensors.failures import FailureLog, record_run_failures
 from lakehouse.sensors.isolation import isolate_failed_ranges
+from lakehouse.sensors.retention import run_retention_sensor
 from lakehouse.settings import Settings
 
 # The marts in the lake: the lake's own IO manager under the marts' key, the same resource in
@@ -81,14 +82,15 @@ ASSETS = [
     *(mart_ontime_daily, mart_routes_daily, mart_routes, mart_delay_weather),
 ]
 CHECKS = schema_change_checks(ASSETS)
+SETTINGS = Settings.from_env()
 SENSORS = [
     *DECLARED_SENSORS,
     AUTOMATION_SENSOR,
     record_run_failures,
     isolate_failed_ranges,
+    run_retention_sensor(SETTINGS.run_retention_days),
 ]
 
-SETTINGS = Settings.from_env()
 defs = dg.Definitions(
     assets=ASSETS,
     asset_checks=CHECKS,

@@ -35,6 +35,10 @@ class Settings:
         landing_quiet_seconds: How long a delivery without a completion marker (`<file>.done`)
             must be untouched before it is read (`LAKEHOUSE_LANDING_QUIET_SECONDS`); until
             then it may still be being written.
+        run_retention_days: Finished runs older than this many days are deleted with their
+            events when nothing current is theirs (`LAKEHOUSE_RUN_RETENTION_DAYS`;
+            `deploy/retention.py`): the instance then grows with the partitions the lake holds,
+            not with every run ever made.
     """
 
     home: Path
@@ -46,6 +50,7 @@ class Settings:
     warehouse_url: str | None = None
     chunk_rows: int = 1_000_000
     landing_quiet_seconds: float = 60.0
+    run_retention_days: int = 30
 
     @property
     def landing_dir(self) -> Path:
@@ -92,6 +97,7 @@ class Settings:
             warehouse_url=env.get("LAKEHOUSE_WAREHOUSE_URL") or None,
             chunk_rows=_positive_int(env, "LAKEHOUSE_CHUNK_ROWS", 1_000_000),
             landing_quiet_seconds=_seconds(env, "LAKEHOUSE_LANDING_QUIET_SECONDS", 60.0),
+            run_retention_days=_positive_int(env, "LAKEHOUSE_RUN_RETENTION_DAYS", 30),
         )
         if settings.partition_end < settings.partition_start:
             msg = (
