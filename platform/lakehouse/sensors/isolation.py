@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 import dagster as dg
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 
-from lakehouse.assets.automation import EVERY_DAEMON_LOOP_SECONDS
 from lakehouse.runner import (
     IN_PROCESS_JOB,
     RANGE_END,
@@ -23,6 +22,9 @@ from lakehouse.sensors.landing import span_request
 
 ISOLATED_FROM = "lakehouse/isolated_from"  # a narrowed run's tag: the failed run it narrows
 FAILED_RUNS_PER_TICK = 50
+# A failed range run took minutes: narrowing it half a minute later costs little, and a tick
+# every daemon loop would add a sensor's evaluations beside the landing sensors' on 2 cores.
+ISOLATION_INTERVAL_SECONDS = 30
 
 
 def narrowed_spans(
@@ -70,7 +72,7 @@ def narrowed_requests(
     description="Runs again, each on its own, the stretches of days a failed range run did not "
     "fail for (its failure names the bad days): one bad delivery does not hold back the others.",
     asset_selection=dg.AssetSelection.all(),
-    minimum_interval_seconds=EVERY_DAEMON_LOOP_SECONDS,
+    minimum_interval_seconds=ISOLATION_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def isolate_failed_ranges(context: dg.SensorEvaluationContext) -> dg.SensorResult:
