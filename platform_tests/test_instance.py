@@ -374,3 +374,40 @@ def test_a_partition_run_s_check_keeps_one_row_with_its_verdict(
         daily_is_fine.check_key, limit=10
     )
     assert [(c.status.value, c.partition) for c in history] == [("SUCCEEDED", None)]
+
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.PreviewWarning)  # partitioned checks are in preview
+    PER_DAY = dg.AssetCheckSpec("per_day", asset="days", partitions_def=DAYS)
+
+
+@dg.asset(
+    name="days",
+    partitions_def=DAYS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    check_specs=[PER_DAY],
+)
+def days_checked_per_day(context: dg.AssetExecutionContext) -> Iterator[Any]:
+    """A partitioned check with a verdict of its own for each day of a range run."""
+    yield dg.MaterializeResult()
+    yield dg.Output(None, output_name="days_per_day")
+    for key in context.partition_keys:
+        yield dg.AssetCheckEvaluation(
+            asset_key=PER_DAY.asset_key,
+            check_name=PER_DAY.name,
+            passed=key != "2013-01-02",
+            metadata={},
+            partition=key,
+        )
+
+
+def test_per_partition_verdicts_of_a_range_run_leave_one_row_per_partition(
+    batching: tuple[dg.DagsterInstance, BatchingSqliteEventLogStorage],
+) -> None:
+    instance, _ = batching
+    assert dg.materialize([days_checked_per_day], instance=instance, tags=RANGE).success
+    history = instance.event_log_storage.get_asset_check_execution_history(PER_DAY.key, limit=100)
+    assert sorted((c.partition, c.status.value) for c in history) == sorted(
+        (key, "FAILED" if key == "2013-01-02" else "SUCCEEDED")
+        for key in DAYS.get_partition_keys()[:31]
+    )

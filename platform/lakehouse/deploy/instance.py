@@ -139,18 +139,24 @@ class PlannedRangesMixin(SqlEventLogStorage):
         run) then finds no row to complete and is added beside them: every planned row showed
         as skipped once the run ended, 365 per check for a year's run. Here those planned rows
         give way to the one row holding the verdict. A verdict for one partition is recorded
-        as Dagster records it.
+        as Dagster records it, in place of a planned row for the whole run (the local event
+        log plans a range run's check as one row: `_planned_rows`).
         """
         evaluation = event.get_dagster_event().event_specific_data
-        if isinstance(evaluation, dg.AssetCheckEvaluation) and evaluation.partition is None:
+        if isinstance(evaluation, dg.AssetCheckEvaluation):
             table = AssetCheckExecutionsTable
+            superseded = (
+                table.c.partition.is_not(None)
+                if evaluation.partition is None
+                else table.c.partition.is_(None)
+            )
             with self.index_connection() as conn:
                 conn.execute(
                     table.delete().where(
                         table.c.asset_key == evaluation.asset_key.to_string(),
                         table.c.check_name == evaluation.check_name,
                         table.c.run_id == event.run_id,
-                        table.c.partition.is_not(None),
+                        superseded,
                         table.c.execution_status == AssetCheckExecutionRecordStatus.PLANNED.value,
                     )
                 )
@@ -377,10 +383,7 @@ class BatchingSqliteEventLogStorage(PlannedRangesMixin, SqliteEventLogStorage):
     def _store_asset_check_evaluation_planned(
         self, event: EventLogEntry, event_id: int | None
     ) -> None:
-        """The rows Dagster plans for a check, one per partition of a range run (for any check,
-        partitioned or not), with the event encoded once instead of once per row: a year's run
-        plans 42 checks x 365 rows.
-        """
+        """A planned check's execution rows (`_planned_rows`) in one insert."""
         if not isinstance(
             event.get_dagster_event().event_specific_data, AssetCheckEvaluationPlanned
         ):
@@ -390,7 +393,11 @@ class BatchingSqliteEventLogStorage(PlannedRangesMixin, SqliteEventLogStorage):
             conn.execute(AssetCheckExecutionsTable.insert(), self._planned_rows(event, event_id))
 
     def _planned_rows(self, event: EventLogEntry, event_id: int | None) -> list[dict[str, Any]]:
-        """A planned check's execution rows, one per partition its run plans it for."""
+        """A planned check's execution rows: the run's partition's, or one for a whole range
+        run. Dagster writes one per partition of a range run (for any check, partitioned or
+        not: a year's run plans 42 checks x 365 rows), but a check's verdict in a range run
+        names no partition, so it completes none of them (`_update_asset_check_evaluation`).
+        """
         planned = event.get_dagster_event().event_specific_data
         if not isinstance(planned, AssetCheckEvaluationPlanned):
             msg = f"not a planned check evaluation: {planned!r}"
@@ -405,8 +412,8 @@ class BatchingSqliteEventLogStorage(PlannedRangesMixin, SqliteEventLogStorage):
             "evaluation_event_timestamp": self._event_insert_timestamp(event),
             "evaluation_event_storage_id": event_id,
         }
-        partitions = subset.get_partition_keys() if subset else [None]
-        return [{**row, "partition": partition} for partition in partitions]
+        partitions = list(subset.get_partition_keys()) if subset else []
+        return [{**row, "partition": partitions[0] if len(partitions) == 1 else None}]
 
 
 class _WalAwareWatchdog(SqliteEventLogStorageWatchdog):
