@@ -2,12 +2,15 @@
 published by runs of their own, as `lakehouse materialize` runs them.
 """
 
-from datetime import date, timedelta
+from collections.abc import Mapping
+from datetime import date
 
 import dagster as dg
+import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from lakehouse.dates import days_between
 from lakehouse.definitions import build_resources, defs
 from lakehouse.deploy.instance import INSTANCE_ENV
 from lakehouse.landing import landing_path, write_atomic
@@ -30,6 +33,25 @@ SECOND, THIRD = date(2013, 1, 2), date(2013, 1, 3)
 RAW_FLIGHTS = dg.AssetKey(["raw", "flights"])
 
 
+def land_with_bad_flights(
+    settings: Settings, first: date, last: date, bad: Mapping[date, bytes]
+) -> pl.DataFrame:
+    """Land the sample for [first, last] with the flights files of the `bad` days replaced by
+    their bytes; return what the marts must hold: the good days' files, read without the
+    platform.
+    """
+    land_sample(settings.landing_dir, first, last)
+    for day, content in bad.items():
+        write_atomic(landing_path(settings.landing_dir, "flights", day), content, again=True)
+    good_files = settings.home / "good" / "flights"
+    good_files.mkdir(parents=True)
+    for day in days_between(first, last):
+        if day not in bad:
+            source = landing_path(settings.landing_dir, "flights", day)
+            (good_files / source.name).write_bytes(source.read_bytes())
+    return expected_from_files(good_files.parent)
+
+
 def test_good_stretches_are_the_runs_between_bad_keys() -> None:
     keys = ["a", "b", "c", "d", "e"]
     assert good_stretches(keys, {"b", "e"}) == [["a"], ["c", "d"]]
@@ -42,19 +64,9 @@ def test_bad_days_of_a_range_are_all_named_and_the_others_are_published(
 ) -> None:
     for name, value in INSTANCE_ENV.items():  # as deployed: one planned event per asset
         monkeypatch.setenv(name, value)
-    land_sample(settings.landing_dir, FIRST, LAST)
-    write_atomic(landing_path(settings.landing_dir, "flights", EMPTY), b"", again=True)
-    wrong = landing_path(settings.landing_dir, "flights", WRONG_HEADER)
-    write_atomic(wrong, b"carrier,flight\nUA,1\n", again=True)
-    # What the marts must hold: the good days' files, read without the platform.
-    good_files = settings.home / "good" / "flights"
-    good_files.mkdir(parents=True)
-    for day in range((LAST - FIRST).days + 1):
-        current = FIRST + timedelta(days=day)
-        if current not in {EMPTY, WRONG_HEADER}:
-            source = landing_path(settings.landing_dir, "flights", current)
-            (good_files / source.name).write_bytes(source.read_bytes())
-    expected = expected_from_files(good_files.parent)
+    expected = land_with_bad_flights(
+        settings, FIRST, LAST, {EMPTY: b"", WRONG_HEADER: b"carrier,flight\nUA,1\n"}
+    )
     [daily] = [r for r in plan_runs(defs) if r.partitions == DAILY]
 
     with dg.instance_for_test() as instance:

@@ -2,7 +2,7 @@
 bad day: the isolation sensor runs the other days again, each stretch on its own.
 """
 
-from datetime import date, timedelta
+from datetime import date
 
 import dagster as dg
 import pytest
@@ -10,13 +10,12 @@ from polars.testing import assert_frame_equal
 
 from lakehouse.definitions import build_resources, defs
 from lakehouse.deploy.instance import INSTANCE_ENV
-from lakehouse.landing import landing_path, write_atomic
 from lakehouse.partitions import DAILY
 from lakehouse.runner import plan_runs, range_tags, run_partitions, run_planned
 from lakehouse.sensors.isolation import ISOLATED_FROM, isolate_failed_ranges
 from lakehouse.settings import Settings
-from lakehouse.simulator.replay import land_sample
-from platform_tests.test_end_to_end import expected_from_files, mart_totals
+from platform_tests.test_end_to_end import mart_totals
+from platform_tests.test_isolation import land_with_bad_flights
 
 FIRST, BAD, LAST = date(2013, 1, 1), date(2013, 1, 3), date(2013, 1, 5)
 
@@ -36,14 +35,7 @@ def test_a_daemon_range_run_failing_for_one_day_is_narrowed_to_the_others(
 ) -> None:
     for name, value in INSTANCE_ENV.items():  # as deployed: one planned event per asset
         monkeypatch.setenv(name, value)
-    land_sample(settings.landing_dir, FIRST, LAST)
-    write_atomic(landing_path(settings.landing_dir, "flights", BAD), b"", again=True)
-    good_files = settings.home / "good" / "flights"
-    good_files.mkdir(parents=True)
-    for day in range((LAST - FIRST).days + 1):
-        if (current := FIRST + timedelta(days=day)) != BAD:
-            source = landing_path(settings.landing_dir, "flights", current)
-            (good_files / source.name).write_bytes(source.read_bytes())
+    expected = land_with_bad_flights(settings, FIRST, LAST, {BAD: b""})
     [daily] = [r for r in plan_runs(defs) if r.partitions == DAILY]
     resources = build_resources(settings)
     # The job the daemon runs for a UI launch or a sensor's request (not the in-process one).
@@ -98,4 +90,4 @@ def test_a_daemon_range_run_failing_for_one_day_is_narrowed_to_the_others(
         )
         assert isinstance(later, dg.SensorResult)
         assert not later.run_requests
-    assert_frame_equal(mart_totals(settings), expected_from_files(good_files.parent))
+    assert_frame_equal(mart_totals(settings), expected)
