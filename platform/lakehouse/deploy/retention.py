@@ -64,12 +64,13 @@ def current_runs(
     ]
     runs: set[str] = set()
     for key in asset_keys:
+        latest: dict[dg.DagsterEventType, list[dg.EventLogRecord]] = {}
         for kind, fetch in kinds:
             by_partition = storage.get_latest_storage_id_by_partition(key, kind)
             runs |= _runs_of(fetch, key, by_partition.values())
             # An unpartitioned asset's latest event (the query above covers partitions only).
-            latest = fetch(key, 1).records
-            runs.update(record.run_id for record in latest if record.partition_key is None)
+            latest[kind] = list(fetch(key, 1).records)
+            runs.update(record.run_id for record in latest[kind] if record.partition_key is None)
         attempts = (
             storage.get_latest_asset_partition_materialization_attempts_without_materializations(
                 key
@@ -79,7 +80,7 @@ def current_runs(
         # The latest attempt of an unpartitioned asset, if nothing materialized it since.
         planned = storage.get_latest_planned_materialization_info(key)
         if planned is not None and planned.run_id not in runs:
-            materialized = instance.fetch_materializations(key, 1).records
+            materialized = latest[dg.DagsterEventType.ASSET_MATERIALIZATION]
             if not materialized or materialized[0].storage_id < planned.storage_id:
                 runs.add(planned.run_id)
     latest_checks = storage.get_latest_asset_check_execution_by_key(list(check_keys))
